@@ -1,0 +1,155 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from litestar import Litestar, Request, Response, post
+from litestar.config.compression import CompressionConfig
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
+from litestar.logging.config import StructLoggingConfig
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.logging import LoggingMiddlewareConfig
+from litestar.middleware.session.server_side import ServerSideSessionConfig
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.stores.redis import RedisStore
+from litestar.template.config import TemplateConfig
+from redis.asyncio import Redis
+
+from webapp.db.pool import make_async_pool
+from webapp.middleware import request_id_middleware, security_headers_middleware
+from webapp.rendering import is_htmx, page
+from webapp.routes import accounts, dashboard, health, integrations
+from webapp.routes.clients import ClientController
+from webapp.security import SecretBox
+from webapp.settings import PROJECT_ROOT, Settings, load_settings
+from webapp.state import Resources
+
+SESSION_MAX_AGE_S = 30 * 24 * 3600  # photographers stay signed in on their phone for a month
+
+
+def _error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, NotAuthorizedException):
+        if is_htmx(request):
+            return Response("", status_code=401, headers={"HX-Redirect": "/login"})
+        return Redirect("/login")
+    if isinstance(exc, HTTPException):
+        status, detail = exc.status_code, exc.detail
+        if isinstance(exc, PermissionDeniedException) and "CSRF" in detail:
+            detail = "This form had expired. Reload the page and try again."
+        elif isinstance(exc, NotFoundException):
+            detail = detail if detail and detail != "Not Found" else "We couldn't find that page."
+        headers = dict(exc.headers or {})
+    else:
+        structlog.get_logger("wedsync").exception("unhandled error", path=request.url.path)
+        status, detail, headers = HTTP_500_INTERNAL_SERVER_ERROR, "Something went wrong on our side.", {}
+    if status == 429:
+        detail = "Too many attempts. Wait a minute, then try again."
+    return page(request, "error.html", status_code=status, headers=headers, message=detail, status=status)
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or load_settings()
+    if not settings.database_url or not settings.redis_url:
+        raise RuntimeError("DATABASE_URL and REDIS_URL must be set (`wedsync run` sets them for embedded servers)")
+    redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
+    pool = make_async_pool(
+        settings.database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        statement_timeout_ms=settings.statement_timeout_ms,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await pool.open(wait=True, timeout=30)
+        app.state["resources"] = Resources(settings, pool, redis, SecretBox(settings.encryption_keys))
+        try:
+            yield
+        finally:
+            await pool.close()
+            await redis.aclose()
+
+    login = post(
+        "/login",
+        name="login",
+        middleware=[accounts.login_rate_limit(settings.login_attempts_per_minute).middleware],
+    )(accounts.log_in)
+
+    logging_config = StructLoggingConfig(log_exceptions="debug")
+    return Litestar(
+        route_handlers=[
+            accounts.show_signup,
+            accounts.create_account,
+            accounts.show_login,
+            login,
+            accounts.log_out,
+            dashboard.show_dashboard,
+            ClientController,
+            integrations.list_integrations,
+            health.health,
+            PrometheusController,
+            create_static_files_router(
+                path="/static", directories=[PROJECT_ROOT / "static"], name="static", include_in_schema=False
+            ),
+        ],
+        lifespan=[lifespan],
+        stores={
+            "sessions": RedisStore(redis, namespace="wedsync:session"),
+            "rate_limit": RedisStore(redis, namespace="wedsync:ratelimit"),
+        },
+        middleware=[
+            DefineMiddleware(request_id_middleware),
+            DefineMiddleware(security_headers_middleware),
+            PrometheusConfig(
+                app_name="wedsync", prefix="wedsync", group_path=True, exclude=["^/metrics", "^/static"]
+            ).middleware,
+            ServerSideSessionConfig(
+                max_age=SESSION_MAX_AGE_S,
+                secure=settings.cookie_secure,
+                httponly=True,
+                samesite="lax",
+                key="wedsync_session",
+                exclude=["^/health", "^/metrics", "^/static"],
+            ).middleware,
+        ],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="wedsync_csrf",
+            cookie_secure=settings.cookie_secure,
+            cookie_httponly=True,
+            cookie_samesite="lax",
+            header_name="x-csrftoken",
+        ),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
+        template_config=TemplateConfig(directory=PROJECT_ROOT / "templates", engine=JinjaTemplateEngine),
+        plugins=[
+            StructlogPlugin(
+                StructlogConfig(
+                    structlog_logging_config=logging_config,
+                    # Paths, methods and status codes only: bodies, queries and cookies carry personal data and secrets.
+                    middleware_logging_config=LoggingMiddlewareConfig(
+                        request_log_fields=("path", "method"),
+                        response_log_fields=["status_code"],
+                    ),
+                )
+            )
+        ],
+        exception_handlers={Exception: _error_handler},
+        openapi_config=None,
+        debug=False,
+    )

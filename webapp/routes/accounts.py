@@ -1,0 +1,121 @@
+"""Sign up, sign in, sign out."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from email_validator import EmailNotValidError, validate_email
+from litestar import Request, Response, get, post
+from litestar.middleware.rate_limit import CacheObject, RateLimitConfig, RateLimitMiddleware
+from litestar.response import Redirect
+
+from webapp.auth import sign_in, sign_out, signed_in_supplier_id
+from webapp.db.pool import unscoped
+from webapp.forms import FormError, parse, read_form
+from webapp.queries import suppliers as q
+from webapp.rendering import page
+from webapp.security import hash_password, needs_rehash, verify_password
+from webapp.state import resources
+
+
+class SignupForm(msgspec.Struct):
+    business_name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
+    password: Annotated[str, msgspec.Meta(min_length=10, max_length=256)]
+
+
+class LoginForm(msgspec.Struct):
+    email: Annotated[str, msgspec.Meta(min_length=1, max_length=254)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+
+
+class _RetryAfterRateLimit(RateLimitMiddleware):
+    """Litestar's limiter sends the IETF RateLimit-* headers; browsers and clients also expect Retry-After."""
+
+    def create_response_headers(self, cache_object: CacheObject) -> dict[str, str]:
+        headers = super().create_response_headers(cache_object)
+        headers["Retry-After"] = str(max(1, int(headers[self.config.rate_limit_reset_header_key])))
+        return headers
+
+
+def login_rate_limit(attempts_per_minute: int) -> RateLimitConfig:
+    return RateLimitConfig(
+        rate_limit=("minute", attempts_per_minute),
+        middleware_class=_RetryAfterRateLimit,
+        store="rate_limit",
+    )
+
+
+def _normalise_email(raw: str) -> str:
+    try:
+        return validate_email(raw, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise FormError("That email address doesn't look right.", "email") from exc
+
+
+@get("/signup", name="signup_form")
+async def show_signup(request: Request[Any, Any, Any]) -> Response[str] | Redirect:
+    if signed_in_supplier_id(request) is not None:
+        return Redirect("/")
+    return page(request, "accounts/signup.html", form={}, error=None)
+
+
+@post("/signup", name="signup")
+async def create_account(request: Request[Any, Any, Any]) -> Response[str] | Redirect:
+    raw = await read_form(request)
+    try:
+        data = parse(raw, SignupForm)
+        email = _normalise_email(data.email)
+    except FormError as exc:
+        return page(request, "accounts/signup.html", status_code=400, form=raw, error=exc.message)
+    res = resources(request)
+    async with unscoped(res.pool) as conn:
+        supplier = await q.create_supplier(
+            conn,
+            business_name=data.business_name,
+            email=email,
+            password_hash=hash_password(data.password),
+            default_region=res.settings.default_region,
+        )
+    if supplier is None:
+        return page(
+            request,
+            "accounts/signup.html",
+            status_code=409,
+            form=raw,
+            error="An account with this email already exists. Sign in instead.",
+        )
+    sign_in(request, supplier.id)
+    return Redirect("/", status_code=303)
+
+
+@get("/login", name="login_form")
+async def show_login(request: Request[Any, Any, Any]) -> Response[str] | Redirect:
+    if signed_in_supplier_id(request) is not None:
+        return Redirect("/")
+    return page(request, "accounts/login.html", form={}, error=None)
+
+
+async def log_in(request: Request[Any, Any, Any]) -> Response[str] | Redirect:
+    raw = await read_form(request)
+    wrong = "That email and password don't match an account."
+    try:
+        data = parse(raw, LoginForm)
+    except FormError:
+        return page(request, "accounts/login.html", status_code=400, form=raw, error=wrong)
+    res = resources(request)
+    async with unscoped(res.pool) as conn:
+        login = await q.get_login(conn, data.email)
+        if not verify_password(login.password_hash if login else None, data.password) or login is None:
+            return page(request, "accounts/login.html", status_code=400, form=raw, error=wrong)
+        if needs_rehash(login.password_hash):
+            await q.set_password_hash(conn, login.id, hash_password(data.password))
+    sign_in(request, login.id)
+    return Redirect("/", status_code=303)
+
+
+@post("/logout", name="logout")
+async def log_out(request: Request[Any, Any, Any]) -> Redirect:
+    sign_out(request)
+    return Redirect("/login", status_code=303)

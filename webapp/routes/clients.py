@@ -1,0 +1,232 @@
+"""Clients: list with keyset pages and search, detail, notes, status changes, new leads."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+import msgspec
+import phonenumbers
+import psycopg
+from litestar import Controller, Request, Response, get, post
+from litestar.di import Provide
+from litestar.exceptions import NotFoundException
+from litestar.params import Parameter
+from litestar.response import Redirect
+
+from webapp.auth import provide_supplier_id, require_supplier
+from webapp.db.pool import tenant
+from webapp.forms import FormError, parse, read_form
+from webapp.idempotency import run_idempotent
+from webapp.models import CLIENT_STATUSES, Client, ClientStatus
+from webapp.queries import clients as q
+from webapp.queries import notes as notes_q
+from webapp.queries import suppliers as supplier_q
+from webapp.rendering import is_htmx, page, render_html
+from webapp.state import resources
+
+UPCOMING_DAYS = 60
+MAX_QUERY = 100
+
+
+class NoteForm(msgspec.Struct):
+    body: Annotated[str, msgspec.Meta(min_length=1, max_length=5000)]
+
+
+class StatusForm(msgspec.Struct):
+    status: ClientStatus
+    version: int
+
+
+class LeadForm(msgspec.Struct):
+    partner1_first: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    partner1_last: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    partner2_first: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    partner2_last: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    email: Annotated[str, msgspec.Meta(max_length=254)] = ""
+    phone: Annotated[str, msgspec.Meta(max_length=40)] = ""
+    wedding_date: str = ""
+    venue: Annotated[str, msgspec.Meta(max_length=300)] = ""
+
+
+def _phone_digits(query: str, region: str) -> str | None:
+    """Digits of a query that looks like a phone number, in the E.164 form clients are stored in."""
+    stripped = query.replace(" ", "").replace("-", "").replace("(", "").replace(")", "")
+    if len(stripped) < 5 or not stripped.lstrip("+").isdigit():
+        return None
+    try:
+        number = phonenumbers.parse(query, region)
+    except phonenumbers.NumberParseException:
+        return stripped.lstrip("+")
+    if phonenumbers.is_possible_number(number):
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+    return stripped.lstrip("+")
+
+
+def new_idempotency_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class ClientController(Controller):
+    path = "/clients"
+    guards = [require_supplier]
+    dependencies = {"supplier_id": Provide(provide_supplier_id)}
+
+    @get("/", name="client_list")
+    async def list_clients(
+        self,
+        request: Request[Any, Any, Any],
+        supplier_id: int,
+        search: Annotated[str | None, Parameter(query="q", max_length=MAX_QUERY)] = None,
+        upcoming: bool = False,
+        cursor: str | None = None,
+    ) -> Response[str]:
+        res = resources(request)
+        text = (search or "").strip()
+        after = q.Cursor.decode(cursor) if cursor else None
+        async with tenant(res.pool, supplier_id) as conn:
+            supplier = await supplier_q.get_supplier(conn, supplier_id)
+            region = supplier.default_region if supplier else res.settings.default_region
+            pattern = q.search_pattern(text, _phone_digits(text, region)) if text else None
+            result = await q.list_clients(
+                conn,
+                supplier_id,
+                pattern=pattern,
+                upcoming_days=UPCOMING_DAYS if upcoming else None,
+                after=after,
+            )
+        context: dict[str, Any] = {"page": result, "query": text, "upcoming": upcoming}
+        if is_htmx(request):
+            # "Load more" and infinite scroll append rows; a new search replaces the whole list.
+            fragment = "clients/_rows.html" if after else "clients/_list.html"
+            return page(request, fragment, **context)
+        return page(request, "clients/list.html", **context)
+
+    @get("/new", name="lead_form")
+    async def show_new_lead(self, request: Request[Any, Any, Any]) -> Response[str]:
+        return page(request, "clients/new.html", form={}, error=None, idempotency_key=new_idempotency_key())
+
+    @post("/", name="create_lead")
+    async def create_lead(self, request: Request[Any, Any, Any], supplier_id: int) -> Response[str]:
+        from webapp.leads import LeadError, clean_lead
+
+        raw = await read_form(request)
+
+        async def action(conn: psycopg.AsyncConnection) -> Response[str]:
+            supplier = await supplier_q.get_supplier(conn, supplier_id)
+            region = supplier.default_region if supplier else "GB"
+            try:
+                lead = clean_lead(parse(raw, LeadForm), region)
+            except (FormError, LeadError) as exc:
+                return page(
+                    request,
+                    "clients/new.html",
+                    status_code=422,
+                    form=raw,
+                    error=str(exc),
+                    idempotency_key=raw.get("idempotency_key") or new_idempotency_key(),
+                )
+            cur = await conn.execute(q.INSERT_MANUAL_CLIENT, lead)
+            row = await cur.fetchone()
+            assert row is not None
+            return Response("", status_code=303, headers={"location": f"/clients/{row[0]}"})
+
+        return await run_idempotent(request, supplier_id, raw, action)
+
+    @get("/{client_id:int}", name="client_detail")
+    async def show_client(self, request: Request[Any, Any, Any], supplier_id: int, client_id: int) -> Response[str]:
+        async with tenant(resources(request).pool, supplier_id) as conn:
+            client = await q.get_client(conn, client_id)
+            if client is None:
+                raise NotFoundException("We couldn't find that client.")
+            notes = await notes_q.list_notes(conn, supplier_id, client_id)
+        return page(
+            request,
+            "clients/detail.html",
+            client=client,
+            notes=notes,
+            statuses=CLIENT_STATUSES,
+            note_key=new_idempotency_key(),
+            status_key=new_idempotency_key(),
+            status_error=None,
+            note_error=None,
+        )
+
+    @post("/{client_id:int}/notes", name="add_note")
+    async def add_note(self, request: Request[Any, Any, Any], supplier_id: int, client_id: int) -> Response[str]:
+        raw = await read_form(request)
+
+        async def action(conn: psycopg.AsyncConnection) -> Response[str]:
+            try:
+                form = parse(raw, NoteForm)
+            except FormError as exc:
+                return await _notes_response(request, conn, supplier_id, client_id, error=exc.message, status=422)
+            note = await notes_q.add_note(conn, client_id, form.body)
+            if note is None:
+                raise NotFoundException("We couldn't find that client.")
+            return await _notes_response(request, conn, supplier_id, client_id, error=None, status=200)
+
+        return await run_idempotent(request, supplier_id, raw, action)
+
+    @post("/{client_id:int}/status", name="change_status")
+    async def change_status(self, request: Request[Any, Any, Any], supplier_id: int, client_id: int) -> Response[str]:
+        raw = await read_form(request)
+
+        async def action(conn: psycopg.AsyncConnection) -> Response[str]:
+            current = await q.get_client(conn, client_id)
+            if current is None:
+                raise NotFoundException("We couldn't find that client.")
+            try:
+                form = parse(raw, StatusForm)
+            except FormError:
+                return _status_response(request, current, "Choose one of the statuses.", 422)
+            updated = await q.update_status(conn, client_id, status=form.status, version=form.version)
+            if updated is None:
+                message = (
+                    f"This client was changed elsewhere in the meantime: the status is now "
+                    f"“{current.status}”. Your change (“{form.status}”) was not saved."
+                )
+                return _status_response(request, current, message, 409)
+            return _status_response(request, updated, None, 200)
+
+        return await run_idempotent(request, supplier_id, raw, action)
+
+
+async def _notes_response(
+    request: Request[Any, Any, Any],
+    conn: psycopg.AsyncConnection,
+    supplier_id: int,
+    client_id: int,
+    *,
+    error: str | None,
+    status: int,
+) -> Response[str]:
+    if not is_htmx(request) and status == 200:
+        return Response("", status_code=303, headers={"location": f"/clients/{client_id}"})
+    notes = await notes_q.list_notes(conn, supplier_id, client_id)
+    html = render_html(
+        request,
+        "clients/_notes.html",
+        client_id=client_id,
+        notes=notes,
+        note_error=error,
+        note_key=new_idempotency_key(),
+    )
+    return Response(html, status_code=status, media_type="text/html")
+
+
+def _status_response(request: Request[Any, Any, Any], client: Client, error: str | None, status: int) -> Response[str]:
+    if not is_htmx(request) and status == 200:
+        return Response("", status_code=303, headers={"location": f"/clients/{client.id}"})
+    html = render_html(
+        request,
+        "clients/_status.html",
+        client=client,
+        statuses=CLIENT_STATUSES,
+        status_error=error,
+        status_key=new_idempotency_key(),
+    )
+    return Response(html, status_code=status, media_type="text/html")
+
+
+__all__ = ["ClientController", "Redirect"]
