@@ -1,0 +1,95 @@
+"""Who the clients of each job are, and where the wedding is.
+
+Tave's job list carries neither people nor venue; they live in /job-contact, /address-book and
+/event. For a full import we read those three lists once (a few hundred requests for 10,000
+couples) rather than three requests per job; for an incremental run with a handful of changed
+jobs, we ask per job. Jobs that appear after the bulk read (new while we page) fall back to the
+per-job path, so they are never imported without their people.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from jobs.providers.tave_wire import Collection, EventRecord, JobContactRecord, JobRecord, PersonRecord
+
+Venue = tuple[str | None, str | None]
+Walk = Callable[[str, Any, str, dict[str, str]], Iterator[tuple[int, Collection[Any]]]]
+GetOne = Callable[[str, Any, str], Any]
+
+
+def _venue(event: EventRecord) -> Venue:
+    address = event.location.address if event.location else None
+    if address is None:
+        return None, None
+    parts = [address.street_address, address.city, address.state, address.postal_code, address.country]
+    text = ", ".join(p for p in parts if p)
+    return address.name, text or None
+
+
+class JobDetails:
+    def __init__(self, walk: Walk, get_one: GetOne) -> None:
+        self._walk = walk
+        self._get_one = get_one
+        self.bulk_loaded = False
+        self.client_links: dict[str, list[str]] = defaultdict(list)
+        self.known_jobs: set[str] = set()
+        self.people: dict[str, PersonRecord] = {}
+        self.venues: dict[str, Venue] = {}  # by event id
+        self.venue_by_job: dict[str, Venue] = {}
+
+    def load_bulk(self) -> None:
+        if self.bulk_loaded:
+            return
+        for _, page in self._walk("job-contact", Collection[JobContactRecord], "job contacts", {}):
+            for link in page.items:
+                self._add_link(link)
+        wanted = {cid for ids in self.client_links.values() for cid in ids}
+        for _, page in self._walk("address-book", Collection[PersonRecord], "contacts", {}):
+            for person in page.items:
+                if person.id in wanted:
+                    self.people[person.id] = person
+        for _, page in self._walk("event", Collection[EventRecord], "events", {}):
+            for event in page.items:
+                self._add_event(event)
+        self.bulk_loaded = True
+
+    def _add_link(self, link: JobContactRecord) -> None:
+        self.known_jobs.add(link.job_id)
+        if link.client and link.contact_id not in self.client_links[link.job_id]:
+            self.client_links[link.job_id].append(link.contact_id)
+
+    def _add_event(self, event: EventRecord) -> None:
+        venue = _venue(event)
+        self.venues[event.id] = venue
+        if event.job_id and event.job_id not in self.venue_by_job:
+            self.venue_by_job[event.job_id] = venue
+
+    def ensure(self, jobs: Iterable[JobRecord]) -> None:
+        """Fetch people and venue for jobs the bulk read did not cover."""
+        for job in jobs:
+            if job.id not in self.known_jobs:
+                links: list[JobContactRecord] = []
+                for _, page in self._walk(
+                    "job-contact", Collection[JobContactRecord], "job contacts", {"jobId": job.id}
+                ):
+                    links.extend(page.items)
+                self.known_jobs.add(job.id)
+                for link in sorted(links, key=lambda link: link.id):
+                    self._add_link(link)
+            for contact_id in self.client_links.get(job.id, []):
+                if contact_id not in self.people:
+                    self.people[contact_id] = self._get_one(f"address-book/{contact_id}", PersonRecord, "a contact")
+            session = job.primary_session_id
+            if session and session not in self.venues:
+                self._add_event(self._get_one(f"event/{session}", EventRecord, "an event"))
+
+    def people_for(self, job_id: str) -> list[PersonRecord]:
+        return [self.people[c] for c in self.client_links.get(job_id, []) if c in self.people]
+
+    def venue_for(self, job: JobRecord) -> Venue:
+        if job.primary_session_id and job.primary_session_id in self.venues:
+            return self.venues[job.primary_session_id]
+        return self.venue_by_job.get(job.id, (None, None))

@@ -1,0 +1,192 @@
+"""Tave / VSCO Workspace API v2 subset.
+
+Shapes follow the Workspace OpenAPI description (api-evangelist/vsco): collections are
+``{"type": "job-collection", "items": [...], "meta": {"currentPage", "totalPages", "totalItems",
+"rows"}}``; ``pageSize`` must be 10..100 (else 400 validation-error); errors are
+``{"type", "title", "detail", "status"}``; contacts live at ``/address-book`` (``/person`` is
+served as an alias because our design notes call them Persons).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, Router, get
+from litestar.params import FromPath
+
+from jobs.sandbox.state import SandboxState
+from jobs.sandbox.world import Kind, Order
+
+_COLLECTION_TYPE = {
+    "job": "job-collection",
+    "person": "addressbook-collection",
+    "jobcontact": "jobcontact-collection",
+    "event": "event-collection",
+}
+_SORTS: dict[str, Order] = {
+    "id": "id_asc",
+    "id asc": "id_asc",
+    "id desc": "id_desc",
+    "modified": "mod_asc",
+    "modified asc": "mod_asc",
+    "modified desc": "mod_desc",
+}
+
+
+def _json(body: Any, status: int = 200) -> Response[bytes]:
+    return Response(msgspec.json.encode(body), status_code=status, media_type="application/json")
+
+
+def _error(status: int, title: str, detail: Any, kind: str = "unknown") -> Response[bytes]:
+    return _json({"type": kind, "title": title, "detail": detail, "status": status}, status)
+
+
+def _validation(field: str, message: str) -> Response[bytes]:
+    return _error(400, "Validation Error", {field: [message]}, "validation-error")
+
+
+def _int_param(request: Request[Any, Any, Any], name: str, default: int) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        return None
+
+
+def _check_key(state: SandboxState, request: Request[Any, Any, Any]) -> Response[bytes] | None:
+    key = request.headers.get("x-api-key")
+    auth = request.headers.get("authorization", "")
+    if key is None and auth.lower().startswith("bearer "):
+        key = auth[7:]
+    if key != state.config.api_key:
+        return _error(401, "Unauthorized", "API key is missing or invalid.")
+    return None
+
+
+def build_tave_router(state: SandboxState) -> Router:
+    world = state.world
+
+    def listing(request: Request[Any, Any, Any], kind: Kind) -> Response[bytes]:
+        denied = _check_key(state, request)
+        if denied is not None:
+            return denied
+        page = _int_param(request, "page", 1)
+        if page is None or page < 1:
+            return _validation("page", "must be an integer of at least 1")
+        page_size = _int_param(request, "pageSize", 100)
+        if page_size is None or not 10 <= page_size <= 100:
+            return _validation("pageSize", "must be an integer between 10 and 100")
+        sort_by = request.query_params.get("sortBy", "id").strip().lower()
+        direction = request.query_params.get("sortDirection")
+        if direction and " " not in sort_by:
+            # Accept the separate-parameter spelling too; the real API folds it into sortBy.
+            sort_by = f"{sort_by} {direction.strip().lower()}"
+        order = _SORTS.get(sort_by)
+        if order is None:
+            return _validation("sortBy", "the sandbox supports id and modified, asc or desc")
+
+        filtered = _filtered(request, kind)
+        if filtered is not None:
+            items, total = filtered
+            items = items[(page - 1) * page_size : page * page_size]
+        else:
+            items, total = world.page(kind, order, page, page_size)
+        body = {
+            "type": _COLLECTION_TYPE[kind],
+            "items": items,
+            "meta": {
+                "currentPage": page,
+                "totalPages": -(-total // page_size),
+                "totalItems": total,
+                "rows": page_size,
+            },
+        }
+        faults = state.faults
+        cfg = faults.config
+        if kind == "job" and cfg.shift_insert_per_page and faults.inserted < cfg.shift_max_inserts:
+            n = min(cfg.shift_insert_per_page, cfg.shift_max_inserts - faults.inserted)
+            faults.inserted += n
+            world.insert_head(n)
+        if cfg.malformed_page == page and request.url.path == cfg.malformed_path:
+            if cfg.malformed_kind == "invalid_json":
+                encoded = msgspec.json.encode(body)
+                return Response(encoded[: len(encoded) // 2], media_type="application/json")
+            if items:
+                items[len(items) // 2] = {
+                    k: v for k, v in items[len(items) // 2].items() if k not in ("id", "modified", "jobId", "contactId")
+                }
+        return _json(body)
+
+    def _filtered(request: Request[Any, Any, Any], kind: Kind) -> tuple[list[dict[str, Any]], int] | None:
+        job_id = request.query_params.get("jobId")
+        contact_id = request.query_params.get("contactId")
+        if kind in ("jobcontact", "event") and job_id:
+            found = world.locate(job_id, "job")
+            if found is None:
+                return [], 0
+            slots = range(2) if kind == "jobcontact" else range(1)
+            return [world.render(kind, found[0], s) for s in slots], len(slots)
+        if kind == "jobcontact" and contact_id:
+            person = world.locate(contact_id, "person")
+            if person is None:
+                return [], 0
+            return [world.render("jobcontact", *person)], 1
+        return None
+
+    def single(request: Request[Any, Any, Any], kind: Kind, record_id: str) -> Response[bytes]:
+        denied = _check_key(state, request)
+        if denied is not None:
+            return denied
+        found = world.locate(record_id, kind)
+        if found is None:
+            return _error(404, "Not Found", "The requested resource does not exist.")
+        return _json(world.render(kind, *found))
+
+    @get("/job", sync_to_thread=False)
+    def list_jobs(request: Request[Any, Any, Any]) -> Response[bytes]:
+        return listing(request, "job")
+
+    @get(["/address-book", "/person"], sync_to_thread=False)
+    def list_people(request: Request[Any, Any, Any]) -> Response[bytes]:
+        return listing(request, "person")
+
+    @get("/job-contact", sync_to_thread=False)
+    def list_job_contacts(request: Request[Any, Any, Any]) -> Response[bytes]:
+        return listing(request, "jobcontact")
+
+    @get("/event", sync_to_thread=False)
+    def list_events(request: Request[Any, Any, Any]) -> Response[bytes]:
+        return listing(request, "event")
+
+    @get("/job/{record_id:str}", sync_to_thread=False)
+    def get_job(request: Request[Any, Any, Any], record_id: FromPath[str]) -> Response[bytes]:
+        return single(request, "job", record_id)
+
+    @get(["/address-book/{record_id:str}", "/person/{record_id:str}"], sync_to_thread=False)
+    def get_person(request: Request[Any, Any, Any], record_id: FromPath[str]) -> Response[bytes]:
+        return single(request, "person", record_id)
+
+    @get("/job-contact/{record_id:str}", sync_to_thread=False)
+    def get_job_contact(request: Request[Any, Any, Any], record_id: FromPath[str]) -> Response[bytes]:
+        return single(request, "jobcontact", record_id)
+
+    @get("/event/{record_id:str}", sync_to_thread=False)
+    def get_event(request: Request[Any, Any, Any], record_id: FromPath[str]) -> Response[bytes]:
+        return single(request, "event", record_id)
+
+    return Router(
+        path="/v2",
+        route_handlers=[
+            list_jobs,
+            list_people,
+            list_job_contacts,
+            list_events,
+            get_job,
+            get_person,
+            get_job_contact,
+            get_event,
+        ],
+    )
