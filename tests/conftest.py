@@ -1,0 +1,242 @@
+"""Real services for the whole test session: embedded PostgreSQL and Valkey (or DATABASE_URL / REDIS_URL),
+a real web server and a real Dramatiq worker as subprocesses. Tests isolate themselves by signing up
+their own supplier (unique email), which RLS turns into a private slice of the database."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Services:
+    database_url: str
+    redis_url: str
+    var_dir: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            DATABASE_URL=self.database_url, REDIS_URL=self.redis_url, WEDSYNC_VAR_DIR=str(self.var_dir),
+            LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1",
+        )
+        env.update(extra)
+        return env
+
+
+def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` until it returns something truthy; the tests' only way to wait."""
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(delay)  # noqa: TID251 - bounded back-off inside a condition wait
+        delay = min(delay * 2, 0.2)
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    var_dir = tmp_path_factory.mktemp("var")
+    stops = []
+    db_url = os.environ.get("TEST_DATABASE_URL")
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    warnings.filterwarnings("ignore", module="platformdirs")
+    from webapp.embedded import EmbeddedPostgres, EmbeddedValkey
+
+    if not db_url:
+        pg = EmbeddedPostgres(var_dir / "postgres")
+        pg.start()
+        stops.append(pg.stop)
+        db_url = pg.url
+    if not redis_url:
+        valkey = EmbeddedValkey(var_dir / "valkey")
+        valkey.start()
+        stops.append(valkey.stop)
+        redis_url = valkey.url
+    from webapp.db.migrate import migrate
+
+    migrate(db_url)
+    # Code under test that reads the environment (the Dramatiq broker) sees the same servers.
+    os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = db_url, redis_url
+    try:
+        yield Services(db_url, redis_url, var_dir)
+    finally:
+        for stop in reversed(stops):
+            stop()
+
+
+def free_port() -> int:
+    from webapp.embedded import free_port as _free_port
+
+    return _free_port()
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+def start_web(services: Services, **env: str) -> Server:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "webapp.cli", "web", "--port", str(port)], env=services.env(**env), cwd=ROOT
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError("web server exited during start-up")
+        try:
+            return httpx.get(url + "/login", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_for(up, 30, "the web server")
+    return Server(url, proc)
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server(services: Services) -> Iterator[Server]:
+    srv = start_web(services, LOGIN_ATTEMPTS_PER_MINUTE="10")
+    try:
+        yield srv
+    finally:
+        stop_process(srv.process)
+
+
+@pytest.fixture(scope="session")
+def worker(services: Services) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "webapp.cli", "worker", "--processes", "1", "--threads", "2"],
+        env=services.env(), cwd=ROOT,
+    )
+    import redis
+
+    from jobs.heartbeat import HEARTBEAT_KEY
+
+    client = redis.Redis.from_url(services.redis_url)
+    wait_for(lambda: client.zcard(HEARTBEAT_KEY) > 0, 60, "the worker's first heartbeat")
+    try:
+        yield proc
+    finally:
+        stop_process(proc)
+
+
+def browser_client(base_url: str) -> httpx.Client:
+    """An HTTP client that keeps cookies like a browser on localhost does, Secure ones included.
+
+    httpx's cookie jar (the stdlib's) never sends Secure cookies over plain http, and the app's session
+    and CSRF cookies are Secure, so this client keeps its own small jar.
+    """
+    jar: dict[str, str] = {}
+
+    def send_cookies(request: httpx.Request) -> None:
+        if jar:
+            request.headers["cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
+
+    def keep_cookies(response: httpx.Response) -> None:
+        for header in response.headers.get_list("set-cookie"):
+            name, _, value = header.split(";", 1)[0].partition("=")
+            lowered = header.lower()
+            if "max-age=0" in lowered or "expires=thu, 01 jan 1970" in lowered:
+                jar.pop(name.strip(), None)
+            else:
+                jar[name.strip()] = value.strip()
+
+    return httpx.Client(
+        base_url=base_url, timeout=10, follow_redirects=False,
+        event_hooks={"request": [send_cookies], "response": [keep_cookies]},
+    )
+
+
+_CSRF = re.compile(r'name="_csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "page has no CSRF field"
+    return match.group(1)
+
+
+@dataclass
+class Account:
+    client: httpx.Client
+    email: str
+    password: str
+    supplier_id: int
+
+    def csrf(self, path: str = "/") -> str:
+        return csrf_from(self.client.get(path).text)
+
+    def post(self, path: str, data: dict[str, str], *, htmx: bool = False, csrf_page: str = "/") -> httpx.Response:
+        headers = {"HX-Request": "true"} if htmx else {}
+        return self.client.post(path, data={"_csrf_token": self.csrf(csrf_page), **data}, headers=headers)
+
+
+def signup(base_url: str, database_url: str, name: str = "Test Studio") -> Account:
+    client = browser_client(base_url)
+    email = f"t-{secrets.token_hex(6)}@example.com"
+    password = "correct horse battery"
+    token = csrf_from(client.get("/signup").text)
+    resp = client.post(
+        "/signup", data={"_csrf_token": token, "business_name": name, "email": email, "password": password}
+    )
+    assert resp.status_code == 303, resp.text
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT id FROM suppliers WHERE email = %s", [email]).fetchone()
+    assert row is not None
+    return Account(client, email, password, row[0])
+
+
+@pytest.fixture
+def account(server: Server, services: Services) -> Iterator[Account]:
+    acct = signup(server.url, services.database_url)
+    yield acct
+    acct.client.close()
+
+
+def seed_clients(database_url: str, supplier_id: int, rows: list[dict[str, object]]) -> list[int]:
+    """Insert clients directly (as the migration owner) for a supplier; returns their ids in order."""
+    ids = []
+    with psycopg.connect(database_url) as conn:
+        conn.execute("SELECT set_config('app.supplier_id', %s, true)", [str(supplier_id)])
+        for i, row in enumerate(rows):
+            values = {"source": "csv", "external_id": f"t-{i}-{secrets.token_hex(4)}", **row}
+            cols = ", ".join(values)
+            marks = ", ".join(f"%({k})s" for k in values)
+            new_id = conn.execute(
+                f"INSERT INTO clients (supplier_id, {cols}) VALUES (%(sid)s, {marks}) RETURNING id",
+                {"sid": supplier_id, **values},
+            ).fetchone()
+            assert new_id is not None
+            ids.append(new_id[0])
+    return ids

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+
+import httpx
+import psycopg
+
+from tests.conftest import Account, Server, Services, wait_for
+
+
+def test_health_reports_postgres_redis_and_worker(server: Server, worker: subprocess.Popen[bytes]) -> None:
+    resp = httpx.get(server.url + "/health")
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["status"] == "ok"
+    assert body["postgres"]["ok"] and body["redis"]["ok"]
+    assert body["worker"]["ok"] and body["worker"]["workers"] >= 1
+    assert 0 <= body["worker"]["heartbeat_age_s"] < 30
+    assert resp.headers["cache-control"] == "no-store"
+    assert "set-cookie" not in resp.headers
+
+
+def test_metrics_has_latency_histogram_per_route(server: Server, account: Account) -> None:
+    account.client.get("/clients/")
+    text = httpx.get(server.url + "/metrics").text
+    assert "wedsync_request_duration_seconds_bucket" in text
+    assert 'path="/clients"' in text
+
+
+def test_security_headers_and_request_id(server: Server) -> None:
+    resp = httpx.get(server.url + "/login", headers={"X-Request-ID": "abc-123"})
+    assert "frame-ancestors 'none'" in resp.headers["content-security-policy"]
+    assert resp.headers["x-content-type-options"] == "nosniff"
+    assert resp.headers["x-request-id"] == "abc-123"
+    odd = httpx.get(server.url + "/login", headers={"X-Request-ID": "<script>"})
+    assert odd.headers["x-request-id"] != "<script>"
+
+
+def test_worker_runs_a_real_job(services: Services, worker: subprocess.Popen[bytes], account: Account) -> None:
+    from jobs.actors import ping
+
+    with psycopg.connect(services.database_url) as conn:
+        conn.execute("SELECT set_config('app.supplier_id', %s, true)", [str(account.supplier_id)])
+        row = conn.execute(
+            "INSERT INTO sync_jobs (supplier_id, kind, source) VALUES (%s, 'ping', %s) RETURNING id",
+            [account.supplier_id, f"test-{uuid.uuid4().hex[:6]}"],
+        ).fetchone()
+    assert row is not None
+    job_id = row[0]
+    ping.send(account.supplier_id, job_id)
+
+    def done() -> bool:
+        with psycopg.connect(services.database_url) as conn:
+            status = conn.execute("SELECT status FROM sync_jobs WHERE id = %s", [job_id]).fetchone()
+        return status == ("succeeded",)
+
+    started = time.monotonic()
+    wait_for(done, 30, "the worker to finish the ping job")
+    assert time.monotonic() - started < 30
+    assert "succeeded" in account.client.get("/").text
