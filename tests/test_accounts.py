@@ -3,7 +3,7 @@ from __future__ import annotations
 import psycopg
 import redis
 
-from tests.conftest import Account, Server, Services, browser_client, csrf_from, signup
+from tests.fixtures import Account, Server, Services, browser_client, csrf_from, signup
 
 
 def test_signup_lands_on_dashboard_with_secure_session_cookie(server: Server, services: Services) -> None:
@@ -11,18 +11,27 @@ def test_signup_lands_on_dashboard_with_secure_session_cookie(server: Server, se
     token = csrf_from(client.get("/signup").text)
     resp = client.post(
         "/signup",
-        data={"_csrf_token": token, "business_name": "Lens & Lace", "email": "New.Person@Example.com",
-              "password": "a very good password"},
+        data={
+            "_csrf_token": token,
+            "business_name": "Lens & Lace",
+            "email": "New.Person@Example.com",
+            "password": "a very good password",
+        },
     )
     assert resp.status_code == 303
     cookie = next(v for k, v in resp.headers.multi_items() if k == "set-cookie" and "wedsync_session" in v)
-    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert "Secure" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
     dashboard = client.get("/")
     assert dashboard.status_code == 200
     assert "Lens &amp; Lace" in dashboard.text
     with psycopg.connect(services.database_url) as conn:
-        row = conn.execute("SELECT email, password_hash FROM suppliers WHERE email = 'new.person@example.com'").fetchone()
-    assert row is not None and row[1].startswith("$argon2id$")
+        row = conn.execute(
+            "SELECT email, password_hash FROM suppliers WHERE email = 'new.person@example.com'"
+        ).fetchone()
+    assert row is not None
+    assert row[1].startswith("$argon2id$")
 
 
 def test_duplicate_email_is_refused_clearly(server: Server, services: Services) -> None:

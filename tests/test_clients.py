@@ -5,7 +5,7 @@ import re
 
 import psycopg
 
-from tests.conftest import Account, Server, Services, seed_clients, signup
+from tests.fixtures import Account, Server, Services, seed_clients, signup
 
 TODAY = dt.date.today()
 
@@ -40,11 +40,20 @@ def test_list_pages_through_every_client_once(account: Account, services: Servic
 
 
 def test_search_by_name_email_phone_and_venue(account: Account, services: Services) -> None:
-    seed_clients(services.database_url, account.supplier_id, [
-        {"partner1_first": "Imogen", "partner1_last": "Fairweather", "partner1_email": "imogen@fair.example",
-         "partner1_phone": "+447700900123", "venue": "Cripps Barn"},
-        {"partner1_first": "Tobias", "partner1_last": "Grey", "partner1_email": "toby@grey.example"},
-    ])
+    seed_clients(
+        services.database_url,
+        account.supplier_id,
+        [
+            {
+                "partner1_first": "Imogen",
+                "partner1_last": "Fairweather",
+                "partner1_email": "imogen@fair.example",
+                "partner1_phone": "+447700900123",
+                "venue": "Cripps Barn",
+            },
+            {"partner1_first": "Tobias", "partner1_last": "Grey", "partner1_email": "toby@grey.example"},
+        ],
+    )
     for query in ("fairweather", "IMOGEN@FAIR", "07700 900123", "+44 7700 900123", "cripps"):
         resp = account.client.get("/clients/", params={"q": query}, headers={"HX-Request": "true"})
         assert _names(resp.text) == ["Imogen Fairweather"], query
@@ -59,12 +68,16 @@ def test_search_treats_like_wildcards_literally(account: Account, services: Serv
 
 
 def test_upcoming_filter_orders_by_date(account: Account, services: Services) -> None:
-    seed_clients(services.database_url, account.supplier_id, [
-        {"partner1_first": "Later", "wedding_date": TODAY + dt.timedelta(days=50)},
-        {"partner1_first": "Sooner", "wedding_date": TODAY + dt.timedelta(days=3)},
-        {"partner1_first": "TooFar", "wedding_date": TODAY + dt.timedelta(days=90)},
-        {"partner1_first": "Past", "wedding_date": TODAY - dt.timedelta(days=3)},
-    ])
+    seed_clients(
+        services.database_url,
+        account.supplier_id,
+        [
+            {"partner1_first": "Later", "wedding_date": TODAY + dt.timedelta(days=50)},
+            {"partner1_first": "Sooner", "wedding_date": TODAY + dt.timedelta(days=3)},
+            {"partner1_first": "TooFar", "wedding_date": TODAY + dt.timedelta(days=90)},
+            {"partner1_first": "Past", "wedding_date": TODAY - dt.timedelta(days=3)},
+        ],
+    )
     resp = account.client.get("/clients/", params={"upcoming": "true"})
     assert _names(resp.text) == ["Sooner", "Later"]
     dashboard = account.client.get("/")
@@ -73,9 +86,17 @@ def test_upcoming_filter_orders_by_date(account: Account, services: Services) ->
 
 
 def test_hostile_names_are_escaped(account: Account, services: Services) -> None:
-    [cid] = seed_clients(services.database_url, account.supplier_id, [
-        {"partner1_first": "<script>alert(1)</script>", "partner1_last": "\"onmouseover='x'", "venue": "<img src=x>"},
-    ])
+    [cid] = seed_clients(
+        services.database_url,
+        account.supplier_id,
+        [
+            {
+                "partner1_first": "<script>alert(1)</script>",
+                "partner1_last": "\"onmouseover='x'",
+                "venue": "<img src=x>",
+            },
+        ],
+    )
     for path in ("/clients/", f"/clients/{cid}"):
         html = account.client.get(path).text
         assert "<script>alert(1)</script>" not in html
@@ -88,8 +109,9 @@ def test_add_note_and_change_status(account: Account, services: Services) -> Non
     page = account.client.get(f"/clients/{cid}").text
     key = re.search(r'name="idempotency_key" value="([^"]+)"', page)
     assert key
-    resp = account.post(f"/clients/{cid}/notes", {"body": "Grandma photos before speeches", "idempotency_key": key.group(1)},
-                        htmx=True)
+    resp = account.post(
+        f"/clients/{cid}/notes", {"body": "Grandma photos before speeches", "idempotency_key": key.group(1)}, htmx=True
+    )
     assert resp.status_code == 200
     assert "Grandma photos before speeches" in resp.text
     resp = account.post(f"/clients/{cid}/status", {"status": "booked", "version": "1"}, htmx=True)
@@ -155,8 +177,15 @@ def test_new_lead_is_created_once(account: Account, services: Services) -> None:
     form = account.client.get("/clients/new").text
     key = re.search(r'name="idempotency_key" value="([^"]+)"', form)
     assert key
-    data = {"partner1_first": "Maya", "partner1_last": "Okafor", "email": "Maya@Example.com", "phone": "07700 900555",
-            "wedding_date": "2027-06-12", "venue": "Kew Gardens", "idempotency_key": key.group(1)}
+    data = {
+        "partner1_first": "Maya",
+        "partner1_last": "Okafor",
+        "email": "Maya@Example.com",
+        "phone": "07700 900555",
+        "wedding_date": "2027-06-12",
+        "venue": "Kew Gardens",
+        "idempotency_key": key.group(1),
+    }
     first = account.post("/clients/", data, csrf_page="/clients/new")
     again = account.post("/clients/", data, csrf_page="/clients/new")
     assert first.status_code == again.status_code == 303

@@ -7,7 +7,7 @@ import uuid
 import httpx
 import psycopg
 
-from tests.conftest import Account, Server, Services, wait_for
+from tests.fixtures import Account, Server, Services, wait_for
 
 
 def test_health_reports_postgres_redis_and_worker(server: Server, worker: subprocess.Popen[bytes]) -> None:
@@ -15,8 +15,10 @@ def test_health_reports_postgres_redis_and_worker(server: Server, worker: subpro
     assert resp.status_code == 200
     body = resp.json()
     assert body["status"] == "ok"
-    assert body["postgres"]["ok"] and body["redis"]["ok"]
-    assert body["worker"]["ok"] and body["worker"]["workers"] >= 1
+    assert body["postgres"]["ok"]
+    assert body["redis"]["ok"]
+    assert body["worker"]["ok"]
+    assert body["worker"]["workers"] >= 1
     assert 0 <= body["worker"]["heartbeat_age_s"] < 30
     assert resp.headers["cache-control"] == "no-store"
     assert "set-cookie" not in resp.headers

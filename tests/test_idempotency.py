@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import psycopg
 
-from tests.conftest import Account, Services, seed_clients
+from tests.fixtures import Account, Services, seed_clients
 
 
 def _note_count(services: Services, cid: int) -> int:
@@ -28,7 +28,8 @@ def test_header_key_works_like_the_form_field(account: Account, services: Servic
     [cid] = seed_clients(services.database_url, account.supplier_id, [{"partner1_first": "Vic"}])
     for _ in range(2):
         resp = account.client.post(
-            f"/clients/{cid}/notes", data={"_csrf_token": account.csrf(), "body": "via header"},
+            f"/clients/{cid}/notes",
+            data={"_csrf_token": account.csrf(), "body": "via header"},
             headers={"Idempotency-Key": "hdr-key-000001", "HX-Request": "true"},
         )
         assert resp.status_code == 200
@@ -60,7 +61,7 @@ def test_retry_while_first_is_running_is_409(account: Account, services: Service
 
 
 def test_keys_are_scoped_per_supplier(account: Account, services: Services) -> None:
-    from tests.conftest import signup
+    from tests.fixtures import signup
 
     other = signup(str(account.client.base_url), services.database_url)
     [a] = seed_clients(services.database_url, account.supplier_id, [{"partner1_first": "Yas"}])
@@ -68,4 +69,5 @@ def test_keys_are_scoped_per_supplier(account: Account, services: Services) -> N
     key = "shared-key-0001"
     assert account.post(f"/clients/{a}/notes", {"body": "a", "idempotency_key": key}, htmx=True).status_code == 200
     assert other.post(f"/clients/{b}/notes", {"body": "b", "idempotency_key": key}, htmx=True).status_code == 200
-    assert _note_count(services, a) == 1 and _note_count(services, b) == 1
+    assert _note_count(services, a) == 1
+    assert _note_count(services, b) == 1

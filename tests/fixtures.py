@@ -31,8 +31,11 @@ class Services:
     def env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
-            DATABASE_URL=self.database_url, REDIS_URL=self.redis_url, WEDSYNC_VAR_DIR=str(self.var_dir),
-            LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1",
+            DATABASE_URL=self.database_url,
+            REDIS_URL=self.redis_url,
+            WEDSYNC_VAR_DIR=str(self.var_dir),
+            LOG_LEVEL="WARNING",
+            PYTHONUNBUFFERED="1",
         )
         env.update(extra)
         return env
@@ -48,7 +51,7 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):  # type
             return result
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(delay)  # noqa: TID251 - bounded back-off inside a condition wait
+        time.sleep(delay)
         delay = min(delay * 2, 0.2)
 
 
@@ -137,7 +140,8 @@ def server(services: Services) -> Iterator[Server]:
 def worker(services: Services) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "webapp.cli", "worker", "--processes", "1", "--threads", "2"],
-        env=services.env(), cwd=ROOT,
+        env=services.env(),
+        cwd=ROOT,
     )
     import redis
 
@@ -173,7 +177,9 @@ def browser_client(base_url: str) -> httpx.Client:
                 jar[name.strip()] = value.strip()
 
     return httpx.Client(
-        base_url=base_url, timeout=10, follow_redirects=False,
+        base_url=base_url,
+        timeout=10,
+        follow_redirects=False,
         event_hooks={"request": [send_cookies], "response": [keep_cookies]},
     )
 
