@@ -34,6 +34,7 @@ def test_split_full_name(full: str, expected: tuple[str, str]) -> None:
         ("Alex Smith and Sam Jones", [("Alex", "Smith"), ("Sam", "Jones")]),
         ("Alex Smith + Sam Jones", [("Alex", "Smith"), ("Sam", "Jones")]),
         ("Alex&Sam Smith", [("Alex", "Smith"), ("Sam", "Smith")]),
+        ("Alex/Sam Smith", [("Alex", "Smith"), ("Sam", "Smith")]),
         ("Smith, Alex & Sam", [("Alex", "Smith"), ("Sam", "Smith")]),
         ("Alex Smith & Sam", [("Alex", "Smith"), ("Sam", "Smith")]),
         ("Mr & Mrs Smith", [("", "Smith"), ("", "Smith")]),

@@ -24,7 +24,10 @@ def test_clean_text(raw: str, expected: str) -> None:
 
 
 def test_zero_width_joiner_is_kept_for_scripts_that_need_it() -> None:
-    assert clean_text("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645") == "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
+    assert (
+        clean_text("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645")
+        == "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
+    )
 
 
 def test_strip_invisible_keeps_newlines_and_tabs() -> None:

@@ -1,0 +1,61 @@
+"""The front half of every import: raw rows -> mapping -> normalisation -> validation."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+
+from jobs.importing.dates import DateOrderDecision, DateOrderDetector
+from jobs.importing.mapping import Mapping
+from jobs.importing.normalise import NormaliseContext
+from jobs.importing.records import ClientRecord, RawRow, RowError
+from jobs.importing.validate import build_record
+
+# Rows looked at before the first record comes out, to settle the file's date order.
+LOOKAHEAD_ROWS = 1_000
+_DATE_FIELDS = ("wedding_date", "inquiry_date", "booking_date")
+
+
+class PreparedImport:
+    """Reads ahead up to LOOKAHEAD_ROWS rows to decide the date order, then streams.
+
+    `date_order` tells the caller how dates were read (and `date_order.message` why a file
+    with mixed orders produced row errors), so the progress page can say so.
+    """
+
+    def __init__(self, rows: Iterable[RawRow], mapping: Mapping, lookahead: int = LOOKAHEAD_ROWS) -> None:
+        self.mapping = mapping
+        self._rows = iter(rows)
+        # Buffer mapped rows so the look-ahead does not apply the mapping twice.
+        self._buffer: list[tuple[RawRow, dict[str, str]]] = []
+        detector = DateOrderDetector()
+        for row in itertools.islice(self._rows, lookahead):
+            fields = mapping.apply(row)
+            self._buffer.append((row, fields))
+            for name in _DATE_FIELDS:
+                if value := fields.get(name):
+                    detector.feed(value, row.line)
+        if mapping.date_order is not None:
+            self.date_order = DateOrderDecision(mapping.date_order, "chosen")
+        else:
+            self.date_order = detector.decide(mapping.default_region)
+        self.context = NormaliseContext(date_order=self.date_order.order, default_region=mapping.default_region.upper())
+
+    def __iter__(self) -> Iterator[ClientRecord | RowError]:
+        ctx = self.context
+        buffered, self._buffer = self._buffer, []
+        for row, fields in buffered:
+            yield build_record(fields, row.line, row, ctx)
+        del buffered
+        apply = self.mapping.apply
+        for row in self._rows:
+            yield build_record(apply(row), row.line, row, ctx)
+
+
+def prepare(rows: Iterable[RawRow], mapping: Mapping) -> PreparedImport:
+    return PreparedImport(rows, mapping)
+
+
+def iter_records(rows: Iterable[RawRow], mapping: Mapping) -> Iterator[ClientRecord | RowError]:
+    """Lazily turn raw rows into client records or row errors, in input order."""
+    return iter(PreparedImport(rows, mapping))

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from jobs.importing.mapping import Mapping, header_key, suggest_mapping
+from jobs.importing.records import RawRow
+from jobs.importing.vcard import VCARD_KEYS
+
+
+def test_header_key() -> None:
+    assert header_key("Bride's E-mail") == "brideemail"
+    assert header_key("  FIRST_NAME ") == "firstname"
+    assert header_key("Email (2)") == "email2"
+    assert header_key("Job #") == "jobid"
+
+
+def test_generic_synonyms() -> None:
+    headers = [
+        "Bride First Name", "Bride's Last Name", "Groom First Name", "Groom Surname", "E-mail",
+        "Email (2)", "Home Phone", "Cell Phone", "Event Date", "Location", "Stage", "Job ID",
+        "Date Inquired", "Date Booked", "How did you hear about us?", "Notes",
+    ]  # fmt: skip
+    assert suggest_mapping(headers, None) == {
+        "Bride First Name": "partner1_first",
+        "Bride's Last Name": "partner1_last",
+        "Groom First Name": "partner2_first",
+        "Groom Surname": "partner2_last",
+        "E-mail": "partner1_email",
+        "Email (2)": "partner2_email",
+        "Cell Phone": "partner1_phone",  # a mobile beats a home phone
+        "Event Date": "wedding_date",
+        "Location": "venue",
+        "Stage": "status",
+        "Job ID": "external_id",
+        "Date Inquired": "inquiry_date",
+        "Date Booked": "booking_date",
+        "How did you hear about us?": "lead_source",
+    }
+
+
+@pytest.mark.parametrize(
+    ("header", "target"),
+    [
+        ("First Name", "partner1_first"), ("Partner 1", "partner1_name"), ("Partner 2", "partner2_name"),
+        ("Client Name", "partner1_name"), ("Mobile", "partner1_phone"), ("Wedding Date", "wedding_date"),
+        ("Project Date", "wedding_date"), ("Booking Date", "booking_date"), ("Lead Source", "lead_source"),
+        ("Venue", "venue"), ("Status", "status"), ("ID", "external_id"), ("Reference", "external_id"),
+        ("Couple", "couple_name"), ("Partner 1 Email", "partner1_email"), ("Partner 2 Mobile", "partner2_phone"),
+    ],
+)  # fmt: skip
+def test_single_headers(header: str, target: str) -> None:
+    assert suggest_mapping([header]) == {header: target}
+
+
+def test_each_target_used_once_leftmost_wins() -> None:
+    assert suggest_mapping(["Wedding Date", "Date", "Email", "E-mail"]) == {
+        "Wedding Date": "wedding_date",
+        "Email": "partner1_email",
+    }
+
+
+def test_honeybook_preset() -> None:
+    headers = ["First Name", "Last Name", "Email", "Phone", "Project Name", "Project Date",
+               "Date Inquired", "Booking Date", "Lead Source"]  # fmt: skip
+    assert suggest_mapping(headers, "honeybook") == {
+        "First Name": "partner1_first",
+        "Last Name": "partner1_last",
+        "Email": "partner1_email",
+        "Phone": "partner1_phone",
+        "Project Date": "wedding_date",
+        "Date Inquired": "inquiry_date",
+        "Booking Date": "booking_date",
+        "Lead Source": "lead_source",
+    }
+    assert suggest_mapping(["Client", "Project Date"], "honeybook")["Client"] == "name_with_email"
+
+
+def test_lightblue_preset() -> None:
+    headers = ["Client First Name", "Client Surname", "Partner First Name", "Partner Surname", "Email",
+               "Partner Email", "Mobile", "Date", "Venue", "Status", "Job Reference", "Enquiry Date"]  # fmt: skip
+    assert suggest_mapping(headers, "lightblue") == {
+        "Client First Name": "partner1_first",
+        "Client Surname": "partner1_last",
+        "Partner First Name": "partner2_first",
+        "Partner Surname": "partner2_last",
+        "Email": "partner1_email",
+        "Partner Email": "partner2_email",
+        "Mobile": "partner1_phone",
+        "Date": "wedding_date",
+        "Venue": "venue",
+        "Status": "status",
+        "Job Reference": "external_id",
+        "Enquiry Date": "inquiry_date",
+    }
+
+
+def test_vcard_preset() -> None:
+    mapping = suggest_mapping(list(VCARD_KEYS), "vcard")
+    assert mapping["uid"] == "external_id"
+    assert mapping["full_name"] == "couple_name"
+    assert mapping["anniversary"] == "wedding_date"
+    assert "email_2" not in mapping  # a second address is the same person's, not the partner's
+
+
+def test_mapping_apply_skips_empty_and_joins_shared_targets() -> None:
+    mapping = Mapping(columns={"A1": "venue", "A2": "venue", "E": "partner1_email", "N": "", "X": "status"})
+    row = RawRow(line=2, values={"A1": "The Barn", "A2": "Kent", "E": "  ", "N": "ignored", "X": ""})
+    assert mapping.apply(row) == {"venue": "The Barn Kent"}
+
+
+def test_mapping_validates_targets_and_region() -> None:
+    with pytest.raises(ValueError, match="unknown target"):
+        Mapping(columns={"A": "shoe_size"})
+    with pytest.raises(ValueError, match="two-letter"):
+        Mapping(columns={}, default_region="Britain")
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.json.decode(b'{"columns": {"A": "nope"}}', type=Mapping)
+
+
+def test_mapping_round_trips_as_json() -> None:
+    mapping = Mapping.suggest(["Email", "Wedding Date"], default_region="us")
+    decoded = msgspec.json.decode(msgspec.json.encode(mapping), type=Mapping)
+    assert decoded == mapping
+    assert decoded.default_region == "US"
