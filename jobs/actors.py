@@ -1,12 +1,30 @@
-"""Dramatiq actors. Payloads carry ids only; everything else is loaded inside the actor."""
+"""Dramatiq actors. Payloads carry ids only; secrets are read and decrypted inside the actor.
+
+Each actor is bound to a ``sync_jobs`` row (see ``jobs.store`` for the status machine) and delegates to
+``jobs.runner``. Network trouble raises ``RetryLater``, which Dramatiq's Retries middleware turns into a
+capped exponential back-off; the job resumes from its checkpoint on the next delivery.
+"""
 
 from __future__ import annotations
 
-import dramatiq
+import time
+from typing import Any
 
-import jobs.broker  # noqa: F401  - the broker must exist before any actor is declared
+import dramatiq
+import httpx
+from dramatiq.rate_limits import ConcurrentRateLimiter, WindowRateLimiter
+from dramatiq.rate_limits.backends import RedisBackend
+
+import jobs.broker as broker_module
+from jobs import store
 from jobs.db import pool
+from jobs.providers.lightblue import LightBlueClient, LightBlueLead
+from jobs.providers.tave import TaveClient
+from jobs.runner import RetryLater, file_batches, run_job, upload_reader
+from jobs.sources import tave_batches
 from webapp.db.pool import tenant_sync
+from webapp.security import SecretBox
+from webapp.settings import load_settings
 
 MARK_PING_DONE = """
 UPDATE sync_jobs
@@ -14,6 +32,145 @@ SET status = 'succeeded', processed = 1, started_at = now(), finished_at = now()
     message = 'The background worker is running.'
 WHERE id = %s AND status = 'queued'
 """
+LOAD_INTEGRATION = """
+SELECT i.provider, i.base_url, i.secret_encrypted, i.sync_cursor, s.default_region
+FROM crm_integrations i JOIN suppliers s ON s.id = i.supplier_id WHERE i.id = %s
+"""
+LEADS_TO_EXPORT = """
+SELECT c.id, c.partner1_first, c.partner1_last, c.partner1_email, c.partner1_phone, c.wedding_date
+FROM clients c
+WHERE c.supplier_id = app_supplier_id() AND c.source = 'manual'
+  AND NOT EXISTS (SELECT 1 FROM crm_exports e WHERE e.integration_id = %(integration)s AND e.client_id = c.id)
+ORDER BY c.id
+"""
+RECORD_EXPORT = """
+INSERT INTO crm_exports (supplier_id, integration_id, client_id, outcome)
+VALUES (app_supplier_id(), %s, %s, %s) ON CONFLICT DO NOTHING
+"""
+
+# Shared by every worker on every machine, through Redis.
+CONCURRENT_JOBS_PER_ACCOUNT = 2
+REQUESTS_PER_SECOND_PER_ACCOUNT = 20
+_limiter_backend: RedisBackend | None = None
+
+
+def _backend() -> RedisBackend:
+    global _limiter_backend
+    if _limiter_backend is None:
+        _limiter_backend = RedisBackend(url=broker_module.REDIS_URL)
+    return _limiter_backend
+
+
+class PacedTransport(httpx.HTTPTransport):
+    """Holds each request until the account's per-second window has room (Dramatiq's Redis limiter)."""
+
+    def __init__(self, integration_id: int) -> None:
+        super().__init__()
+        self._limiter = WindowRateLimiter(  # type: ignore[no-untyped-call]
+            _backend(), f"crm-requests:{integration_id}", limit=REQUESTS_PER_SECOND_PER_ACCOUNT, window=1
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        while True:
+            with self._limiter.acquire(raise_on_failure=False) as acquired:
+                if acquired:
+                    return super().handle_request(request)
+            time.sleep(0.05)  # the window has no notification to wait on
+
+
+class Integration:
+    def __init__(self, supplier_id: int, integration_id: int) -> None:
+        with tenant_sync(pool(), supplier_id) as conn:
+            row = conn.execute(LOAD_INTEGRATION, [integration_id]).fetchone()
+        if row is None:
+            raise LookupError("integration not found")
+        self.id = integration_id
+        self.provider, self.base_url, secret, self.cursor, self.region = row
+        box = SecretBox(load_settings().encryption_keys)
+        self.secret = box.decrypt(bytes(secret)) if secret is not None else ""
+
+    def report_wait(self, supplier_id: int, job_id: int) -> Any:
+        def on_wait(reason: str, seconds: float) -> None:
+            with tenant_sync(pool(), supplier_id) as conn:
+                store.set_message(conn, job_id, reason)
+
+        return on_wait
+
+
+def _account_slot(integration_id: int) -> ConcurrentRateLimiter:
+    return ConcurrentRateLimiter(  # type: ignore[no-untyped-call]
+        _backend(), f"crm-jobs:{integration_id}", limit=CONCURRENT_JOBS_PER_ACCOUNT, ttl=3_600_000
+    )
+
+
+def _crm_job(supplier_id: int, job_id: int) -> None:
+    def batches(job: store.JobRow) -> Any:
+        assert job.integration_id is not None
+        integration = Integration(supplier_id, job.integration_id)
+        client = TaveClient(
+            integration.base_url, integration.secret, on_wait=integration.report_wait(supplier_id, job_id),
+            transport=PacedTransport(integration.id),
+        )
+        return tave_batches(
+            client, kind=job.kind, region=integration.region, checkpoint=job.checkpoint,
+            saved_cursor=integration.cursor,
+        )
+
+    with tenant_sync(pool(), supplier_id) as conn:
+        row = conn.execute("SELECT integration_id FROM sync_jobs WHERE id = %s", [job_id]).fetchone()
+    if row is None or row[0] is None:
+        return
+    with _account_slot(row[0]).acquire(raise_on_failure=True):
+        run_job(pool(), supplier_id, job_id, batches)
+
+
+_RETRY_ON = (RetryLater, dramatiq.RateLimitExceeded)
+_OPTIONS: dict[str, Any] = {
+    "max_retries": 8, "min_backoff": 2_000, "max_backoff": 300_000, "time_limit": 3_600_000,
+    "retry_when": lambda retries, exc: isinstance(exc, _RETRY_ON) or retries < 3,
+}
+
+
+@dramatiq.actor(queue_name="imports", **_OPTIONS)
+def full_import(supplier_id: int, job_id: int) -> None:
+    _crm_job(supplier_id, job_id)
+
+
+@dramatiq.actor(queue_name="imports", **_OPTIONS)
+def incremental_sync(supplier_id: int, job_id: int) -> None:
+    _crm_job(supplier_id, job_id)
+
+
+@dramatiq.actor(queue_name="imports", **_OPTIONS)
+def file_import(supplier_id: int, job_id: int) -> None:
+    def batches(job: store.JobRow) -> Any:
+        return file_batches(upload_reader(pool(), supplier_id, job.id), job.options, job.checkpoint)
+
+    run_job(pool(), supplier_id, job_id, batches)
+
+
+@dramatiq.actor(queue_name="imports", **_OPTIONS)
+def export_to_crm(supplier_id: int, job_id: int) -> None:
+    """Post leads created in WedSync to Light Blue, each once (our client id is Light Blue's ID)."""
+    from jobs.sources import Batch
+
+    def batches(job: store.JobRow) -> Any:
+        assert job.integration_id is not None
+        integration = Integration(supplier_id, job.integration_id)
+        client = LightBlueClient(integration.base_url, integration.secret,
+                                 on_wait=integration.report_wait(supplier_id, job_id))
+        with tenant_sync(pool(), supplier_id) as conn:
+            leads = conn.execute(LEADS_TO_EXPORT, {"integration": integration.id}).fetchall()
+        for cid, first, last, email, phone, wedding in leads:
+            result = client.post_lead(LightBlueLead(
+                client_id=str(cid), first_name=first or None, last_name=last or None, email=email,
+                mobile_phone=phone, wedding_date=wedding.isoformat() if wedding else None,
+            ))
+            with tenant_sync(pool(), supplier_id) as conn:
+                conn.execute(RECORD_EXPORT, [integration.id, cid, result.outcome])
+            yield Batch([], {"client_id": cid}, total=len(leads), skipped=1)
+
+    run_job(pool(), supplier_id, job_id, batches)
 
 
 @dramatiq.actor(queue_name="default", max_retries=3, time_limit=60_000)
@@ -21,3 +178,9 @@ def ping(supplier_id: int, job_id: int) -> None:
     """A round trip through Redis and a worker, used by tests and the operator to prove the queue works."""
     with tenant_sync(pool(), supplier_id) as conn:
         conn.execute(MARK_PING_DONE, [job_id])
+
+
+ACTORS_BY_KIND = {
+    "full_import": full_import, "incremental_sync": incremental_sync, "file_import": file_import,
+    "export_to_crm": export_to_crm,
+}  # fmt: skip

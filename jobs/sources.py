@@ -1,0 +1,140 @@
+"""Where raw records come from: an uploaded file (CSV/TSV/vCard, streamed from PostgreSQL in chunks)
+or a CRM API. Each source yields ``Batch``es whose checkpoint says how to resume after that batch."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+from psycopg_pool import ConnectionPool
+
+from jobs import store
+from jobs.importing.mapping import Mapping
+from jobs.importing.normalise import NormaliseContext
+from jobs.importing.pipeline import PreparedImport
+from jobs.importing.readers import open_table
+from jobs.importing.records import ClientRecord, RawRow, RowError
+from jobs.importing.validate import build_record
+from jobs.importing.vcard import read_vcards
+from jobs.providers.tave import TaveClient
+from jobs.providers.tave_models import TaveCouple, TaveCursor
+from webapp.db.pool import tenant_sync
+
+BATCH_SIZE = 2_000
+MAX_FILE_ROWS = 500_000  # a bigger spreadsheet is almost certainly not a client list
+
+
+class Batch(msgspec.Struct):
+    items: list[ClientRecord | RowError]
+    checkpoint: dict[str, Any]
+    total: int | None = None
+    skipped: int = 0  # source records that are not clients (e.g. a Tave portrait job): processed, not imported
+    # Set on the last batch of an incremental sync: saved with that batch, never earlier.
+    cursor: dict[str, Any] | None = None
+
+
+class RowCapReached(Exception):
+    pass
+
+
+class UploadStream(io.RawIOBase):
+    """The uploaded file, read chunk by chunk from ``import_upload_chunks``: constant memory, any machine."""
+
+    def __init__(self, pool: ConnectionPool, supplier_id: int, job_id: int) -> None:
+        self._pool, self._supplier_id, self._job_id = pool, supplier_id, job_id
+        self._seq = 0
+        self._buffer = b""
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        while not self._buffer and not self._eof:
+            with tenant_sync(self._pool, self._supplier_id) as conn:
+                row = conn.execute(store.READ_CHUNK, {"id": self._job_id, "seq": self._seq}).fetchone()
+            if row is None:
+                self._eof = True
+            else:
+                self._buffer = bytes(row[0])
+                self._seq += 1
+        n = min(len(target), len(self._buffer))
+        target[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
+
+
+def file_batches(
+    stream: io.BufferedReader, options: dict[str, Any], checkpoint: dict[str, Any] | None
+) -> Iterator[Batch]:
+    """Batches from an uploaded file; resumes after ``checkpoint["items"]`` already-committed rows."""
+    kind = options.get("format", "table")
+    rows: Iterator[RawRow]
+    if kind == "vcard":
+        rows = read_vcards(stream)
+    else:
+        rows = iter(open_table(stream))
+    mapping = msgspec.convert(options["mapping"], Mapping)
+    prepared = PreparedImport(rows, mapping)
+    done = int((checkpoint or {}).get("items", 0))
+    items = iter(prepared)
+    if done:
+        next(itertools.islice(items, done - 1, done), None)  # skip what earlier attempts committed
+    while True:
+        chunk = list(itertools.islice(items, BATCH_SIZE))
+        if not chunk:
+            return
+        if done + len(chunk) > MAX_FILE_ROWS:
+            chunk = chunk[: MAX_FILE_ROWS - done]
+            if chunk:
+                yield Batch(chunk, {"items": done + len(chunk)})
+            raise RowCapReached
+        done += len(chunk)
+        yield Batch(chunk, {"items": done})
+
+
+def couple_fields(couple: TaveCouple) -> dict[str, str]:
+    """A Tave couple as mapped fields, so it goes through the same normalisation as a spreadsheet row."""
+    fields: dict[str, str | None] = {
+        "external_id": couple.external_id,
+        "wedding_date": couple.wedding_date,
+        "booking_date": couple.booking_date,
+        "inquiry_date": couple.inquiry_date,
+        "status": couple.stage,
+        "lead_source": couple.lead_source,
+        "venue": couple.venue_name,
+    }
+    for n, partner in ((1, couple.partner1), (2, couple.partner2)):
+        if partner is not None:
+            fields[f"partner{n}_first"] = partner.first_name
+            fields[f"partner{n}_last"] = partner.last_name
+            fields[f"partner{n}_email"] = partner.email
+            fields[f"partner{n}_phone"] = partner.phone
+    return {k: v for k, v in fields.items() if v}
+
+
+def tave_batches(
+    client: TaveClient, *, kind: str, region: str, checkpoint: dict[str, Any] | None, saved_cursor: dict[str, Any] | None
+) -> Iterator[Batch]:
+    ctx = NormaliseContext(date_order="YMD", default_region=region)
+    if kind == "incremental_sync":
+        cursor = msgspec.convert(saved_cursor, TaveCursor) if saved_cursor else None
+        pages = client.iter_changed_since(cursor)
+    else:
+        start_page = int((checkpoint or {}).get("page", 0)) + 1
+        pages = client.iter_couples(start_page=start_page)
+    for page in pages:
+        items: list[ClientRecord | RowError] = []
+        for couple in page.couples:
+            fields = couple_fields(couple)
+            items.append(build_record(fields, page.page, RawRow(page.page, fields), ctx))
+        yield Batch(
+            items,
+            {"page": page.page},
+            total=page.total_items or None,
+            skipped=len(page.skipped_ids),
+            cursor=msgspec.to_builtins(page.cursor) if page.cursor is not None else None,
+        )

@@ -1,0 +1,103 @@
+"""The back half of every import: a batch of clean records into ``clients`` in one statement.
+
+COPY into a session temp table, then one ``INSERT … ON CONFLICT DO UPDATE … WHERE`` something changed.
+Rows that did not change are not written at all (no new tuple, no WAL, no version bump), which is
+what makes re-importing an unchanged file cheap. ``xmax = 0`` on the returned rows tells inserts from
+updates; the rest of the batch was unchanged.
+"""
+
+from __future__ import annotations
+
+import msgspec
+import psycopg
+
+from jobs.importing.records import ClientRecord
+
+DATA_COLUMNS = (
+    "partner1_first", "partner1_last", "partner1_email", "partner1_phone",
+    "partner2_first", "partner2_last", "partner2_email", "partner2_phone",
+    "wedding_date", "venue", "status", "lead_source", "inquiry_date", "booking_date",
+)  # fmt: skip
+_ALL = ("external_id", *DATA_COLUMNS)
+
+CREATE_BATCH_TABLE = """
+CREATE TEMP TABLE IF NOT EXISTS import_batch (
+    ord            integer NOT NULL,
+    external_id    text NOT NULL,
+    partner1_first text NOT NULL, partner1_last text NOT NULL, partner1_email text, partner1_phone text,
+    partner2_first text NOT NULL, partner2_last text NOT NULL, partner2_email text, partner2_phone text,
+    wedding_date date, venue text, status text NOT NULL, lead_source text, inquiry_date date, booking_date date
+) ON COMMIT DELETE ROWS
+"""
+COPY_BATCH = f"COPY import_batch (ord, {', '.join(_ALL)}) FROM STDIN"
+
+# The last occurrence of an external id in a batch wins, as it would in a spreadsheet read top-down.
+UPSERT_BATCH = f"""
+WITH incoming AS (
+    SELECT DISTINCT ON (external_id) * FROM import_batch ORDER BY external_id, ord DESC
+), written AS (
+    INSERT INTO clients (supplier_id, source, {", ".join(_ALL)})
+    SELECT app_supplier_id(), %(source)s, {", ".join(_ALL)} FROM incoming
+    ON CONFLICT (supplier_id, source, external_id) DO UPDATE SET
+        {", ".join(f"{c} = EXCLUDED.{c}" for c in DATA_COLUMNS)},
+        version = clients.version + 1,
+        updated_at = now()
+    WHERE ({", ".join(f"clients.{c}" for c in DATA_COLUMNS)})
+          IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in DATA_COLUMNS)})
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT (SELECT count(*) FROM incoming),
+       count(*) FILTER (WHERE inserted),
+       count(*) FILTER (WHERE NOT inserted)
+FROM written
+"""
+
+# Possible duplicates across sources: same email, or same couple surname and wedding date.
+FIND_DUPLICATES = """
+INSERT INTO sync_job_duplicates (supplier_id, job_id, client_id, other_client_id, reason)
+SELECT app_supplier_id(), %(job_id)s, c.id, o.id,
+       CASE WHEN o.partner1_email = c.partner1_email THEN 'same email'
+            ELSE 'same couple and wedding date' END
+FROM import_batch b
+JOIN clients c ON c.supplier_id = app_supplier_id() AND c.source = %(source)s AND c.external_id = b.external_id
+JOIN clients o ON o.supplier_id = c.supplier_id AND o.source <> c.source AND (
+        (c.partner1_email IS NOT NULL AND o.partner1_email = c.partner1_email)
+     OR (c.wedding_date IS NOT NULL AND o.wedding_date = c.wedding_date
+         AND lower(o.partner1_last) = lower(c.partner1_last) AND c.partner1_last <> ''))
+ON CONFLICT DO NOTHING
+"""
+
+
+class BatchCounts(msgspec.Struct, frozen=True):
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: BatchCounts) -> BatchCounts:
+        return BatchCounts(
+            self.created + other.created, self.updated + other.updated, self.unchanged + other.unchanged
+        )
+
+
+def upsert_batch(
+    conn: psycopg.Connection, source: str, records: list[ClientRecord], *, job_id: int | None = None
+) -> BatchCounts:
+    """Upsert ``records`` inside the caller's supplier-scoped transaction."""
+    if not records:
+        return BatchCounts()
+    conn.execute(CREATE_BATCH_TABLE)
+    with conn.cursor() as cur:
+        with cur.copy(COPY_BATCH) as copy:
+            for i, r in enumerate(records):
+                copy.write_row((
+                    i, r.external_id, r.partner1_first, r.partner1_last, r.partner1_email, r.partner1_phone,
+                    r.partner2_first, r.partner2_last, r.partner2_email, r.partner2_phone, r.wedding_date,
+                    r.venue, r.status, r.lead_source, r.inquiry_date, r.booking_date,
+                ))  # fmt: skip
+        row = cur.execute(UPSERT_BATCH, {"source": source}).fetchone()
+        assert row is not None
+        distinct, created, updated = (int(v) for v in row)
+        if job_id is not None and (created or updated):
+            cur.execute(FIND_DUPLICATES, {"job_id": job_id, "source": source})
+    # Rows repeated within the batch count once; the repeats were folded into the last occurrence.
+    return BatchCounts(created, updated, distinct - created - updated + (len(records) - distinct))
