@@ -108,11 +108,16 @@ def _crm_job(supplier_id: int, job_id: int) -> None:
         assert job.integration_id is not None
         integration = Integration(supplier_id, job.integration_id)
         client = TaveClient(
-            integration.base_url, integration.secret, on_wait=integration.report_wait(supplier_id, job_id),
+            integration.base_url,
+            integration.secret,
+            on_wait=integration.report_wait(supplier_id, job_id),
             transport=PacedTransport(integration.id),
         )
         return tave_batches(
-            client, kind=job.kind, region=integration.region, checkpoint=job.checkpoint,
+            client,
+            kind=job.kind,
+            region=integration.region,
+            checkpoint=job.checkpoint,
             saved_cursor=integration.cursor,
         )
 
@@ -126,7 +131,10 @@ def _crm_job(supplier_id: int, job_id: int) -> None:
 
 _RETRY_ON = (RetryLater, dramatiq.RateLimitExceeded)
 _OPTIONS: dict[str, Any] = {
-    "max_retries": 8, "min_backoff": 2_000, "max_backoff": 300_000, "time_limit": 3_600_000,
+    "max_retries": 8,
+    "min_backoff": 2_000,
+    "max_backoff": 300_000,
+    "time_limit": 3_600_000,
     "retry_when": lambda retries, exc: isinstance(exc, _RETRY_ON) or retries < 3,
 }
 
@@ -157,15 +165,22 @@ def export_to_crm(supplier_id: int, job_id: int) -> None:
     def batches(job: store.JobRow) -> Any:
         assert job.integration_id is not None
         integration = Integration(supplier_id, job.integration_id)
-        client = LightBlueClient(integration.base_url, integration.secret,
-                                 on_wait=integration.report_wait(supplier_id, job_id))
+        client = LightBlueClient(
+            integration.base_url, integration.secret, on_wait=integration.report_wait(supplier_id, job_id)
+        )
         with tenant_sync(pool(), supplier_id) as conn:
             leads = conn.execute(LEADS_TO_EXPORT, {"integration": integration.id}).fetchall()
         for cid, first, last, email, phone, wedding in leads:
-            result = client.post_lead(LightBlueLead(
-                client_id=str(cid), first_name=first or None, last_name=last or None, email=email,
-                mobile_phone=phone, wedding_date=wedding.isoformat() if wedding else None,
-            ))
+            result = client.post_lead(
+                LightBlueLead(
+                    client_id=str(cid),
+                    first_name=first or None,
+                    last_name=last or None,
+                    email=email,
+                    mobile_phone=phone,
+                    wedding_date=wedding.isoformat() if wedding else None,
+                )
+            )
             with tenant_sync(pool(), supplier_id) as conn:
                 conn.execute(RECORD_EXPORT, [integration.id, cid, result.outcome])
             yield Batch([], {"client_id": cid}, total=len(leads), skipped=1)

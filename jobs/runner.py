@@ -8,6 +8,8 @@ message resumes after the last committed batch and the final counts are exact.
 from __future__ import annotations
 
 import io
+import queue
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -39,22 +41,67 @@ def _progress(processed: int, total: int | None) -> str:
     return f"Imported {processed:,} so far."
 
 
+_DONE = object()
+
+
+def prefetch(items: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
+    """Produce the next batches in a thread while the current one is written: parsing is Python work,
+    writing is mostly waiting on PostgreSQL, so overlapping them nearly halves a big import."""
+    buffer: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put(item, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it in the job's thread
+            buffer.put(exc)
+
+    thread = threading.Thread(target=produce, name="import-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, Batch)
+            yield item
+    finally:
+        stop.set()
+
+
 def run_batches(pool: ConnectionPool, job: store.JobRow, batches: Iterator[Batch]) -> str:
     """Commit every batch; return the final status ('succeeded' / 'partially_succeeded' / 'cancelled')."""
     processed = job.processed
-    for batch in batches:
+    for batch in prefetch(batches):
         records = [i for i in batch.items if isinstance(i, ClientRecord)]
         errors = [i for i in batch.items if isinstance(i, RowError)]
         count = len(batch.items) + batch.skipped
         with tenant_sync(pool, job.supplier_id) as conn:
-            counts = upsert_batch(conn, job.source, records, job_id=job.id)
+            counts = upsert_batch(conn, job.supplier_id, job.source, records, job_id=job.id)
             if batch.cursor is not None and job.integration_id is not None:
                 from psycopg.types.json import Jsonb
 
                 conn.execute(UPDATE_CURSOR, {"cursor": Jsonb(batch.cursor), "id": job.integration_id})
             cancel = store.commit_batch(
-                conn, job.id, counts=counts, errors=errors, processed=count, checkpoint=batch.checkpoint,
-                total=batch.total, message=_progress(processed + count, batch.total),
+                conn,
+                job.id,
+                counts=counts,
+                errors=errors,
+                processed=count,
+                checkpoint=batch.checkpoint,
+                total=batch.total,
+                message=_progress(processed + count, batch.total),
             )
         processed += count
         if cancel:
@@ -87,16 +134,21 @@ def run_job(pool: ConnectionPool, supplier_id: int, job_id: int, batches_for: An
         status = run_batches(pool, job, batches_for(job))
         message = summary(pool, job)
     except RowCapReached:
-        status, message = "partially_succeeded", (
-            f"This file has more than {MAX_FILE_ROWS:,} rows. We imported the first {MAX_FILE_ROWS:,}; "
-            "split the rest into another file."
+        status, message = (
+            "partially_succeeded",
+            (
+                f"This file has more than {MAX_FILE_ROWS:,} rows. We imported the first {MAX_FILE_ROWS:,}; "
+                "split the rest into another file."
+            ),
         )
     except ImportFileError as exc:
         status, message = "failed", exc.message
     except ProviderError as exc:
         if exc.kind in RETRYABLE and job.attempts < MAX_ATTEMPTS:
             with tenant_sync(pool, supplier_id) as conn:
-                store.set_message(conn, job.id, f"{exc.message} We'll try again shortly ({job.attempts} of {MAX_ATTEMPTS}).")
+                store.set_message(
+                    conn, job.id, f"{exc.message} We'll try again shortly ({job.attempts} of {MAX_ATTEMPTS})."
+                )
             raise RetryLater(exc.kind) from exc
         status, message = "failed", exc.message
     except Exception:

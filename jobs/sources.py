@@ -117,7 +117,12 @@ def couple_fields(couple: TaveCouple) -> dict[str, str]:
 
 
 def tave_batches(
-    client: TaveClient, *, kind: str, region: str, checkpoint: dict[str, Any] | None, saved_cursor: dict[str, Any] | None
+    client: TaveClient,
+    *,
+    kind: str,
+    region: str,
+    checkpoint: dict[str, Any] | None,
+    saved_cursor: dict[str, Any] | None,
 ) -> Iterator[Batch]:
     ctx = NormaliseContext(date_order="YMD", default_region=region)
     if kind == "incremental_sync":

@@ -87,15 +87,20 @@ def start(conn: psycopg.Connection, job_id: int) -> JobRow | None:
 
 
 def commit_batch(
-    conn: psycopg.Connection, job_id: int, *, counts: BatchCounts, errors: list[RowError], processed: int,
-    checkpoint: dict[str, Any], total: int | None, message: str,
+    conn: psycopg.Connection,
+    job_id: int,
+    *,
+    counts: BatchCounts,
+    errors: list[RowError],
+    processed: int,
+    checkpoint: dict[str, Any],
+    total: int | None,
+    message: str,
 ) -> bool:
     """Record a committed batch's effect; returns True when the photographer asked to cancel."""
     if errors:
         with conn.cursor() as cur:
-            cur.executemany(
-                INSERT_ERROR, [(job_id, e.line, e.field, e.reason, Jsonb(e.raw)) for e in errors]
-            )
+            cur.executemany(INSERT_ERROR, [(job_id, e.line, e.field, e.reason, Jsonb(e.raw)) for e in errors])
     row = conn.execute(COMMIT_BATCH, {
         "id": job_id, "processed": processed, "created": counts.created, "updated": counts.updated,
         "unchanged": counts.unchanged, "failed": len(errors), "total": total, "checkpoint": Jsonb(checkpoint),

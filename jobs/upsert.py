@@ -31,40 +31,44 @@ CREATE TEMP TABLE IF NOT EXISTS import_batch (
 """
 COPY_BATCH = f"COPY import_batch (ord, {', '.join(_ALL)}) FROM STDIN"
 
-# The last occurrence of an external id in a batch wins, as it would in a spreadsheet read top-down.
+# One statement per batch. The last occurrence of an external id in a batch wins, as it would in a
+# spreadsheet read top-down. Possible duplicates across sources (same email, or same surname and
+# wedding date) are looked up only for rows actually written, straight from RETURNING into the indexes
+# clients_email1_idx and clients_couple_date_idx; the lookups see the table as it was before this batch,
+# which is right because a job writes one source and duplicates are, by definition, in another.
 UPSERT_BATCH = f"""
 WITH incoming AS (
     SELECT DISTINCT ON (external_id) * FROM import_batch ORDER BY external_id, ord DESC
 ), written AS (
     INSERT INTO clients (supplier_id, source, {", ".join(_ALL)})
-    SELECT app_supplier_id(), %(source)s, {", ".join(_ALL)} FROM incoming
+    SELECT %(sid)s, %(source)s, {", ".join(_ALL)} FROM incoming
     ON CONFLICT (supplier_id, source, external_id) DO UPDATE SET
         {", ".join(f"{c} = EXCLUDED.{c}" for c in DATA_COLUMNS)},
         version = clients.version + 1,
         updated_at = now()
     WHERE ({", ".join(f"clients.{c}" for c in DATA_COLUMNS)})
           IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in DATA_COLUMNS)})
-    RETURNING (xmax = 0) AS inserted
+    RETURNING id, (xmax = 0) AS inserted, partner1_email, partner1_last, wedding_date
+), duplicates AS (
+    INSERT INTO sync_job_duplicates (supplier_id, job_id, client_id, other_client_id, reason)
+    SELECT %(sid)s, %(job_id)s, w.id, o.id, 'same email'
+    FROM written w
+    JOIN clients o ON o.supplier_id = %(sid)s AND o.partner1_email = w.partner1_email AND o.source <> %(source)s
+    WHERE %(job_id)s::bigint IS NOT NULL AND w.partner1_email IS NOT NULL
+    UNION ALL
+    SELECT %(sid)s, %(job_id)s, w.id, o.id, 'same couple and wedding date'
+    FROM written w
+    JOIN clients o ON o.supplier_id = %(sid)s AND o.wedding_date = w.wedding_date
+         AND lower(o.partner1_last) = lower(w.partner1_last) AND o.source <> %(source)s
+    WHERE %(job_id)s::bigint IS NOT NULL AND w.wedding_date IS NOT NULL AND w.partner1_last <> ''
+    ON CONFLICT DO NOTHING
+    RETURNING 1
 )
 SELECT (SELECT count(*) FROM incoming),
        count(*) FILTER (WHERE inserted),
-       count(*) FILTER (WHERE NOT inserted)
+       count(*) FILTER (WHERE NOT inserted),
+       (SELECT count(*) FROM duplicates)
 FROM written
-"""
-
-# Possible duplicates across sources: same email, or same couple surname and wedding date.
-FIND_DUPLICATES = """
-INSERT INTO sync_job_duplicates (supplier_id, job_id, client_id, other_client_id, reason)
-SELECT app_supplier_id(), %(job_id)s, c.id, o.id,
-       CASE WHEN o.partner1_email = c.partner1_email THEN 'same email'
-            ELSE 'same couple and wedding date' END
-FROM import_batch b
-JOIN clients c ON c.supplier_id = app_supplier_id() AND c.source = %(source)s AND c.external_id = b.external_id
-JOIN clients o ON o.supplier_id = c.supplier_id AND o.source <> c.source AND (
-        (c.partner1_email IS NOT NULL AND o.partner1_email = c.partner1_email)
-     OR (c.wedding_date IS NOT NULL AND o.wedding_date = c.wedding_date
-         AND lower(o.partner1_last) = lower(c.partner1_last) AND c.partner1_last <> ''))
-ON CONFLICT DO NOTHING
 """
 
 
@@ -74,13 +78,11 @@ class BatchCounts(msgspec.Struct, frozen=True):
     unchanged: int = 0
 
     def __add__(self, other: BatchCounts) -> BatchCounts:
-        return BatchCounts(
-            self.created + other.created, self.updated + other.updated, self.unchanged + other.unchanged
-        )
+        return BatchCounts(self.created + other.created, self.updated + other.updated, self.unchanged + other.unchanged)
 
 
 def upsert_batch(
-    conn: psycopg.Connection, source: str, records: list[ClientRecord], *, job_id: int | None = None
+    conn: psycopg.Connection, supplier_id: int, source: str, records: list[ClientRecord], *, job_id: int | None = None
 ) -> BatchCounts:
     """Upsert ``records`` inside the caller's supplier-scoped transaction."""
     if not records:
@@ -94,10 +96,9 @@ def upsert_batch(
                     r.partner2_first, r.partner2_last, r.partner2_email, r.partner2_phone, r.wedding_date,
                     r.venue, r.status, r.lead_source, r.inquiry_date, r.booking_date,
                 ))  # fmt: skip
-        row = cur.execute(UPSERT_BATCH, {"source": source}).fetchone()
+        cur.execute("ANALYZE import_batch")  # a temp table has no statistics until asked; plans need them
+        row = cur.execute(UPSERT_BATCH, {"source": source, "sid": supplier_id, "job_id": job_id}).fetchone()
         assert row is not None
-        distinct, created, updated = (int(v) for v in row)
-        if job_id is not None and (created or updated):
-            cur.execute(FIND_DUPLICATES, {"job_id": job_id, "source": source})
+        distinct, created, updated, _duplicates = (int(v) for v in row)
     # Rows repeated within the batch count once; the repeats were folded into the last occurrence.
     return BatchCounts(created, updated, distinct - created - updated + (len(records) - distinct))

@@ -48,8 +48,13 @@ CHUNK_BYTES = 1024 * 1024
 
 
 async def create_job(
-    conn: psycopg.AsyncConnection, *, kind: str, source: str, integration_id: int | None,
-    options: dict[str, object] | None = None, status: str = "queued",
+    conn: psycopg.AsyncConnection,
+    *,
+    kind: str,
+    source: str,
+    integration_id: int | None,
+    options: dict[str, object] | None = None,
+    status: str = "queued",
 ) -> int:
     from psycopg.types.json import Jsonb
 
