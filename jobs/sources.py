@@ -72,11 +72,7 @@ def file_batches(
 ) -> Iterator[Batch]:
     """Batches from an uploaded file; resumes after ``checkpoint["items"]`` already-committed rows."""
     kind = options.get("format", "table")
-    rows: Iterator[RawRow]
-    if kind == "vcard":
-        rows = read_vcards(stream)
-    else:
-        rows = iter(open_table(stream))
+    rows: Iterator[RawRow] = read_vcards(stream) if kind == "vcard" else iter(open_table(stream))
     mapping = msgspec.convert(options["mapping"], Mapping)
     prepared = PreparedImport(rows, mapping)
     done = int((checkpoint or {}).get("items", 0))
