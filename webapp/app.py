@@ -33,8 +33,11 @@ from redis.asyncio import Redis
 from webapp.db.pool import make_async_pool
 from webapp.middleware import request_id_middleware, security_headers_middleware
 from webapp.rendering import is_htmx, page
-from webapp.routes import accounts, dashboard, health, integrations
+from webapp.routes import accounts, dashboard, health
 from webapp.routes.clients import ClientController
+from webapp.routes.imports import ImportController
+from webapp.routes.integrations import IntegrationController
+from webapp.routes.jobs import JobController
 from webapp.security import SecretBox
 from webapp.settings import PROJECT_ROOT, Settings, load_settings
 from webapp.state import Resources
@@ -100,7 +103,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             accounts.log_out,
             dashboard.show_dashboard,
             ClientController,
-            integrations.list_integrations,
+            IntegrationController,
+            ImportController,
+            JobController,
             health.health,
             PrometheusController,
             create_static_files_router(

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+from webapp.embedded import free_port
 from webapp.settings import load_settings
 
 DEMO_EMAIL = "demo@wedsync.test"
@@ -75,6 +76,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         created = seed_demo(os.environ["DATABASE_URL"], DEMO_EMAIL, DEMO_PASSWORD, clients=args.demo_clients)
         print("Demo data: " + ("created" if created else "already there"), flush=True)
         exe = [sys.executable, "-m", "webapp.cli"]
+        sandbox_port = free_port()
+        children.append(
+            subprocess.Popen(
+                [*exe, "sandbox", "--port", str(sandbox_port), "--size", str(args.sandbox_size)],
+                preexec_fn=_die_with_parent,
+            )
+        )
+        sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+        _wait_for_sandbox(sandbox_url, children[-1])
+        _point_demo_at_sandbox(os.environ["DATABASE_URL"], sandbox_url)
+        print(f"Sandbox CRM: {sandbox_url} (integrations 'Sandbox Tave' and 'Sandbox Light Blue')", flush=True)
         children.append(
             subprocess.Popen([*exe, "worker", "--processes", "1", "--threads", "8"], preexec_fn=_die_with_parent)
         )
@@ -104,6 +116,120 @@ def cmd_run(args: argparse.Namespace) -> int:
         for stop in reversed(stops):
             stop()
         print("Stopped. Data is kept in var/.", flush=True)
+
+
+def _wait_for_sandbox(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise SystemExit("The sandbox CRM stopped during start-up.")
+        try:
+            if httpx.get(url + "/_sandbox/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit("The sandbox CRM did not start within 30 s.")
+        time.sleep(0.1)  # polling a child process's port: there is nothing to wait on
+
+
+def _point_demo_at_sandbox(database_url: str, sandbox_url: str) -> None:
+    from webapp.importing_service import ensure_sandbox_integrations, find_supplier, open_pool
+
+    with open_pool(database_url, max_size=1) as pool:
+        supplier_id, _ = find_supplier(pool, DEMO_EMAIL)
+        ensure_sandbox_integrations(pool, supplier_id, sandbox_url)
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from jobs.sandbox.config import SandboxConfig
+    from jobs.sandbox.server import serve
+
+    print(f"Sandbox CRM on http://{args.host}:{args.port}/ (Tave at /v2, Light Blue at /api.php, key sandbox-key)")
+    serve(args.host, args.port, SandboxConfig(seed=args.seed, size=args.size))
+    return 0
+
+
+def _print_summary(summary: object) -> None:
+    import msgspec
+
+    data = msgspec.to_builtins(summary)
+    print(msgspec.json.encode(data).decode(), flush=True)
+
+
+def _exit_code(status: str) -> int:
+    return 1 if status == "failed" else 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from webapp.importing_service import (
+        ServiceError,
+        create_file_job,
+        enqueue,
+        find_supplier,
+        job_summary,
+        open_pool,
+        run_inline,
+        wait_for_job,
+    )
+
+    database_url = _require_env("DATABASE_URL")
+    if not args.inline:
+        _require_env("REDIS_URL")
+    path = Path(args.file)
+    try:
+        with open_pool(database_url) as pool:
+            supplier_id, region = find_supplier(pool, args.supplier)
+            job_id = create_file_job(pool, supplier_id, region, path, source=args.source)
+            if args.inline:
+                run_inline(pool, supplier_id, job_id)
+                summary = job_summary(pool, supplier_id, job_id)
+            else:
+                enqueue("file_import", supplier_id, job_id)
+                summary = wait_for_job(pool, supplier_id, job_id, timeout=args.timeout)
+    except ServiceError as exc:
+        print(f"wedsync import: {exc}", file=sys.stderr)
+        return 2
+    _print_summary(summary)
+    return _exit_code(summary.status)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from webapp.importing_service import (
+        ServiceError,
+        create_sync_job,
+        enqueue,
+        find_supplier,
+        integration_owner,
+        open_pool,
+        wait_for_job,
+    )
+
+    database_url = _require_env("DATABASE_URL")
+    _require_env("REDIS_URL")
+    kind = "full_import" if args.full else "incremental_sync"
+    try:
+        with open_pool(database_url) as pool:
+            if args.supplier:
+                supplier_id, _ = find_supplier(pool, args.supplier)
+            else:
+                supplier_id, provider = integration_owner(database_url, args.integration_id)
+                if provider != "tave":
+                    raise ServiceError(
+                        f"Integration {args.integration_id} is {provider}, which has no API to sync from."
+                    )
+            job_id = create_sync_job(pool, supplier_id, args.integration_id, kind)
+            enqueue(kind, supplier_id, job_id)
+            summary = wait_for_job(pool, supplier_id, job_id, timeout=args.timeout)
+    except ServiceError as exc:
+        print(f"wedsync sync: {exc}", file=sys.stderr)
+        return 2
+    _print_summary(summary)
+    return _exit_code(summary.status)
 
 
 def cmd_web(args: argparse.Namespace) -> int:
@@ -159,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="everything: databases (embedded unless *_URL set), migrations, worker, web")
     run.add_argument("--demo-clients", type=int, default=300)
+    run.add_argument("--sandbox-size", type=int, default=1000, help="clients in the sandbox CRM")
     run.set_defaults(func=cmd_run)
     web = sub.add_parser("web", help="the web server")
     web.add_argument("--host", default=None)
@@ -173,6 +300,25 @@ def build_parser() -> argparse.ArgumentParser:
     seed = sub.add_parser("seed-demo", help="create the demo supplier and clients")
     seed.add_argument("--demo-clients", type=int, default=300)
     seed.set_defaults(func=cmd_seed_demo)
+    sandbox = sub.add_parser("sandbox", help="serve the sandbox CRM (Tave v2 subset and Light Blue receiver)")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8765)
+    sandbox.add_argument("--size", type=int, default=1000, help="number of clients, 10..1,000,000")
+    sandbox.add_argument("--seed", type=int, default=1)
+    sandbox.set_defaults(func=cmd_sandbox)
+    imp = sub.add_parser("import", help="import a CSV/TSV or vCard file for a supplier and wait for the result")
+    imp.add_argument("--supplier", required=True, metavar="EMAIL", help="the supplier's sign-in email")
+    imp.add_argument("--source", choices=("csv", "honeybook", "lightblue", "vcard"), default=None)
+    imp.add_argument("--inline", action="store_true", help="run the import in this process, without a worker")
+    imp.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the job")
+    imp.add_argument("file")
+    imp.set_defaults(func=cmd_import)
+    sync = sub.add_parser("sync", help="sync a CRM integration (incremental unless --full) and wait for it")
+    sync.add_argument("integration_id", type=int)
+    sync.add_argument("--full", action="store_true", help="a full import instead of changes since the last sync")
+    sync.add_argument("--supplier", default=None, metavar="EMAIL", help="the integration's supplier")
+    sync.add_argument("--timeout", type=float, default=3600.0)
+    sync.set_defaults(func=cmd_sync)
     return parser
 
 

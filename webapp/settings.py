@@ -27,6 +27,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     login_attempts_per_minute: int = 10
     log_level: str = "INFO"
     default_region: str = "GB"
+    # CRM addresses on this machine (the sandbox CRM); off in production so a CRM URL can't probe the network.
+    allow_local_crm_urls: bool = False
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -74,4 +76,5 @@ def load_settings() -> Settings:
         login_attempts_per_minute=int(os.environ.get("LOGIN_ATTEMPTS_PER_MINUTE", "10")),
         log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
         default_region=os.environ.get("DEFAULT_REGION", "GB").upper(),
+        allow_local_crm_urls=_flag("ALLOW_LOCAL_CRM_URLS", False),
     )

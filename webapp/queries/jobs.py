@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
+import msgspec
 import psycopg
 from psycopg.rows import class_row
 
@@ -78,3 +82,116 @@ def enqueue(kind: str, supplier_id: int, job_id: int) -> None:
     from jobs.actors import ACTORS_BY_KIND
 
     ACTORS_BY_KIND[kind].send(supplier_id, job_id)
+
+
+class JobDetail(msgspec.Struct, frozen=True):
+    id: int
+    integration_id: int | None
+    kind: str
+    source: str
+    status: str
+    total: int | None
+    processed: int
+    created_count: int
+    updated_count: int
+    unchanged_count: int
+    failed_count: int
+    message: str | None
+    options: dict[str, Any]
+    cancel_requested: bool
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("succeeded", "partially_succeeded", "failed", "cancelled")
+
+    @property
+    def percent(self) -> int:
+        if self.finished and self.status != "cancelled":
+            return 100
+        if not self.total:
+            return 0
+        return min(100, round(100 * self.processed / self.total))
+
+
+class JobError(msgspec.Struct, frozen=True):
+    id: int
+    line: int | None
+    field: str | None
+    reason: str
+    raw: dict[str, str] | None
+
+
+class JobDuplicate(msgspec.Struct, frozen=True):
+    client_id: int
+    client_name: str
+    other_client_id: int
+    other_name: str
+    other_source: str
+    reason: str
+
+
+GET_JOB = """
+SELECT id, integration_id, kind, source, status, total, processed, created_count, updated_count, unchanged_count,
+       failed_count, message, options, cancel_requested, created_at, started_at, finished_at
+FROM sync_jobs WHERE id = %(id)s
+"""
+JOB_ERRORS = """
+SELECT id, line, field, reason, raw FROM sync_job_errors
+WHERE supplier_id = %(sid)s AND job_id = %(job)s AND id > %(after)s ORDER BY id LIMIT %(limit)s
+"""
+JOB_DUPLICATES = """
+SELECT d.client_id, c.sort_name AS client_name, d.other_client_id, o.sort_name AS other_name,
+       o.source AS other_source, d.reason
+FROM sync_job_duplicates d
+JOIN clients c ON c.id = d.client_id
+JOIN clients o ON o.id = d.other_client_id
+WHERE d.supplier_id = %(sid)s AND d.job_id = %(job)s ORDER BY d.id LIMIT %(limit)s
+"""
+
+
+async def get_job(conn: psycopg.AsyncConnection, job_id: int) -> JobDetail | None:
+    async with conn.cursor(row_factory=class_row(JobDetail)) as cur:
+        await cur.execute(GET_JOB, {"id": job_id})
+        return await cur.fetchone()
+
+
+async def job_errors(
+    conn: psycopg.AsyncConnection, supplier_id: int, job_id: int, *, after: int = 0, limit: int = 50
+) -> list[JobError]:
+    async with conn.cursor(row_factory=class_row(JobError)) as cur:
+        await cur.execute(JOB_ERRORS, {"sid": supplier_id, "job": job_id, "after": after, "limit": limit})
+        return await cur.fetchall()
+
+
+async def job_duplicates(
+    conn: psycopg.AsyncConnection, supplier_id: int, job_id: int, limit: int = 50
+) -> list[JobDuplicate]:
+    async with conn.cursor(row_factory=class_row(JobDuplicate)) as cur:
+        await cur.execute(JOB_DUPLICATES, {"sid": supplier_id, "job": job_id, "limit": limit})
+        return await cur.fetchall()
+
+
+async def store_upload(conn: psycopg.AsyncConnection, job_id: int, chunks: list[bytes]) -> None:
+    async with conn.cursor() as cur:
+        await cur.executemany(INSERT_CHUNK, [(job_id, seq, data) for seq, data in enumerate(chunks)])
+
+
+async def read_upload_head(conn: psycopg.AsyncConnection, job_id: int, max_chunks: int = 1) -> tuple[bytes, bool]:
+    """The first chunk(s) of an upload, and whether there is more after them."""
+    cur = await conn.execute(
+        "SELECT seq, data FROM import_upload_chunks WHERE job_id = %s AND seq <= %s ORDER BY seq",
+        [job_id, max_chunks],
+    )
+    rows = await cur.fetchall()
+    head = b"".join(bytes(data) for seq, data in rows if seq < max_chunks)
+    return head, any(seq >= max_chunks for seq, _ in rows)
+
+
+async def queue_draft(conn: psycopg.AsyncConnection, job_id: int, options: dict[str, Any]) -> bool:
+    from psycopg.types.json import Jsonb
+
+    cur = await conn.execute(QUEUE_DRAFT, {"id": job_id, "options": Jsonb(options)})
+    return await cur.fetchone() is not None

@@ -1,26 +1,150 @@
-"""Integrations: the CRMs and files a supplier brings clients in from."""
+"""Integrations: connect a CRM (Tave, Light Blue), test it, and start imports, syncs and exports."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Request, Response, get
+import anyio
+import msgspec
+from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
+from litestar.exceptions import NotFoundException
 
+from jobs.providers.lightblue import LIGHTBLUE_ENDPOINT
+from jobs.providers.tave import TaveClient
 from webapp.auth import provide_supplier_id, require_supplier
 from webapp.db.pool import tenant
+from webapp.forms import FormError, parse, read_form
 from webapp.queries import integrations as q
+from webapp.queries import jobs as jobs_q
 from webapp.rendering import page
 from webapp.state import resources
 
+TAVE_DEFAULT_URL = "https://tave.io/v2"
+PROVIDERS = {"tave": "Tave / VSCO Workspace", "lightblue": "Light Blue"}
+# What each button starts, per provider: (job kind, plain words).
+ACTIONS = {
+    "tave": {"full_import": "Import everything", "incremental_sync": "Sync changes"},
+    "lightblue": {"export_to_crm": "Send new leads to Light Blue"},
+}
 
-@get(
-    "/integrations",
-    name="integrations",
-    guards=[require_supplier],
-    dependencies={"supplier_id": Provide(provide_supplier_id)},
-)
-async def list_integrations(request: Request[Any, Any, Any], supplier_id: int) -> Response[str]:
-    async with tenant(resources(request).pool, supplier_id) as conn:
-        items = await q.list_integrations(conn, supplier_id)
-    return page(request, "integrations/list.html", integrations=items)
+
+class ConnectForm(msgspec.Struct):
+    provider: str
+    api_key: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    name: Annotated[str, msgspec.Meta(max_length=120)] = ""
+    base_url: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
+def _valid_url(url: str, allow_local: bool) -> bool:
+    if allow_local and url.startswith(("http://127.0.0.1", "http://localhost")):
+        return True
+    return url.startswith("https://") and not url.startswith(("https://127.", "https://localhost"))
+
+
+def _check_tave(base_url: str, api_key: str) -> tuple[bool, str]:
+    client = TaveClient(base_url, api_key, timeout=10)
+    try:
+        result = client.test_connection()
+    finally:
+        client.close()
+    return result.ok, result.reason
+
+
+class IntegrationController(Controller):
+    path = "/integrations"
+    guards = [require_supplier]  # noqa: RUF012
+    dependencies = {"supplier_id": Provide(provide_supplier_id)}  # noqa: RUF012
+
+    async def _render(
+        self,
+        request: Request[Any, Any, Any],
+        supplier_id: int,
+        *,
+        status_code: int = 200,
+        error: str | None = None,
+        notice: str | None = None,
+        form: dict[str, str] | None = None,
+    ) -> Response[str]:
+        async with tenant(resources(request).pool, supplier_id) as conn:
+            items = await q.list_integrations(conn, supplier_id)
+        return page(
+            request,
+            "integrations/list.html",
+            status_code=status_code,
+            integrations=items,
+            actions=ACTIONS,
+            providers=PROVIDERS,
+            error=error,
+            notice=notice,
+            form=form or {},
+            tave_default=TAVE_DEFAULT_URL,
+            lightblue_default=LIGHTBLUE_ENDPOINT,
+        )
+
+    @get("/", name="integrations")
+    async def list_integrations(self, request: Request[Any, Any, Any], supplier_id: int) -> Response[str]:
+        return await self._render(request, supplier_id)
+
+    @post("/", name="connect_integration")
+    async def connect(self, request: Request[Any, Any, Any], supplier_id: int) -> Response[str]:
+        raw = await read_form(request)
+        shown = {k: v for k, v in raw.items() if k != "api_key"}  # never echo a secret back into a page
+        try:
+            form = parse(raw, ConnectForm)
+        except FormError as exc:
+            return await self._render(request, supplier_id, status_code=422, error=exc.message, form=shown)
+        if form.provider not in PROVIDERS:
+            return await self._render(request, supplier_id, status_code=422, error="Choose a CRM.", form=shown)
+        default = TAVE_DEFAULT_URL if form.provider == "tave" else LIGHTBLUE_ENDPOINT
+        base_url = form.base_url or default
+        if not _valid_url(base_url, resources(request).settings.allow_local_crm_urls):
+            return await self._render(
+                request, supplier_id, status_code=422, error="The address must start with https://", form=shown
+            )
+        if form.provider == "tave":
+            ok, reason = await anyio.to_thread.run_sync(_check_tave, base_url, form.api_key)
+            if not ok:
+                return await self._render(request, supplier_id, status_code=422, error=reason, form=shown)
+        res = resources(request)
+        async with tenant(res.pool, supplier_id) as conn:
+            await q.create_integration(
+                conn,
+                provider=form.provider,
+                name=form.name or PROVIDERS[form.provider],
+                base_url=base_url,
+                secret=res.secret_box.encrypt(form.api_key),
+            )
+        return await self._render(request, supplier_id, notice=f"{PROVIDERS[form.provider]} is connected.")
+
+    @post("/{integration_id:int}/test", name="test_integration")
+    async def test(self, request: Request[Any, Any, Any], supplier_id: int, integration_id: int) -> Response[str]:
+        res = resources(request)
+        async with tenant(res.pool, supplier_id) as conn:
+            secret = await q.get_secret(conn, integration_id)
+        if secret is None:
+            raise NotFoundException("We couldn't find that integration.")
+        provider, base_url, token = secret
+        if provider != "tave" or token is None or base_url is None:
+            return await self._render(
+                request, supplier_id, notice="Light Blue has no test call; send a lead to try it."
+            )
+        ok, reason = await anyio.to_thread.run_sync(_check_tave, base_url, res.secret_box.decrypt(token))
+        if ok:
+            return await self._render(request, supplier_id, notice=reason)
+        return await self._render(request, supplier_id, status_code=422, error=reason)
+
+    @post("/{integration_id:int}/jobs", name="start_integration_job")
+    async def start_job(self, request: Request[Any, Any, Any], supplier_id: int, integration_id: int) -> Response[str]:
+        kind = (await read_form(request)).get("kind", "")
+        async with tenant(resources(request).pool, supplier_id) as conn:
+            integration = await q.get_integration(conn, integration_id)
+            if integration is None:
+                raise NotFoundException("We couldn't find that integration.")
+            if kind not in ACTIONS.get(integration.provider, {}):
+                return await self._render(request, supplier_id, status_code=422, error="That action isn't available.")
+            job_id = await jobs_q.create_job(
+                conn, kind=kind, source=integration.provider, integration_id=integration_id
+            )
+        jobs_q.enqueue(kind, supplier_id, job_id)
+        return Response("", status_code=303, headers={"location": f"/jobs/{job_id}"})

@@ -1,0 +1,117 @@
+"""The dry-run preview of an uploaded file: the first rows as they will be saved, the column mapping,
+and counts of new / updated / possible duplicate / invalid rows in the first rows of the file."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+
+import msgspec
+import psycopg
+
+from jobs.importing.mapping import Mapping
+from jobs.importing.pipeline import PreparedImport
+from jobs.importing.readers import open_table
+from jobs.importing.records import ClientRecord, ImportFileError, RawRow, RowError
+from jobs.importing.vcard import VCARD_KEYS, read_vcards
+
+SAMPLE_ROWS = 1_000
+SHOWN_ROWS = 20
+
+EXISTING_IDS = """
+SELECT external_id FROM clients WHERE supplier_id = %(sid)s AND source = %(source)s AND external_id = ANY(%(ids)s)
+"""
+OTHER_SOURCE_EMAILS = """
+SELECT DISTINCT partner1_email FROM clients
+WHERE supplier_id = %(sid)s AND source <> %(source)s AND partner1_email = ANY(%(emails)s)
+"""
+
+
+class FileHead(msgspec.Struct):
+    format: str  # "table" or "vcard"
+    headers: list[str]
+    rows: list[RawRow]
+    complete: bool  # the sample is the whole file
+    encoding: str | None = None
+    delimiter: str | None = None
+
+
+class Preview(msgspec.Struct):
+    head: FileHead
+    mapping: Mapping
+    shown: list[ClientRecord | RowError]
+    sample_size: int
+    new: int
+    updated: int
+    duplicates: int
+    invalid: int
+    date_note: str | None
+
+
+def file_format(filename: str, preset: str) -> str:
+    return "vcard" if preset == "vcard" or filename.lower().endswith((".vcf", ".vcard")) else "table"
+
+
+def read_head(head: bytes, more: bool, fmt: str) -> FileHead:
+    """Parse the start of an upload. A row cut in half by the sample's end is dropped, not shown as an error."""
+    stream = io.BytesIO(head)
+    if fmt == "vcard":
+        rows = list(itertools.islice(read_vcards(stream), SAMPLE_ROWS + 1))
+        if more and rows:
+            rows = rows[:-1]
+        return FileHead("vcard", list(VCARD_KEYS), rows[:SAMPLE_ROWS], complete=not more and len(rows) <= SAMPLE_ROWS)
+    reader = open_table(stream)
+    try:
+        rows = list(itertools.islice(reader, SAMPLE_ROWS + 1))
+    except ImportFileError:
+        if not more:
+            raise
+        rows = []  # the cut-off point fell inside a quoted cell; the full import reads it properly
+    if more and rows:
+        rows = rows[:-1]
+    return FileHead(
+        "table",
+        list(reader.headers),
+        rows[:SAMPLE_ROWS],
+        complete=not more and len(rows) <= SAMPLE_ROWS,
+        encoding=reader.encoding,
+        delimiter=reader.delimiter,
+    )
+
+
+def header_signature(headers: list[str]) -> str:
+    """Identifies "the same kind of file" so a confirmed mapping is offered again next time."""
+    return hashlib.sha256("\x1f".join(sorted(h.strip().lower() for h in headers)).encode()).hexdigest()[:16]
+
+
+async def build_preview(
+    conn: psycopg.AsyncConnection, supplier_id: int, source: str, head: FileHead, mapping: Mapping
+) -> Preview:
+    prepared = PreparedImport(head.rows, mapping)
+    items = list(prepared)
+    records = [i for i in items if isinstance(i, ClientRecord)]
+    ids = list({r.external_id for r in records})
+    emails = list({r.partner1_email for r in records if r.partner1_email})
+    cur = await conn.execute(EXISTING_IDS, {"sid": supplier_id, "source": source, "ids": ids})
+    existing = {row[0] for row in await cur.fetchall()}
+    cur = await conn.execute(OTHER_SOURCE_EMAILS, {"sid": supplier_id, "source": source, "emails": emails})
+    elsewhere = {row[0] for row in await cur.fetchall()}
+    decision = prepared.date_order
+    order_words = {"DMY": "day/month/year", "MDY": "month/day/year", "YMD": "year-month-day"}
+    date_note = decision.message or (
+        f"Dates are read as {order_words.get(decision.order, decision.order)}."
+        if any(t in mapping.columns.values() for t in ("wedding_date", "inquiry_date", "booking_date"))
+        else None
+    )
+    return Preview(
+        head=head,
+        mapping=mapping,
+        shown=items[:SHOWN_ROWS],
+        sample_size=len(items),
+        new=len(set(ids) - existing),
+        updated=len(existing),
+        duplicates=sum(1 for r in records if r.partner1_email in elsewhere),
+        invalid=len(items) - len(records),
+        date_note=date_note,
+    )

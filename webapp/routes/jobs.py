@@ -1,0 +1,95 @@
+"""Import jobs: the list, a job's result (counts, errors, duplicates), cancel, and the errors CSV."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import Provide
+from litestar.exceptions import NotFoundException
+from litestar.response import Stream
+
+from webapp.auth import provide_supplier_id, require_supplier
+from webapp.csv_export import BOM, csv_row
+from webapp.db.pool import tenant
+from webapp.queries import jobs as q
+from webapp.rendering import is_htmx, page
+from webapp.state import resources
+
+ERRORS_PAGE = 50
+
+
+class JobController(Controller):
+    path = "/jobs"
+    guards = [require_supplier]  # noqa: RUF012
+    dependencies = {"supplier_id": Provide(provide_supplier_id)}  # noqa: RUF012
+
+    @get("/", name="job_list")
+    async def list_jobs(self, request: Request[Any, Any, Any], supplier_id: int) -> Response[str]:
+        async with tenant(resources(request).pool, supplier_id) as conn:
+            jobs = await q.recent_jobs(conn, supplier_id, limit=50)
+        return page(request, "jobs/list.html", jobs=jobs)
+
+    @get("/{job_id:int}", name="job_detail")
+    async def show_job(
+        self, request: Request[Any, Any, Any], supplier_id: int, job_id: int, errors_after: int = 0
+    ) -> Response[str]:
+        async with tenant(resources(request).pool, supplier_id) as conn:
+            job = await q.get_job(conn, job_id)
+            if job is None or job.status == "draft" and job.kind != "file_import":
+                raise NotFoundException("We couldn't find that import.")
+            errors = await q.job_errors(conn, supplier_id, job_id, after=errors_after, limit=ERRORS_PAGE + 1)
+            duplicates = await q.job_duplicates(conn, supplier_id, job_id)
+        more_errors = len(errors) > ERRORS_PAGE
+        context: dict[str, Any] = {
+            "job": job, "errors": errors[:ERRORS_PAGE], "duplicates": duplicates,
+            "next_errors": errors[ERRORS_PAGE - 1].id if more_errors else None,
+        }  # fmt: skip
+        if is_htmx(request):
+            return page(request, "jobs/_status.html", **context)
+        return page(request, "jobs/detail.html", **context)
+
+    @post("/{job_id:int}/cancel", name="job_cancel")
+    async def cancel(self, request: Request[Any, Any, Any], supplier_id: int, job_id: int) -> Response[str]:
+        async with tenant(resources(request).pool, supplier_id) as conn:
+            if await q.get_job(conn, job_id) is None:
+                raise NotFoundException("We couldn't find that import.")
+            await q.request_cancel(conn, job_id)
+        return Response("", status_code=303, headers={"location": f"/jobs/{job_id}"})
+
+    @get("/{job_id:int}/errors.csv", name="job_errors_csv")
+    async def errors_csv(self, request: Request[Any, Any, Any], supplier_id: int, job_id: int) -> Stream:
+        pool = resources(request).pool
+        async with tenant(pool, supplier_id) as conn:
+            job = await q.get_job(conn, job_id)
+            if job is None:
+                raise NotFoundException("We couldn't find that import.")
+            first = await q.job_errors(conn, supplier_id, job_id, limit=200)
+        columns: list[str] = []
+        for error in first:
+            for key in error.raw or {}:
+                if key not in columns:
+                    columns.append(key)
+
+        async def rows() -> AsyncIterator[list[object]]:
+            batch, after = first, 0
+            while batch:
+                for e in batch:
+                    raw = e.raw or {}
+                    yield [e.line, e.reason, *(raw.get(c, "") for c in columns)]
+                after = batch[-1].id
+                async with tenant(pool, supplier_id) as conn:
+                    batch = await q.job_errors(conn, supplier_id, job_id, after=after, limit=1000)
+
+        async def body() -> AsyncIterator[str]:
+            yield BOM + csv_row(["Row", "Problem", *columns])
+            async for row in rows():
+                yield csv_row(row)
+
+        filename = f"import-{job_id}-rows-to-fix.csv"
+        return Stream(
+            body(),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{filename}"', "cache-control": "no-store"},
+        )
