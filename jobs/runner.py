@@ -20,7 +20,7 @@ from psycopg_pool import ConnectionPool
 from jobs import store
 from jobs.importing.records import ClientRecord, ImportFileError, RowError
 from jobs.providers.errors import ProviderError
-from jobs.sources import MAX_FILE_ROWS, Batch, RowCapReached, UploadStream, file_batches
+from jobs.sources import Batch, RowCapReached, UploadStream, file_batches, max_file_rows
 from jobs.upsert import upsert_batch
 from webapp.db.pool import tenant_sync
 
@@ -134,12 +134,10 @@ def run_job(pool: ConnectionPool, supplier_id: int, job_id: int, batches_for: An
         status = run_batches(pool, job, batches_for(job))
         message = summary(pool, job)
     except RowCapReached:
+        cap = max_file_rows()
         status, message = (
             "partially_succeeded",
-            (
-                f"This file has more than {MAX_FILE_ROWS:,} rows. We imported the first {MAX_FILE_ROWS:,}; "
-                "split the rest into another file."
-            ),
+            f"This file has more than {cap:,} rows. We imported the first {cap:,}; split the rest into another file.",
         )
     except ImportFileError as exc:
         status, message = "failed", exc.message

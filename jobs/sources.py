@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,6 +26,12 @@ from webapp.db.pool import tenant_sync
 
 BATCH_SIZE = 2_000
 MAX_FILE_ROWS = 500_000  # a bigger spreadsheet is almost certainly not a client list
+
+
+def max_file_rows() -> int:
+    """The row cap, read at call time so an operator (or a test) can lower it with ``IMPORT_MAX_ROWS``."""
+    raw = os.environ.get("IMPORT_MAX_ROWS", "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else MAX_FILE_ROWS
 
 
 class Batch(msgspec.Struct):
@@ -76,6 +83,7 @@ def file_batches(
     mapping = msgspec.convert(options["mapping"], Mapping)
     prepared = PreparedImport(rows, mapping)
     done = int((checkpoint or {}).get("items", 0))
+    cap = max_file_rows()
     items = iter(prepared)
     if done:
         next(itertools.islice(items, done - 1, done), None)  # skip what earlier attempts committed
@@ -83,8 +91,8 @@ def file_batches(
         chunk = list(itertools.islice(items, BATCH_SIZE))
         if not chunk:
             return
-        if done + len(chunk) > MAX_FILE_ROWS:
-            chunk = chunk[: MAX_FILE_ROWS - done]
+        if done + len(chunk) > cap:
+            chunk = chunk[: max(0, cap - done)]
             if chunk:
                 yield Batch(chunk, {"items": done + len(chunk)})
             raise RowCapReached

@@ -32,7 +32,8 @@ def _upload(account: Account, body: bytes, filename: str, preset: str = "csv") -
 def _start(account: Account, preview_html: str, job_path: str) -> str:
     mapping = re.search(r'name="mapping" value="([^"]+)"', preview_html)
     signature = re.search(r'name="signature" value="([^"]+)"', preview_html)
-    assert mapping and signature
+    assert mapping
+    assert signature
     import html
 
     resp = account.client.post(
@@ -84,21 +85,25 @@ def test_upload_preview_import_and_fix_rows(
             "WHERE supplier_id = %s ORDER BY external_id",
             [account.supplier_id],
         ).fetchall()
-    assert rows[0][0] == "A1" and rows[0][2] == "emilie@example.com" and rows[0][3] == "2027-06-14"
-    assert rows[1][0] == "A3" and rows[1][3] == "2028-01-01"
+    assert rows[0][0] == "A1"
+    assert rows[0][2] == "emilie@example.com"
+    assert rows[0][3] == "2027-06-14"
+    assert rows[1][0] == "A3"
+    assert rows[1][3] == "2028-01-01"
 
     errors_csv = account.client.get(f"{job_url}/errors.csv")
     assert errors_csv.status_code == 200
     assert "attachment" in errors_csv.headers["content-disposition"]
     parsed = list(csv.reader(io.StringIO(errors_csv.text.lstrip("\ufeff"))))
     assert parsed[0][:2] == ["Row", "Problem"]
-    assert parsed[1][0] == "3" and "tom@" in parsed[1][1]
+    assert parsed[1][0] == "3"
+    assert "tom@" in parsed[1][1]
 
 
 def test_formula_cells_are_neutralised_in_the_errors_csv(
     account: Account, services: Services, worker: subprocess.Popen[bytes]
 ) -> None:
-    body = "Name,Email\r\n=cmd|' /C calc'!A0,not-an-email\r\n".encode()
+    body = b"Name,Email\r\n=cmd|' /C calc'!A0,not-an-email\r\n"
     location = _upload(account, body, "evil.csv")
     job_url = _start(account, account.client.get(location).text, location.removesuffix("/preview"))
     wait_for(lambda: _job_finished(account, job_url), 60, "the import to finish")
@@ -175,7 +180,8 @@ def test_connect_tave_and_import_everything(
                 "SELECT id, secret_encrypted FROM crm_integrations WHERE supplier_id = %s AND provider = 'tave'",
                 [account.supplier_id],
             ).fetchone() or (None, None)
-        assert integration_id and b"sandbox-key" not in bytes(secret)
+        assert integration_id
+        assert b"sandbox-key" not in bytes(secret)
         started = account.post(
             f"/integrations/{integration_id}/jobs", {"kind": "full_import"}, csrf_page="/integrations/"
         )
@@ -188,4 +194,6 @@ def test_connect_tave_and_import_everything(
                 "SELECT count(*) FROM clients WHERE supplier_id = %s AND source = 'tave'", [account.supplier_id]
             ).fetchone()
         created = re.search(r'data-testid="job-created">(\d+)<', final)
-        assert created and count == (int(created.group(1)),) and count[0] > 0
+        assert created
+        assert count == (int(created.group(1)),)
+        assert count[0] > 0
