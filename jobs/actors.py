@@ -7,6 +7,7 @@ capped exponential back-off; the job resumes from its checkpoint on the next del
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -18,9 +19,10 @@ from dramatiq.rate_limits.backends import RedisBackend
 import jobs.broker as broker_module
 from jobs import store
 from jobs.db import pool
+from jobs.progress import Publisher
 from jobs.providers.lightblue import LightBlueClient, LightBlueLead
 from jobs.providers.tave import TaveClient
-from jobs.runner import RetryLater, file_batches, run_job, upload_reader
+from jobs.runner import Reporter, RetryLater, file_batches, run_job, upload_reader
 from jobs.sources import tave_batches
 from webapp.db.pool import tenant_sync
 from webapp.security import SecretBox
@@ -54,11 +56,29 @@ REQUESTS_PER_SECOND_PER_ACCOUNT = 20
 _limiter_backend: RedisBackend | None = None
 
 
+_publisher: Publisher | None = None
+
+
+def publisher() -> Publisher:
+    global _publisher
+    if _publisher is None:
+        _publisher = Publisher(broker_module.REDIS_URL)
+    return _publisher
+
+
 def _backend() -> RedisBackend:
     global _limiter_backend
     if _limiter_backend is None:
         _limiter_backend = RedisBackend(url=broker_module.REDIS_URL)
     return _limiter_backend
+
+
+def crm_timeout_s() -> float:
+    """Seconds to wait for one CRM answer (``CRM_TIMEOUT_S``, default 30): read at call time."""
+    try:
+        return max(0.1, float(os.environ.get("CRM_TIMEOUT_S", "30")))
+    except ValueError:
+        return 30.0
 
 
 class PacedTransport(httpx.HTTPTransport):
@@ -89,10 +109,11 @@ class Integration:
         box = SecretBox(load_settings().encryption_keys)
         self.secret = box.decrypt(bytes(secret)) if secret is not None else ""
 
-    def report_wait(self, supplier_id: int, job_id: int) -> Any:
+    def report_wait(self, supplier_id: int, job_id: int, reporter: Reporter) -> Any:
         def on_wait(reason: str, seconds: float) -> None:
             with tenant_sync(pool(), supplier_id) as conn:
                 store.set_message(conn, job_id, reason)
+            reporter.report_current(pool())
 
         return on_wait
 
@@ -104,14 +125,15 @@ def _account_slot(integration_id: int) -> ConcurrentRateLimiter:
 
 
 def _crm_job(supplier_id: int, job_id: int) -> None:
-    def batches(job: store.JobRow) -> Any:
+    def batches(job: store.JobRow, reporter: Reporter) -> Any:
         assert job.integration_id is not None
         integration = Integration(supplier_id, job.integration_id)
         client = TaveClient(
             integration.base_url,
             integration.secret,
-            on_wait=integration.report_wait(supplier_id, job_id),
+            on_wait=integration.report_wait(supplier_id, job_id, reporter),
             transport=PacedTransport(integration.id),
+            timeout=crm_timeout_s(),
         )
         return tave_batches(
             client,
@@ -126,7 +148,7 @@ def _crm_job(supplier_id: int, job_id: int) -> None:
     if row is None or row[0] is None:
         return
     with _account_slot(row[0]).acquire(raise_on_failure=True):
-        run_job(pool(), supplier_id, job_id, batches)
+        run_job(pool(), supplier_id, job_id, batches, emit=publisher().emit)
 
 
 _RETRY_ON = (RetryLater, dramatiq.RateLimitExceeded)
@@ -151,10 +173,10 @@ def incremental_sync(supplier_id: int, job_id: int) -> None:
 
 @dramatiq.actor(queue_name="imports", **_OPTIONS)
 def file_import(supplier_id: int, job_id: int) -> None:
-    def batches(job: store.JobRow) -> Any:
+    def batches(job: store.JobRow, reporter: Reporter) -> Any:
         return file_batches(upload_reader(pool(), supplier_id, job.id), job.options, job.checkpoint)
 
-    run_job(pool(), supplier_id, job_id, batches)
+    run_job(pool(), supplier_id, job_id, batches, emit=publisher().emit)
 
 
 @dramatiq.actor(queue_name="imports", **_OPTIONS)
@@ -162,11 +184,14 @@ def export_to_crm(supplier_id: int, job_id: int) -> None:
     """Post leads created in WedSync to Light Blue, each once (our client id is Light Blue's ID)."""
     from jobs.sources import Batch
 
-    def batches(job: store.JobRow) -> Any:
+    def batches(job: store.JobRow, reporter: Reporter) -> Any:
         assert job.integration_id is not None
         integration = Integration(supplier_id, job.integration_id)
         client = LightBlueClient(
-            integration.base_url, integration.secret, on_wait=integration.report_wait(supplier_id, job_id)
+            integration.base_url,
+            integration.secret,
+            on_wait=integration.report_wait(supplier_id, job_id, reporter),
+            timeout=crm_timeout_s(),
         )
         with tenant_sync(pool(), supplier_id) as conn:
             leads = conn.execute(LEADS_TO_EXPORT, {"integration": integration.id}).fetchall()
@@ -185,7 +210,7 @@ def export_to_crm(supplier_id: int, job_id: int) -> None:
                 conn.execute(RECORD_EXPORT, [integration.id, cid, result.outcome])
             yield Batch([], {"client_id": cid}, total=len(leads), skipped=1)
 
-    run_job(pool(), supplier_id, job_id, batches)
+    run_job(pool(), supplier_id, job_id, batches, emit=publisher().emit)
 
 
 @dramatiq.actor(queue_name="default", max_retries=3, time_limit=60_000)

@@ -11,7 +11,7 @@ import io
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import structlog
@@ -19,6 +19,7 @@ from psycopg_pool import ConnectionPool
 
 from jobs import store
 from jobs.importing.records import ClientRecord, ImportFileError, RowError
+from jobs.progress import ProgressEvent
 from jobs.providers.errors import ProviderError
 from jobs.sources import Batch, RowCapReached, UploadStream, file_batches, max_file_rows
 from jobs.upsert import upsert_batch
@@ -80,8 +81,42 @@ def prefetch(items: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
         stop.set()
 
 
-def run_batches(pool: ConnectionPool, job: store.JobRow, batches: Iterator[Batch]) -> str:
+Emit = Callable[[ProgressEvent], None]
+
+
+class Reporter:
+    """Turns the job row's counts into progress events, with speed and time left for this attempt."""
+
+    def __init__(self, job: store.JobRow, emit: Emit | None) -> None:
+        self.job, self._emit = job, emit
+        self._started = time.monotonic()
+        self._processed_at_start = job.processed
+
+    def report(self, counts: store.JobCounts | None) -> None:
+        if self._emit is None or counts is None:
+            return
+        elapsed = time.monotonic() - self._started
+        done_now = counts.processed - self._processed_at_start
+        rate = done_now / elapsed if elapsed > 0.5 and done_now > 0 else None
+        eta = (counts.total - counts.processed) / rate if rate and counts.total else None
+        self._emit(ProgressEvent(
+            job_id=self.job.id, supplier_id=self.job.supplier_id, kind=self.job.kind, source=self.job.source,
+            status=counts.status, processed=counts.processed, total=counts.total, created=counts.created_count,
+            updated=counts.updated_count, unchanged=counts.unchanged_count, failed=counts.failed_count,
+            rows_per_s=round(rate, 1) if rate else None, eta_s=round(max(eta, 0.0), 1) if eta is not None else None,
+            message=counts.message,
+        ))  # fmt: skip
+
+    def report_current(self, pool: ConnectionPool) -> None:
+        with tenant_sync(pool, self.job.supplier_id) as conn:
+            self.report(store.counts(conn, self.job.id))
+
+
+def run_batches(
+    pool: ConnectionPool, job: store.JobRow, batches: Iterator[Batch], reporter: Reporter | None = None
+) -> str:
     """Commit every batch; return the final status ('succeeded' / 'partially_succeeded' / 'cancelled')."""
+    reporter = reporter or Reporter(job, None)
     processed = job.processed
     for batch in prefetch(batches):
         records = [i for i in batch.items if isinstance(i, ClientRecord)]
@@ -93,7 +128,7 @@ def run_batches(pool: ConnectionPool, job: store.JobRow, batches: Iterator[Batch
                 from psycopg.types.json import Jsonb
 
                 conn.execute(UPDATE_CURSOR, {"cursor": Jsonb(batch.cursor), "id": job.integration_id})
-            cancel = store.commit_batch(
+            state = store.commit_batch(
                 conn,
                 job.id,
                 counts=counts,
@@ -104,9 +139,11 @@ def run_batches(pool: ConnectionPool, job: store.JobRow, batches: Iterator[Batch
                 message=_progress(processed + count, batch.total),
             )
         processed += count
-        if cancel:
+        reporter.report(state)  # after the commit: a phone never sees rows that could still roll back
+        if state.cancel_requested:
             with tenant_sync(pool, job.supplier_id) as conn:
                 store.cancel(conn, job.id)
+            reporter.report_current(pool)
             return "cancelled"
     return "succeeded"
 
@@ -123,15 +160,25 @@ def summary(pool: ConnectionPool, job: store.JobRow) -> str:
     return text + (f", {failed:,} rows need fixing." if failed else ".")
 
 
-def run_job(pool: ConnectionPool, supplier_id: int, job_id: int, batches_for: Any) -> str | None:
-    """Start the job, run its batches, and settle its final status; ``batches_for(job)`` builds the source."""
+def run_job(
+    pool: ConnectionPool, supplier_id: int, job_id: int, batches_for: Any, emit: Emit | None = None
+) -> str | None:
+    """Start the job, run its batches, and settle its final status; ``batches_for(job, reporter)`` builds
+    the source (the reporter lets a source announce waits such as "Tave asked us to slow down")."""
     with tenant_sync(pool, supplier_id) as conn:
         job = store.start(conn, job_id)
+        state = store.counts(conn, job_id)
     if job is None:
+        if state is not None and emit is not None:  # cancelled before it started: tell the watchers
+            Reporter(store.JobRow(job_id, supplier_id, None, "", "", state.status, {}, None, True, 0, 0), emit).report(
+                state
+            )
         return None  # finished, cancelled or unknown: a duplicate delivery is a no-op
+    reporter = Reporter(job, emit)
+    reporter.report(state)
     started = time.monotonic()
     try:
-        status = run_batches(pool, job, batches_for(job))
+        status = run_batches(pool, job, batches_for(job, reporter), reporter)
         message = summary(pool, job)
     except RowCapReached:
         cap = max_file_rows()
@@ -147,6 +194,7 @@ def run_job(pool: ConnectionPool, supplier_id: int, job_id: int, batches_for: An
                 store.set_message(
                     conn, job.id, f"{exc.message} We'll try again shortly ({job.attempts} of {MAX_ATTEMPTS})."
                 )
+            reporter.report_current(pool)
             raise RetryLater(exc.kind) from exc
         status, message = "failed", exc.message
     except Exception:
@@ -158,6 +206,7 @@ def run_job(pool: ConnectionPool, supplier_id: int, job_id: int, batches_for: An
         return status
     with tenant_sync(pool, supplier_id) as conn:
         final = store.finish(conn, job.id, status, message)
+    reporter.report_current(pool)
     log.info("import job finished", job_id=job.id, status=final, seconds=round(time.monotonic() - started, 2))
     return final
 

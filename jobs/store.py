@@ -20,6 +20,25 @@ from jobs.upsert import BatchCounts
 TERMINAL = frozenset({"succeeded", "partially_succeeded", "failed", "cancelled"})
 
 
+class JobCounts(msgspec.Struct, frozen=True):
+    """The job's state as a progress event reports it."""
+
+    status: str
+    cancel_requested: bool
+    processed: int
+    total: int | None
+    created_count: int
+    updated_count: int
+    unchanged_count: int
+    failed_count: int
+    message: str | None
+
+
+_COUNTS = (
+    "status, cancel_requested, processed, total, created_count, updated_count, unchanged_count, failed_count, message"
+)
+
+
 class JobRow(msgspec.Struct, frozen=True):
     id: int
     supplier_id: int
@@ -48,7 +67,7 @@ UPDATE sync_jobs SET status = 'cancelled', finished_at = now(), updated_at = now
 WHERE id = %(id)s AND cancel_requested AND status IN ('queued', 'running')
 RETURNING id
 """
-COMMIT_BATCH = """
+COMMIT_BATCH = f"""
 UPDATE sync_jobs
 SET processed = processed + %(processed)s,
     created_count = created_count + %(created)s,
@@ -60,13 +79,18 @@ SET processed = processed + %(processed)s,
     message = %(message)s,
     updated_at = now()
 WHERE id = %(id)s
-RETURNING cancel_requested
+RETURNING {_COUNTS}
 """
 INSERT_ERROR = """
 INSERT INTO sync_job_errors (supplier_id, job_id, line, field, reason, raw)
 VALUES (app_supplier_id(), %s, %s, %s, %s, %s)
 """
 SET_MESSAGE = "UPDATE sync_jobs SET message = %(message)s, updated_at = now() WHERE id = %(id)s"
+GET_COUNTS = f"SELECT {_COUNTS} FROM sync_jobs WHERE id = %(id)s"
+ADD_EVENT = """
+INSERT INTO sync_job_events (supplier_id, job_id, status, processed, message)
+SELECT supplier_id, id, status, processed, %(message)s FROM sync_jobs WHERE id = %(id)s
+"""
 FINISH = """
 UPDATE sync_jobs
 SET status = CASE WHEN %(status)s = 'succeeded' AND failed_count > 0 THEN 'partially_succeeded' ELSE %(status)s END,
@@ -81,9 +105,13 @@ READ_CHUNK = "SELECT data FROM import_upload_chunks WHERE job_id = %(id)s AND se
 def start(conn: psycopg.Connection, job_id: int) -> JobRow | None:
     """Move a queued (or interrupted running) job to running; None when it is finished or cancelled."""
     if conn.execute(CANCEL_IF_REQUESTED, {"id": job_id}).fetchone():
+        add_event(conn, job_id, "Cancelled before it started.")
         return None
     with conn.cursor(row_factory=class_row(JobRow)) as cur:
-        return cur.execute(START_JOB, {"id": job_id}).fetchone()
+        job = cur.execute(START_JOB, {"id": job_id}).fetchone()
+    if job is not None:
+        add_event(conn, job_id, "Started." if job.attempts == 1 else "Picking up where we left off.")
+    return job
 
 
 def commit_batch(
@@ -96,29 +124,44 @@ def commit_batch(
     checkpoint: dict[str, Any],
     total: int | None,
     message: str,
-) -> bool:
-    """Record a committed batch's effect; returns True when the photographer asked to cancel."""
+) -> JobCounts:
+    """Record a committed batch's effect and a timeline entry; the counts say if a cancel was asked for."""
     if errors:
         with conn.cursor() as cur:
             cur.executemany(INSERT_ERROR, [(job_id, e.line, e.field, e.reason, Jsonb(e.raw)) for e in errors])
-    row = conn.execute(COMMIT_BATCH, {
-        "id": job_id, "processed": processed, "created": counts.created, "updated": counts.updated,
-        "unchanged": counts.unchanged, "failed": len(errors), "total": total, "checkpoint": Jsonb(checkpoint),
-        "message": message,
-    }).fetchone()  # fmt: skip
-    return bool(row and row[0])
+    with conn.cursor(row_factory=class_row(JobCounts)) as cur:
+        row = cur.execute(COMMIT_BATCH, {
+            "id": job_id, "processed": processed, "created": counts.created, "updated": counts.updated,
+            "unchanged": counts.unchanged, "failed": len(errors), "total": total, "checkpoint": Jsonb(checkpoint),
+            "message": message,
+        }).fetchone()  # fmt: skip
+    assert row is not None
+    conn.execute(ADD_EVENT, {"id": job_id, "message": message})
+    return row
+
+
+def counts(conn: psycopg.Connection, job_id: int) -> JobCounts | None:
+    with conn.cursor(row_factory=class_row(JobCounts)) as cur:
+        return cur.execute(GET_COUNTS, {"id": job_id}).fetchone()
+
+
+def add_event(conn: psycopg.Connection, job_id: int, message: str) -> None:
+    conn.execute(ADD_EVENT, {"id": job_id, "message": message})
 
 
 def set_message(conn: psycopg.Connection, job_id: int, message: str) -> None:
     conn.execute(SET_MESSAGE, {"id": job_id, "message": message})
+    add_event(conn, job_id, message)
 
 
 def finish(conn: psycopg.Connection, job_id: int, status: str, message: str) -> str | None:
     row = conn.execute(FINISH, {"id": job_id, "status": status, "message": message}).fetchone()
     conn.execute(DELETE_UPLOAD, {"id": job_id})
+    add_event(conn, job_id, message)
     return str(row[0]) if row else None
 
 
 def cancel(conn: psycopg.Connection, job_id: int) -> None:
-    conn.execute(CANCEL_IF_REQUESTED, {"id": job_id})
+    if conn.execute(CANCEL_IF_REQUESTED, {"id": job_id}).fetchone():
+        add_event(conn, job_id, "Cancelled. Everything imported before that is kept.")
     conn.execute(DELETE_UPLOAD, {"id": job_id})

@@ -103,7 +103,7 @@ async def create_integration(
     return int(row[0])
 
 
-GET_SECRET = "SELECT provider, base_url, secret_encrypted FROM crm_integrations WHERE id = %(id)s"
+GET_SECRET = "SELECT provider, base_url, secret_encrypted FROM crm_integrations WHERE id = %(id)s"  # noqa: S105
 
 
 async def get_secret(conn: psycopg.AsyncConnection, integration_id: int) -> tuple[str, str | None, bytes | None] | None:

@@ -13,7 +13,7 @@ from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 
 from jobs.importing.mapping import PRESETS, Mapping
-from jobs.importing.records import FIELD_LABELS, ImportFileError, RECORD_FIELDS
+from jobs.importing.records import FIELD_LABELS, RECORD_FIELDS, ImportFileError
 from webapp.auth import provide_supplier_id, require_supplier
 from webapp.db.pool import tenant
 from webapp.forms import read_form
@@ -44,8 +44,8 @@ def _chunks(data: bytes) -> list[bytes]:
 
 class ImportController(Controller):
     path = "/imports"
-    guards = [require_supplier]  # noqa: RUF012
-    dependencies = {"supplier_id": Provide(provide_supplier_id)}  # noqa: RUF012
+    guards = [require_supplier]
+    dependencies = {"supplier_id": Provide(provide_supplier_id)}
 
     @get("/new", name="import_form")
     async def show_upload(self, request: Request[Any, Any, Any]) -> Response[str]:
