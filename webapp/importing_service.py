@@ -218,7 +218,7 @@ def run_inline(pool: ConnectionPool, supplier_id: int, job_id: int) -> str | Non
     from jobs.runner import file_batches, run_job, upload_reader
     from jobs.store import JobRow
 
-    def batches(job: JobRow) -> Any:
+    def batches(job: JobRow, *_reporter: object) -> Any:  # the runner may pass its progress reporter
         return file_batches(upload_reader(pool, supplier_id, job.id), job.options, job.checkpoint)
 
     return run_job(pool, supplier_id, job_id, batches)

@@ -1,0 +1,283 @@
+"""File imports end to end: job row + uploaded chunks → message (ids only) → a real Dramatiq worker →
+PostgreSQL. Each source's rows are checked field by field, and so are re-imports and the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures import ROOT, Services
+from tests.test_import_support import ImportEnv, couples_csv, import_env_fixture, write_csv
+
+
+@pytest.fixture(scope="module")
+def imports(tmp_path_factory: pytest.TempPathFactory, services: Services) -> Iterator[ImportEnv]:
+    for env in import_env_fixture(tmp_path_factory, services):
+        env.start_worker()
+        yield env
+
+
+def test_generic_csv_rows_land_exactly(imports: ImportEnv, tmp_path: Path) -> None:
+    sid, _ = imports.supplier()
+    path = write_csv(
+        tmp_path / "clients.csv",
+        ["Client ID", "First Name", "Last Name", "Email", "Mobile", "Partner Name", "Wedding Date", "Venue", "Status"],
+        [
+            ["A-1", "Olivia", "Smith", "Olivia.Smith@Example.com", "07700 900123", "Noah Jones", "14/06/2027",
+             "Elmore Court", "Booked"],
+            ["A-2", "Priya", "Patel", "priya@example.com", "", "", "03/09/2026", "", "enquiry"],
+            ["A-3", "Liam", "O'Neill", "liam@example.com", "+353 87 123 4567", "Aoife Byrne", "25/12/2026", "", ""],
+        ],
+    )  # fmt: skip
+    summary = imports.import_file(sid, path)
+    assert (summary.status, summary.created, summary.updated, summary.unchanged, summary.failed) == (
+        "succeeded", 3, 0, 0, 0,
+    )  # fmt: skip
+    assert summary.processed == 3 and summary.errors == 0
+    rows = {r["external_id"]: r for r in imports.clients(sid)}
+    assert set(rows) == {"A-1", "A-2", "A-3"}
+    a1 = rows["A-1"]
+    assert (a1["partner1_first"], a1["partner1_last"], a1["partner1_email"]) == (
+        "Olivia", "Smith", "olivia.smith@example.com",
+    )  # fmt: skip
+    assert a1["partner1_phone"] == "+447700900123"
+    assert (a1["partner2_first"], a1["partner2_last"]) == ("Noah", "Jones")
+    assert a1["wedding_date"] == dt.date(2027, 6, 14)
+    assert (a1["venue"], a1["status"], a1["source"]) == ("Elmore Court", "booked", "csv")
+    assert rows["A-2"]["status"] == "lead" and rows["A-2"]["wedding_date"] == dt.date(2026, 9, 3)
+    assert rows["A-3"]["partner1_phone"] == "+353871234567"
+    assert rows["A-3"]["partner1_last"] == "O'Neill"
+    # The finished job leaves no upload behind.
+    assert imports.rows(sid, "SELECT count(*) FROM import_upload_chunks WHERE job_id = %s", [summary.job_id]) == [(0,)]
+
+
+def test_semicolon_cp1252_csv(imports: ImportEnv, tmp_path: Path) -> None:
+    sid, _ = imports.supplier()
+    path = write_csv(
+        tmp_path / "excel.csv",
+        ["Réf", "Prénom", "Nom", "E-mail", "Date du mariage", "Lieu"],
+        [
+            ["1", "Zoë", "Müller", "zoe@example.com", "01/07/2027", "Château d'Œuf"],
+            ["2", "José", "García", "jose@example.com", "15/08/2027", "Café Rouge"],
+        ],
+        delimiter=";",
+        encoding="cp1252",
+    )
+    # French headers are not in the suggestion table: map them as a photographer would on the page.
+    from jobs.importing.mapping import Mapping
+
+    mapping = Mapping(
+        columns={"Réf": "external_id", "Prénom": "partner1_first", "Nom": "partner1_last", "E-mail": "partner1_email",
+                 "Date du mariage": "wedding_date", "Lieu": "venue"},
+    )  # fmt: skip
+    import msgspec
+
+    from webapp.importing_service import create_file_job
+
+    job_id = create_file_job(imports.pool, sid, "GB", path, mapping=msgspec.to_builtins(mapping))
+    summary = imports.run(sid, job_id)
+    assert (summary.status, summary.created, summary.failed) == ("succeeded", 2, 0)
+    rows = {r["external_id"]: r for r in imports.clients(sid)}
+    assert (rows["1"]["partner1_first"], rows["1"]["partner1_last"], rows["1"]["venue"]) == (
+        "Zoë", "Müller", "Château d'Œuf",
+    )  # fmt: skip
+    assert rows["1"]["wedding_date"] == dt.date(2027, 7, 1)
+    assert (rows["2"]["partner1_first"], rows["2"]["partner1_last"], rows["2"]["venue"]) == (
+        "José", "García", "Café Rouge",
+    )  # fmt: skip
+
+
+def test_semicolon_cp1252_with_suggested_mapping(imports: ImportEnv, tmp_path: Path) -> None:
+    sid, _ = imports.supplier()
+    path = write_csv(
+        tmp_path / "excel-en.csv",
+        ["ID", "First Name", "Last Name", "Email", "Wedding Date"],
+        [["x1", "Renée", "Gaël", "renee@example.com", "02/05/2027"]],
+        delimiter=";",
+        encoding="cp1252",
+    )
+    summary = imports.import_file(sid, path)
+    assert (summary.status, summary.created) == ("succeeded", 1)
+    [row] = imports.clients(sid)
+    assert (row["partner1_first"], row["partner1_last"], row["wedding_date"]) == ("Renée", "Gaël", dt.date(2027, 5, 2))
+
+
+def test_honeybook_name_with_email(imports: ImportEnv, tmp_path: Path) -> None:
+    sid, _ = imports.supplier()
+    path = write_csv(
+        tmp_path / "honeybook.csv",
+        ["Project Name", "Client", "Project Date", "Date Inquired", "Booking Date", "Lead Source", "Project Stage"],
+        [
+            ["Smith Wedding", "Alex Smith (alex@example.com), Sam Jones (sam@example.com)", "06/14/2027",
+             "01/02/2026", "02/03/2026", "Instagram", "Booked"],
+            ["Khan Wedding", "Aisha Khan (aisha@example.com)", "09/20/2027", "03/04/2026", "", "Google", "Inquiry"],
+        ],
+    )  # fmt: skip
+    summary = imports.import_file(sid, path, source="honeybook")
+    assert (summary.status, summary.created, summary.failed) == ("succeeded", 2, 0)
+    rows = {r["partner1_email"]: r for r in imports.clients(sid, "honeybook")}
+    assert set(rows) == {"alex@example.com", "aisha@example.com"}
+    smith = rows["alex@example.com"]
+    assert (smith["partner1_first"], smith["partner1_last"]) == ("Alex", "Smith")
+    assert (smith["partner2_first"], smith["partner2_last"], smith["partner2_email"]) == (
+        "Sam", "Jones", "sam@example.com",
+    )  # fmt: skip
+    assert smith["wedding_date"] == dt.date(2027, 6, 14)
+    assert smith["booking_date"] == dt.date(2026, 2, 3)
+    assert (smith["lead_source"], smith["status"]) == ("Instagram", "booked")
+    assert rows["aisha@example.com"]["status"] == "lead"
+
+
+def test_lightblue_csv(imports: ImportEnv, tmp_path: Path) -> None:
+    sid, _ = imports.supplier()
+    path = write_csv(
+        tmp_path / "lightblue.csv",
+        ["Job reference", "Client first name", "Client surname", "Client email", "Client mobile",
+         "Partner first name", "Partner surname", "Wedding date", "Venue", "Status"],
+        [
+            ["LB-100", "Grace", "Evans", "grace@example.com", "07700 900001", "Harry", "Walker", "12/06/2027",
+             "Fforest, Cardigan", "Confirmed"],
+            ["LB-101", "Mei", "Nguyen", "mei@example.com", "", "Oscar", "Nguyen", "01/10/2027", "", "Enquiry"],
+        ],
+    )  # fmt: skip
+    summary = imports.import_file(sid, path, source="lightblue")
+    assert (summary.status, summary.created, summary.failed) == ("succeeded", 2, 0)
+    rows = {r["external_id"]: r for r in imports.clients(sid, "lightblue")}
+    assert set(rows) == {"LB-100", "LB-101"}
+    g = rows["LB-100"]
+    assert (g["partner1_first"], g["partner1_last"], g["partner1_phone"]) == ("Grace", "Evans", "+447700900001")
+    assert (g["partner2_first"], g["partner2_last"], g["wedding_date"]) == ("Harry", "Walker", dt.date(2027, 6, 12))
+    assert (g["venue"], g["status"]) == ("Fforest, Cardigan", "booked")
+    assert rows["LB-101"]["status"] == "lead"
+
+
+VCARDS = """BEGIN:VCARD\r
+VERSION:3.0\r
+UID:card-1\r
+FN:Chloe Taylor\r
+N:Taylor;Chloe;;;\r
+EMAIL;TYPE=INTERNET:chloe@example.com\r
+TEL;TYPE=CELL:07700 900555\r
+END:VCARD\r
+BEGIN:VCARD\r
+VERSION:4.0\r
+UID:card-2\r
+FN:Ewan & Niamh Murphy\r
+EMAIL:ewan@example.com\r
+ANNIVERSARY:20270821\r
+END:VCARD\r
+"""
+
+
+def test_vcard(imports: ImportEnv, tmp_path: Path) -> None:
+    sid, _ = imports.supplier()
+    path = tmp_path / "contacts.vcf"
+    path.write_text(VCARDS, newline="")
+    summary = imports.import_file(sid, path)
+    assert (summary.status, summary.created, summary.failed, summary.source) == ("succeeded", 2, 0, "vcard")
+    rows = {r["external_id"]: r for r in imports.clients(sid, "vcard")}
+    assert set(rows) == {"card-1", "card-2"}
+    assert (rows["card-1"]["partner1_first"], rows["card-1"]["partner1_phone"]) == ("Chloe", "+447700900555")
+    couple = rows["card-2"]
+    assert (couple["partner1_first"], couple["partner2_first"], couple["partner1_last"]) == ("Ewan", "Niamh", "Murphy")
+    assert couple["wedding_date"] == dt.date(2027, 8, 21)
+
+
+def test_reimport_same_file_writes_nothing(imports: ImportEnv, tmp_path: Path) -> None:
+    sid, _ = imports.supplier()
+    path = couples_csv(tmp_path / "same.csv", 4500)  # three batches
+    first = imports.import_file(sid, path)
+    assert (first.status, first.created, first.unchanged) == ("succeeded", 4500, 0)
+    before = imports.rows(sid, "SELECT id, version, updated_at, xmin::text FROM clients ORDER BY id")
+    second = imports.import_file(sid, path)
+    assert (second.status, second.created, second.updated, second.unchanged, second.failed) == (
+        "succeeded", 0, 0, 4500, 0,
+    )  # fmt: skip
+    after = imports.rows(sid, "SELECT id, version, updated_at, xmin::text FROM clients ORDER BY id")
+    assert after == before  # not one tuple rewritten: same versions, timestamps and row versions (xmin)
+    assert second.message == "Done: 0 new, 0 updated, 4,500 unchanged."
+
+    # One changed cell is one update; the rest stay untouched.
+    text = path.read_text().replace("alex7@example.com", "alex7@new.example.com")
+    path.write_text(text)
+    third = imports.import_file(sid, path)
+    assert (third.created, third.updated, third.unchanged) == (0, 1, 4499)
+    versions = dict(imports.rows(sid, "SELECT external_id, version FROM clients"))
+    assert versions["c7"] == 2 and sum(v for k, v in versions.items() if k != "c7") == 4499
+
+
+def test_possible_duplicates_across_sources(imports: ImportEnv, tmp_path: Path) -> None:
+    sid, _ = imports.supplier()
+    couples_csv(tmp_path / "dup.csv", 3)
+    imports.import_file(sid, tmp_path / "dup.csv")
+    # The same couple as c1 in a phone's contacts (same email), and one unrelated card.
+    path = tmp_path / "dup.vcf"
+    path.write_text(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:v1\r\nFN:Alex1 Smith1\r\nEMAIL:ALEX1@example.com\r\nEND:VCARD\r\n"
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:v2\r\nFN:Someone Else\r\nEMAIL:else@example.com\r\nEND:VCARD\r\n",
+        newline="",
+    )
+    summary = imports.import_file(sid, path)
+    assert (summary.created, summary.duplicates) == (2, 1)
+    rows = imports.rows(
+        sid,
+        "SELECT c.external_id, o.external_id, o.source, d.reason FROM sync_job_duplicates d "
+        "JOIN clients c ON c.id = d.client_id JOIN clients o ON o.id = d.other_client_id WHERE d.job_id = %s",
+        [summary.job_id],
+    )
+    assert rows == [("v1", "c1", "csv", "same email")]
+    # Re-importing the cards writes nothing, so it flags nothing new either.
+    again = imports.import_file(sid, path)
+    assert (again.unchanged, again.duplicates) == (2, 0)
+
+
+def _cli(imports: ImportEnv, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "webapp.cli", *args],
+        env=imports.env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_import_through_the_worker_and_inline(imports: ImportEnv, tmp_path: Path) -> None:
+    sid, email = imports.supplier()
+    path = couples_csv(tmp_path / "cli.csv", 120)
+    done = _cli(imports, "import", "--supplier", email.upper(), str(path))
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "succeeded"
+    assert (summary["created"], summary["updated"], summary["unchanged"], summary["errors"]) == (120, 0, 0, 0)
+    assert summary["attempts"] == 1 and summary["source"] == "csv"
+    assert len(imports.clients(sid)) == 120
+
+    inline = _cli(imports, "import", "--inline", "--supplier", email, "--source", "csv", str(path))
+    assert inline.returncode == 0, inline.stderr
+    again = json.loads(inline.stdout.strip().splitlines()[-1])
+    assert (again["status"], again["unchanged"], again["created"]) == ("succeeded", 120, 0)
+    assert again["job_id"] != summary["job_id"]
+
+
+def test_cli_import_failures_exit_nonzero_with_plain_words(imports: ImportEnv, tmp_path: Path) -> None:
+    _, email = imports.supplier()
+    unknown = _cli(imports, "import", "--inline", "--supplier", "nobody@example.com", str(tmp_path / "x.csv"))
+    assert unknown.returncode == 2
+    assert "No supplier signs in with 'nobody@example.com'" in unknown.stderr
+    missing = _cli(imports, "import", "--inline", "--supplier", email, str(tmp_path / "missing.csv"))
+    assert missing.returncode == 2
+    assert "There is no file at" in missing.stderr and "missing.csv" in missing.stderr
+    junk = tmp_path / "junk.csv"
+    junk.write_bytes(bytes(range(256)) * 64)
+    failed = _cli(imports, "import", "--inline", "--supplier", email, str(junk))
+    assert failed.returncode == 1
+    result = json.loads(failed.stdout.strip().splitlines()[-1])
+    assert result["status"] == "failed"
+    assert "doesn't look like a spreadsheet" in result["message"]
