@@ -53,8 +53,8 @@ def _check_tave(base_url: str, api_key: str) -> tuple[bool, str]:
 
 class IntegrationController(Controller):
     path = "/integrations"
-    guards = [require_supplier]  # noqa: RUF012
-    dependencies = {"supplier_id": Provide(provide_supplier_id)}  # noqa: RUF012
+    guards = [require_supplier]
+    dependencies = {"supplier_id": Provide(provide_supplier_id)}
 
     async def _render(
         self,

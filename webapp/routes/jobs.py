@@ -22,8 +22,8 @@ ERRORS_PAGE = 50
 
 class JobController(Controller):
     path = "/jobs"
-    guards = [require_supplier]  # noqa: RUF012
-    dependencies = {"supplier_id": Provide(provide_supplier_id)}  # noqa: RUF012
+    guards = [require_supplier]
+    dependencies = {"supplier_id": Provide(provide_supplier_id)}
 
     @get("/", name="job_list")
     async def list_jobs(self, request: Request[Any, Any, Any], supplier_id: int) -> Response[str]:
@@ -37,7 +37,7 @@ class JobController(Controller):
     ) -> Response[str]:
         async with tenant(resources(request).pool, supplier_id) as conn:
             job = await q.get_job(conn, job_id)
-            if job is None or job.status == "draft" and job.kind != "file_import":
+            if job is None or (job.status == "draft" and job.kind != "file_import"):
                 raise NotFoundException("We couldn't find that import.")
             errors = await q.job_errors(conn, supplier_id, job_id, after=errors_after, limit=ERRORS_PAGE + 1)
             duplicates = await q.job_duplicates(conn, supplier_id, job_id)
