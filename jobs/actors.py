@@ -8,7 +8,6 @@ capped exponential back-off; the job resumes from its checkpoint on the next del
 from __future__ import annotations
 
 import os
-import os
 import time
 from typing import Any
 
@@ -72,14 +71,6 @@ def _backend() -> RedisBackend:
     if _limiter_backend is None:
         _limiter_backend = RedisBackend(url=broker_module.REDIS_URL)
     return _limiter_backend
-
-
-def crm_timeout_s() -> float:
-    """Seconds to wait for one CRM answer (``CRM_TIMEOUT_S``, default 30): read at call time."""
-    try:
-        return max(0.1, float(os.environ.get("CRM_TIMEOUT_S", "30")))
-    except ValueError:
-        return 30.0
 
 
 def crm_timeout_s() -> float:
