@@ -160,6 +160,12 @@ def summary(pool: ConnectionPool, job: store.JobRow) -> str:
     return text + (f", {failed:,} rows need fixing." if failed else ".")
 
 
+def _committed_rows(pool: ConnectionPool, job: store.JobRow) -> int:
+    with tenant_sync(pool, job.supplier_id) as conn:
+        row = conn.execute("SELECT processed FROM sync_jobs WHERE id = %s", [job.id]).fetchone()
+    return int(row[0]) if row else 0
+
+
 def run_job(
     pool: ConnectionPool, supplier_id: int, job_id: int, batches_for: Any, emit: Emit | None = None
 ) -> str | None:
@@ -188,6 +194,9 @@ def run_job(
         )
     except ImportFileError as exc:
         status, message = "failed", exc.message
+        kept = _committed_rows(pool, job)
+        if kept:  # the rows before the broken line were committed: say so, and don't call it a failure
+            status, message = "partially_succeeded", f"{exc.message} We kept the {kept:,} rows before it."
     except ProviderError as exc:
         if exc.kind in RETRYABLE and job.attempts < MAX_ATTEMPTS:
             with tenant_sync(pool, supplier_id) as conn:

@@ -17,7 +17,7 @@ from jobs.importing.mapping import Mapping
 from jobs.importing.normalise import NormaliseContext
 from jobs.importing.pipeline import PreparedImport
 from jobs.importing.readers import open_table
-from jobs.importing.records import ClientRecord, RawRow, RowError
+from jobs.importing.records import ClientRecord, ImportFileError, RawRow, RowError
 from jobs.importing.validate import build_record
 from jobs.importing.vcard import read_vcards
 from jobs.providers.tave import TaveClient
@@ -88,16 +88,27 @@ def file_batches(
     if done:
         next(itertools.islice(items, done - 1, done), None)  # skip what earlier attempts committed
     while True:
-        chunk = list(itertools.islice(items, BATCH_SIZE))
-        if not chunk:
-            return
+        chunk: list[ClientRecord | RowError] = []
+        failure: ImportFileError | None = None
+        try:
+            for item in itertools.islice(items, BATCH_SIZE):
+                chunk.append(item)
+        except ImportFileError as exc:
+            # A broken line mid-file: the good rows read before it are committed first, then the
+            # job stops with the reader's message (rows before a broken one are kept, as promised).
+            failure = exc
         if done + len(chunk) > cap:
             chunk = chunk[: max(0, cap - done)]
             if chunk:
                 yield Batch(chunk, {"items": done + len(chunk)})
             raise RowCapReached
-        done += len(chunk)
-        yield Batch(chunk, {"items": done})
+        if chunk:
+            done += len(chunk)
+            yield Batch(chunk, {"items": done})
+        if failure is not None:
+            raise failure
+        if len(chunk) < BATCH_SIZE:
+            return
 
 
 def couple_fields(couple: TaveCouple) -> dict[str, str]:

@@ -39,7 +39,8 @@ def test_generic_csv_rows_land_exactly(imports: ImportEnv, tmp_path: Path) -> No
     assert (summary.status, summary.created, summary.updated, summary.unchanged, summary.failed) == (
         "succeeded", 3, 0, 0, 0,
     )  # fmt: skip
-    assert summary.processed == 3 and summary.errors == 0
+    assert summary.processed == 3
+    assert summary.errors == 0
     rows = {r["external_id"]: r for r in imports.clients(sid)}
     assert set(rows) == {"A-1", "A-2", "A-3"}
     a1 = rows["A-1"]
@@ -50,7 +51,8 @@ def test_generic_csv_rows_land_exactly(imports: ImportEnv, tmp_path: Path) -> No
     assert (a1["partner2_first"], a1["partner2_last"]) == ("Noah", "Jones")
     assert a1["wedding_date"] == dt.date(2027, 6, 14)
     assert (a1["venue"], a1["status"], a1["source"]) == ("Elmore Court", "booked", "csv")
-    assert rows["A-2"]["status"] == "lead" and rows["A-2"]["wedding_date"] == dt.date(2026, 9, 3)
+    assert rows["A-2"]["status"] == "lead"
+    assert rows["A-2"]["wedding_date"] == dt.date(2026, 9, 3)
     assert rows["A-3"]["partner1_phone"] == "+353871234567"
     assert rows["A-3"]["partner1_last"] == "O'Neill"
     # The finished job leaves no upload behind.
@@ -209,7 +211,8 @@ def test_reimport_same_file_writes_nothing(imports: ImportEnv, tmp_path: Path) -
     third = imports.import_file(sid, path)
     assert (third.created, third.updated, third.unchanged) == (0, 1, 4499)
     versions = dict(imports.rows(sid, "SELECT external_id, version FROM clients"))
-    assert versions["c7"] == 2 and sum(v for k, v in versions.items() if k != "c7") == 4499
+    assert versions["c7"] == 2
+    assert sum(v for k, v in versions.items() if k != "c7") == 4499
 
 
 def test_possible_duplicates_across_sources(imports: ImportEnv, tmp_path: Path) -> None:
@@ -256,7 +259,8 @@ def test_cli_import_through_the_worker_and_inline(imports: ImportEnv, tmp_path: 
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["status"] == "succeeded"
     assert (summary["created"], summary["updated"], summary["unchanged"], summary["errors"]) == (120, 0, 0, 0)
-    assert summary["attempts"] == 1 and summary["source"] == "csv"
+    assert summary["attempts"] == 1
+    assert summary["source"] == "csv"
     assert len(imports.clients(sid)) == 120
 
     inline = _cli(imports, "import", "--inline", "--supplier", email, "--source", "csv", str(path))
@@ -273,7 +277,8 @@ def test_cli_import_failures_exit_nonzero_with_plain_words(imports: ImportEnv, t
     assert "No supplier signs in with 'nobody@example.com'" in unknown.stderr
     missing = _cli(imports, "import", "--inline", "--supplier", email, str(tmp_path / "missing.csv"))
     assert missing.returncode == 2
-    assert "There is no file at" in missing.stderr and "missing.csv" in missing.stderr
+    assert "There is no file at" in missing.stderr
+    assert "missing.csv" in missing.stderr
     junk = tmp_path / "junk.csv"
     junk.write_bytes(bytes(range(256)) * 64)
     failed = _cli(imports, "import", "--inline", "--supplier", email, str(junk))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import re
 from typing import BinaryIO
 
 from jobs.importing.records import ImportFileError
@@ -39,6 +40,7 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 )
 BINARY_MESSAGE = "This doesn't look like a spreadsheet (it contains binary data). Export it as CSV and try again."
 EMPTY_MESSAGE = "This file looks empty."
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 
 
 class Detected:
@@ -115,7 +117,11 @@ def detect_encoding(sample: bytes) -> Detected:
             _decode_sample(sample, "utf-8", "strict")
             encoding, errors = "utf-8", UTF8_FALLBACK_ERRORS
         except UnicodeDecodeError:
-            encoding, errors = "cp1252", "replace"
+            # Some bytes are not UTF-8. If others are well-formed multi-byte UTF-8 (Windows-1252 text
+            # almost never is), this is a UTF-8 file with pasted-in cp1252 rows: decode it as UTF-8
+            # and fall back per byte, rather than turning every "ë" into "Ã«".
+            mixed = _UTF8_MULTIBYTE.search(sample) is not None
+            encoding, errors = ("utf-8", UTF8_FALLBACK_ERRORS) if mixed else ("cp1252", "replace")
 
     text = _decode_sample(sample, encoding, errors)
     if _looks_binary(text):

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from jobs.importing.dates import DateOrderDecision, DateOrderDetector
 from jobs.importing.mapping import Mapping
 from jobs.importing.normalise import NormaliseContext
-from jobs.importing.records import ClientRecord, RawRow, RowError
+from jobs.importing.records import ClientRecord, ImportFileError, RawRow, RowError
 from jobs.importing.validate import build_record
 
 # Rows looked at before the first record comes out, to settle the file's date order.
@@ -28,13 +28,19 @@ class PreparedImport:
         self._rows = iter(rows)
         # Buffer mapped rows so the look-ahead does not apply the mapping twice.
         self._buffer: list[tuple[RawRow, dict[str, str]]] = []
+        # A file that breaks within the look-ahead still yields the rows before the break, then the
+        # error: the caller commits the good rows and reports the problem.
+        self._failure: ImportFileError | None = None
         detector = DateOrderDetector()
-        for row in itertools.islice(self._rows, lookahead):
-            fields = mapping.apply(row)
-            self._buffer.append((row, fields))
-            for name in _DATE_FIELDS:
-                if value := fields.get(name):
-                    detector.feed(value, row.line)
+        try:
+            for row in itertools.islice(self._rows, lookahead):
+                fields = mapping.apply(row)
+                self._buffer.append((row, fields))
+                for name in _DATE_FIELDS:
+                    if value := fields.get(name):
+                        detector.feed(value, row.line)
+        except ImportFileError as exc:
+            self._failure = exc
         if mapping.date_order is not None:
             self.date_order = DateOrderDecision(mapping.date_order, "chosen")
         else:
@@ -47,6 +53,8 @@ class PreparedImport:
         for row, fields in buffered:
             yield build_record(fields, row.line, row, ctx)
         del buffered
+        if self._failure is not None:
+            raise self._failure
         apply = self.mapping.apply
         for row in self._rows:
             yield build_record(apply(row), row.line, row, ctx)
