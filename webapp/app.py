@@ -31,6 +31,7 @@ from litestar.template.config import TemplateConfig
 from redis.asyncio import Redis
 
 from webapp.db.pool import make_async_pool
+from webapp.live import ProgressHub
 from webapp.middleware import request_id_middleware, security_headers_middleware
 from webapp.rendering import is_htmx, page
 from webapp.routes import accounts, dashboard, health
@@ -38,6 +39,7 @@ from webapp.routes.clients import ClientController
 from webapp.routes.imports import ImportController
 from webapp.routes.integrations import IntegrationController
 from webapp.routes.jobs import JobController
+from webapp.routes.progress import ProgressController
 from webapp.security import SecretBox
 from webapp.settings import PROJECT_ROOT, Settings, load_settings
 from webapp.state import Resources
@@ -80,10 +82,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await pool.open(wait=True, timeout=30)
-        app.state["resources"] = Resources(settings, pool, redis, SecretBox(settings.encryption_keys))
+        hub = ProgressHub(redis)
+        await hub.start()
+        app.state["resources"] = Resources(settings, pool, redis, SecretBox(settings.encryption_keys), hub)
         try:
             yield
         finally:
+            await hub.stop()
             await pool.close()
             await redis.aclose()
 
@@ -106,6 +111,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             IntegrationController,
             ImportController,
             JobController,
+            ProgressController,
             health.health,
             PrometheusController,
             create_static_files_router(
@@ -140,7 +146,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_samesite="lax",
             header_name="x-csrftoken",
         ),
-        compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
+        compression_config=CompressionConfig(
+            backend="gzip",
+            minimum_size=500,
+            gzip_compress_level=6,
+            exclude=[r"/events$"],  # SSE must not be buffered
+        ),
         template_config=TemplateConfig(directory=PROJECT_ROOT / "templates", engine=JinjaTemplateEngine),
         plugins=[
             StructlogPlugin(

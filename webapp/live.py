@@ -164,7 +164,6 @@ async def follow(
     after: str,
     *,
     heartbeat_s: float,
-    alive: Callable[[], object],
 ) -> AsyncIterator[tuple[str, ProgressEvent] | None]:
     """Every event for one job (or all of a supplier's jobs) after ``after``, in order; None = heartbeat time.
 

@@ -9,6 +9,7 @@ from litestar import Request
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
+from webapp.live import ProgressHub
 from webapp.security import SecretBox
 from webapp.settings import Settings
 
@@ -18,6 +19,7 @@ class Resources(msgspec.Struct):
     pool: AsyncConnectionPool
     redis: Redis
     secret_box: SecretBox
+    hub: ProgressHub
 
 
 def resources(request: Request[Any, Any, Any]) -> Resources:

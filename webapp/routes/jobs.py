@@ -14,7 +14,8 @@ from webapp.auth import provide_supplier_id, require_supplier
 from webapp.csv_export import BOM, csv_row
 from webapp.db.pool import tenant
 from webapp.queries import jobs as q
-from webapp.rendering import is_htmx, page
+from webapp.rendering import page
+from webapp.routes.progress import progress_of
 from webapp.state import resources
 
 ERRORS_PAGE = 50
@@ -43,11 +44,10 @@ class JobController(Controller):
             duplicates = await q.job_duplicates(conn, supplier_id, job_id)
         more_errors = len(errors) > ERRORS_PAGE
         context: dict[str, Any] = {
+            "p": progress_of(job, supplier_id),
             "job": job, "errors": errors[:ERRORS_PAGE], "duplicates": duplicates,
             "next_errors": errors[ERRORS_PAGE - 1].id if more_errors else None,
         }  # fmt: skip
-        if is_htmx(request):
-            return page(request, "jobs/_status.html", **context)
         return page(request, "jobs/detail.html", **context)
 
     @post("/{job_id:int}/cancel", name="job_cancel")

@@ -1,0 +1,180 @@
+"""Live progress over real HTTP: SSE events in order, resume after Last-Event-ID (header and query
+parameter), final state after a disconnect, any web process, tenant isolation, and conditional polls."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+
+import httpx
+import psycopg
+import pytest
+
+from tests.fixtures import Account, Server, Services, signup, start_web, stop_process, wait_for
+
+ROWS = 9_000  # five batches of up to 2,000: enough events to resume in the middle
+
+
+class Event:
+    def __init__(self, name: str, id_: str | None, data: str) -> None:
+        self.name, self.id, self.data = name, id_, data
+
+    @property
+    def processed(self) -> int:
+        match = re.search(r'data-testid="job-processed">(\d+)', self.data)
+        return int(match.group(1)) if match else -1
+
+    @property
+    def status(self) -> str:
+        match = re.search(r'data-status="([a-z_]+)"', self.data)
+        return match.group(1) if match else ""
+
+
+def read_events(client: httpx.Client, url: str, headers: dict[str, str] | None = None) -> Iterator[Event]:
+    """Parse a text/event-stream until the server closes it."""
+    with client.stream("GET", url, headers=headers or {}, timeout=httpx.Timeout(10, read=60)) as response:
+        assert response.status_code == 200, response.read()[:300]
+        assert response.headers["content-type"].startswith("text/event-stream")
+        name, id_, data = "message", None, []
+        for line in response.iter_lines():
+            if line == "":
+                if data or name != "message":
+                    yield Event(name, id_, "\n".join(data))
+                name, id_, data = "message", None, []
+            elif line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("id: "):
+                id_ = line[4:]
+            elif line.startswith("data: "):
+                data.append(line[6:])
+
+
+def _csv(rows: int) -> bytes:
+    lines = ["ID,First Name,Last Name,Email"]
+    lines += [f"r{i},Guest{i},Surname{i % 300},guest{i}@example.com" for i in range(rows)]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def start_file_import(account: Account, rows: int = ROWS) -> int:
+    token = account.csrf("/imports/new")
+    resp = account.client.post(
+        "/imports/", data={"_csrf_token": token, "preset": "csv"}, files={"file": ("big.csv", _csv(rows), "text/csv")}
+    )
+    location = resp.headers["location"]
+    preview = account.client.get(location).text
+    import html
+
+    mapping = re.search(r'name="mapping" value="([^"]+)"', preview)
+    signature = re.search(r'name="signature" value="([^"]+)"', preview)
+    assert mapping
+    assert signature
+    started = account.client.post(
+        location.removesuffix("/preview") + "/start",
+        data={
+            "_csrf_token": account.csrf(),
+            "mapping": html.unescape(mapping.group(1)),
+            "signature": signature.group(1),
+        },
+    )
+    return int(started.headers["location"].rsplit("/", 1)[-1])
+
+
+def _finished(services: Services, job_id: int) -> bool:
+    with psycopg.connect(services.database_url) as conn:
+        row = conn.execute("SELECT status FROM sync_jobs WHERE id = %s", [job_id]).fetchone()
+    return bool(row and row[0] in ("succeeded", "partially_succeeded", "failed", "cancelled"))
+
+
+@pytest.fixture
+def finished_job(
+    account: Account, services: Services, worker: subprocess.Popen[bytes]
+) -> tuple[Account, int, list[Event]]:
+    """A finished import and the full list of its events, read from the start of its stream."""
+    job_id = start_file_import(account)
+    wait_for(lambda: _finished(services, job_id), 90, "the import to finish")
+    events = list(read_events(account.client, f"/jobs/{job_id}/events", {"Last-Event-ID": "0-0"}))
+    return account, job_id, events
+
+
+def test_events_arrive_in_order_during_a_real_import(
+    account: Account, services: Services, worker: subprocess.Popen[bytes]
+) -> None:
+    job_id = start_file_import(account)
+    events = list(read_events(account.client, f"/jobs/{job_id}/events"))
+    progress = [e for e in events if e.name == "progress"]
+    assert events[-1].name == "end"
+    assert progress[-1].status == "succeeded"
+    assert progress[-1].processed == ROWS
+    counts = [e.processed for e in progress]
+    assert counts == sorted(counts)
+    ids = [tuple(int(p) for p in e.id.split("-")) for e in progress if e.id and e.id != "0"]
+    assert ids == sorted(ids)
+
+
+def test_resume_after_last_event_id_header_and_query(finished_job: tuple[Account, int, list[Event]]) -> None:
+    account, job_id, everything = finished_job
+    progress = [e for e in everything if e.name == "progress"]
+    assert len(progress) >= 5  # started, batches, finished
+    middle = progress[2]
+    assert middle.id
+    expected = [e.id for e in progress[3:]]
+    by_header = [e for e in read_events(account.client, f"/jobs/{job_id}/events", {"Last-Event-ID": middle.id})]
+    by_query = [e for e in read_events(account.client, f"/jobs/{job_id}/events?last_event_id={middle.id}")]
+    for resumed in (by_header, by_query):
+        assert [e.id for e in resumed if e.name == "progress"] == expected
+        assert resumed[-1].name == "end"
+
+
+def test_a_job_that_ended_while_away_shows_its_final_state(finished_job: tuple[Account, int, list[Event]]) -> None:
+    account, job_id, _ = finished_job
+    fresh = list(read_events(account.client, f"/jobs/{job_id}/events"))
+    assert [e.name for e in fresh] == ["progress", "end"]
+    assert fresh[0].status == "succeeded"
+    assert fresh[0].processed == ROWS
+    assert "retry: 3000" not in fresh[0].data
+
+
+def test_another_web_process_streams_a_job_it_did_not_start(
+    account: Account, services: Services, worker: subprocess.Popen[bytes]
+) -> None:
+    other = start_web(services)
+    try:
+        job_id = start_file_import(account)
+        cookie = "; ".join(f"{k}={v}" for k, v in _cookies(account).items())
+        with httpx.Client(base_url=other.url) as raw:
+            events = list(read_events(raw, f"/jobs/{job_id}/events", {"cookie": cookie}))
+        assert events[-1].name == "end"
+        assert [e for e in events if e.name == "progress"][-1].status == "succeeded"
+    finally:
+        stop_process(other.process)
+
+
+def _cookies(account: Account) -> dict[str, str]:
+    """The session cookies the account's client would send, to replay them against another web process."""
+    request = account.client.build_request("GET", "/")
+    for hook in account.client.event_hooks["request"]:
+        hook(request)
+    header = request.headers.get("cookie", "")
+    return dict(part.split("=", 1) for part in header.split("; ") if "=" in part)
+
+
+def test_supplier_b_cannot_open_supplier_a_stream(
+    finished_job: tuple[Account, int, list[Event]], server: Server, services: Services
+) -> None:
+    _, job_id, _ = finished_job
+    intruder = signup(server.url, services.database_url)
+    assert intruder.client.get(f"/jobs/{job_id}/events").status_code == 404
+    assert intruder.client.get(f"/jobs/{job_id}/progress").status_code == 404
+
+
+def test_poll_is_conditional(finished_job: tuple[Account, int, list[Event]]) -> None:
+    account, job_id, _ = finished_job
+    first = account.client.get(f"/jobs/{job_id}/progress")
+    assert first.status_code == 200
+    etag = first.headers["etag"]
+    assert f'id="job-status-{job_id}"' in first.text
+    again = account.client.get(f"/jobs/{job_id}/progress", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == etag
