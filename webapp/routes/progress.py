@@ -53,8 +53,8 @@ def _resume_id(request: Request[Any, Any, Any]) -> str | None:
 
 class ProgressController(Controller):
     path = "/jobs"
-    guards = [require_supplier]  # noqa: RUF012
-    dependencies = {"supplier_id": Provide(provide_supplier_id)}  # noqa: RUF012
+    guards = [require_supplier]
+    dependencies = {"supplier_id": Provide(provide_supplier_id)}
 
     @get("/{job_id:int}/progress", name="job_progress", cache=False)
     async def poll(self, request: Request[Any, Any, Any], supplier_id: int, job_id: int) -> Response[str]:
