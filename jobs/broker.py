@@ -12,6 +12,7 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
 
+from jobs.failures import DeadJobRecorder
 from jobs.heartbeat import WorkerHeartbeat
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -38,4 +39,5 @@ broker = RedisBroker(  # type: ignore[no-untyped-call]
     maintenance_chance=MAINTENANCE_CHANCE,
 )
 broker.add_middleware(WorkerHeartbeat(REDIS_URL))
+broker.add_middleware(DeadJobRecorder())
 dramatiq.set_broker(broker)

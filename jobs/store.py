@@ -156,9 +156,25 @@ def set_message(conn: psycopg.Connection, job_id: int, message: str) -> None:
 
 def finish(conn: psycopg.Connection, job_id: int, status: str, message: str) -> str | None:
     row = conn.execute(FINISH, {"id": job_id, "status": status, "message": message}).fetchone()
-    conn.execute(DELETE_UPLOAD, {"id": job_id})
+    if status != "failed":  # a failed file import keeps its upload so "Try again" can resume it
+        conn.execute(DELETE_UPLOAD, {"id": job_id})
     add_event(conn, job_id, message)
     return str(row[0]) if row else None
+
+
+MARK_DEAD = """
+UPDATE sync_jobs SET status = 'failed', finished_at = now(), updated_at = now(), message = %(message)s
+WHERE id = %(id)s AND status IN ('queued', 'running')
+RETURNING id
+"""
+
+
+def mark_dead(conn: psycopg.Connection, job_id: int, message: str) -> bool:
+    """The job's message ran out of retries (Dramatiq dead-lettered it): show it as failed, retryable."""
+    if conn.execute(MARK_DEAD, {"id": job_id, "message": message}).fetchone():
+        add_event(conn, job_id, message)
+        return True
+    return False
 
 
 def cancel(conn: psycopg.Connection, job_id: int) -> None:

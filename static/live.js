@@ -81,6 +81,7 @@
 
   Region.prototype.poll = function () {
     var self = this;
+    if (!this.pollUrl) return this.setMode("paused");  // a list fed by SSE only; a reload shows the truth
     this.setMode("poll");
     this.el.setAttribute("data-poll-interval", String(pollInterval()));
     var headers = this.etag ? { "If-None-Match": this.etag } : {};

@@ -178,3 +178,62 @@ def test_poll_is_conditional(finished_job: tuple[Account, int, list[Event]]) -> 
     assert again.status_code == 304
     assert again.content == b""
     assert again.headers["etag"] == etag
+
+
+def test_jobs_screen_lists_running_first_and_filters(
+    account: Account, services: Services, worker: subprocess.Popen[bytes]
+) -> None:
+    job_id = start_file_import(account, rows=10)
+    wait_for(lambda: _finished(services, job_id), 60, "the import to finish")
+    with psycopg.connect(services.database_url) as conn:
+        conn.execute("SELECT set_config('app.supplier_id', %s, true)", [str(account.supplier_id)])
+        failed = conn.execute(
+            "INSERT INTO sync_jobs (supplier_id, kind, source, status, message) "
+            "VALUES (%s, 'full_import', 'tave', 'failed', 'Tave said the key is wrong') RETURNING id",
+            [account.supplier_id],
+        ).fetchone()
+        running = conn.execute(
+            "INSERT INTO sync_jobs (supplier_id, kind, source, status, created_at) "
+            "VALUES (%s, 'full_import', 'tave', 'running', now() - interval '1 day') RETURNING id",
+            [account.supplier_id],
+        ).fetchone()
+    assert failed
+    assert running
+    html = account.client.get("/jobs/").text
+    order = [int(m) for m in re.findall(r'id="job-status-(\d+)"', html)]
+    assert order[0] == running[0]  # running first, although it is the oldest
+    assert set(order) == {job_id, failed[0], running[0]}
+    only_failed = account.client.get("/jobs/", params={"state": "failed"}).text
+    assert re.findall(r'id="job-status-(\d+)"', only_failed) == [str(failed[0])]
+    assert "Try all 1 failed imports again" in only_failed
+    only_csv = account.client.get("/jobs/", params={"source": "csv"}).text
+    assert re.findall(r'id="job-status-(\d+)"', only_csv) == [str(job_id)]
+    timeline = account.client.get(f"/jobs/{job_id}").text
+    assert "What happened" in timeline
+    assert "Started." in timeline
+
+
+def test_retry_all_failed_needs_confirmation_and_requeues(
+    account: Account, services: Services, worker: subprocess.Popen[bytes]
+) -> None:
+    with psycopg.connect(services.database_url) as conn:
+        conn.execute("SELECT set_config('app.supplier_id', %s, true)", [str(account.supplier_id)])
+        row = conn.execute(
+            "INSERT INTO sync_jobs (supplier_id, kind, source, status) VALUES (%s, 'export_to_crm', 'lightblue', 'failed') "
+            "RETURNING id",
+            [account.supplier_id],
+        ).fetchone()
+    assert row
+    unconfirmed = account.post("/jobs/retry-failed", {})
+    assert unconfirmed.status_code == 303
+    with psycopg.connect(services.database_url) as conn:
+        assert conn.execute("SELECT status FROM sync_jobs WHERE id = %s", [row[0]]).fetchone() == ("failed",)
+    account.post("/jobs/retry-failed", {"confirm": "yes"})
+    # The job has no integration, so the worker cannot export anything: it must not stay "queued" forever.
+    wait_for(lambda: _status(services, row[0]) not in ("queued",), 60, "the retried job to be picked up")
+
+
+def _status(services: Services, job_id: int) -> str:
+    with psycopg.connect(services.database_url) as conn:
+        found = conn.execute("SELECT status FROM sync_jobs WHERE id = %s", [job_id]).fetchone()
+    return str(found[0]) if found else ""

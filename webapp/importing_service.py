@@ -224,7 +224,9 @@ def run_inline(pool: ConnectionPool, supplier_id: int, job_id: int) -> str | Non
     return run_job(pool, supplier_id, job_id, batches)
 
 
-def ensure_sandbox_integrations(pool: ConnectionPool, supplier_id: int, sandbox_url: str) -> dict[str, int]:
+def ensure_sandbox_integrations(
+    pool: ConnectionPool, supplier_id: int, sandbox_url: str, encryption_keys: tuple[str, ...] | None = None
+) -> dict[str, int]:
     """Give a supplier "Sandbox Tave" and "Sandbox Light Blue" integrations pointing at ``sandbox_url``.
 
     Idempotent: the sandbox listens on a new port at each start, so existing rows are repointed,
@@ -232,7 +234,7 @@ def ensure_sandbox_integrations(pool: ConnectionPool, supplier_id: int, sandbox_
     from webapp.security import SecretBox
     from webapp.settings import load_settings
 
-    box = SecretBox(load_settings().encryption_keys)
+    box = SecretBox(encryption_keys or load_settings().encryption_keys)
     base = sandbox_url.rstrip("/")
     wanted = (
         (SANDBOX_TAVE_NAME, "tave", f"{base}/v2"),

@@ -195,3 +195,54 @@ async def queue_draft(conn: psycopg.AsyncConnection, job_id: int, options: dict[
 
     cur = await conn.execute(QUEUE_DRAFT, {"id": job_id, "options": Jsonb(options)})
     return await cur.fetchone() is not None
+
+
+JOB_STATES = ("queued", "running", "succeeded", "partially_succeeded", "failed", "cancelled")
+# Running and queued first, then the most recent; filters are optional.
+LIST_JOBS = """
+SELECT id, integration_id, kind, source, status, total, processed, created_count, updated_count, unchanged_count,
+       failed_count, message, options, cancel_requested, created_at, started_at, finished_at
+FROM sync_jobs
+WHERE supplier_id = %(sid)s AND status <> 'draft'
+  AND (%(status)s::text IS NULL OR status = %(status)s)
+  AND (%(source)s::text IS NULL OR source = %(source)s)
+ORDER BY (status IN ('running', 'queued')) DESC, created_at DESC, id DESC
+LIMIT %(limit)s
+"""
+JOB_EVENTS = """
+SELECT at, status, processed, message FROM sync_job_events
+WHERE supplier_id = %(sid)s AND job_id = %(job)s ORDER BY id DESC LIMIT %(limit)s
+"""
+REQUEUE_FAILED = """
+UPDATE sync_jobs SET status = 'queued', cancel_requested = false, attempts = 0, finished_at = NULL,
+    message = 'Queued to try again.', updated_at = now()
+WHERE supplier_id = %(sid)s AND status = 'failed' AND (%(id)s::bigint IS NULL OR id = %(id)s)
+RETURNING id, kind
+"""
+
+
+class JobEvent(msgspec.Struct, frozen=True):
+    at: dt.datetime
+    status: str
+    processed: int
+    message: str
+
+
+async def list_jobs(
+    conn: psycopg.AsyncConnection, supplier_id: int, *, status: str | None, source: str | None, limit: int = 50
+) -> list[JobDetail]:
+    async with conn.cursor(row_factory=class_row(JobDetail)) as cur:
+        await cur.execute(LIST_JOBS, {"sid": supplier_id, "status": status, "source": source, "limit": limit})
+        return await cur.fetchall()
+
+
+async def job_events(conn: psycopg.AsyncConnection, supplier_id: int, job_id: int, limit: int = 100) -> list[JobEvent]:
+    async with conn.cursor(row_factory=class_row(JobEvent)) as cur:
+        await cur.execute(JOB_EVENTS, {"sid": supplier_id, "job": job_id, "limit": limit})
+        return await cur.fetchall()
+
+
+async def requeue_failed(conn: psycopg.AsyncConnection, supplier_id: int, job_id: int | None) -> list[tuple[int, str]]:
+    """Failed jobs (one, or all when ``job_id`` is None) back to queued; they resume at their checkpoint."""
+    cur = await conn.execute(REQUEUE_FAILED, {"sid": supplier_id, "id": job_id})
+    return [(int(r[0]), str(r[1])) for r in await cur.fetchall()]

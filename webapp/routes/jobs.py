@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
+from litestar.params import Parameter
 from litestar.exceptions import NotFoundException
 from litestar.response import Stream
 
 from webapp.auth import provide_supplier_id, require_supplier
 from webapp.csv_export import BOM, csv_row
 from webapp.db.pool import tenant
+from webapp.forms import read_form
 from webapp.queries import jobs as q
 from webapp.rendering import page
 from webapp.routes.progress import progress_of
 from webapp.state import resources
 
 ERRORS_PAGE = 50
+SOURCES = ("tave", "lightblue", "honeybook", "csv", "vcard")
 
 
 class JobController(Controller):
@@ -27,10 +30,50 @@ class JobController(Controller):
     dependencies = {"supplier_id": Provide(provide_supplier_id)}
 
     @get("/", name="job_list")
-    async def list_jobs(self, request: Request[Any, Any, Any], supplier_id: int) -> Response[str]:
+    async def list_jobs(
+        self,
+        request: Request[Any, Any, Any],
+        supplier_id: int,
+        wanted_state: Annotated[str | None, Parameter(query="state")] = None,
+        source: str | None = None,
+    ) -> Response[str]:
+        status = wanted_state if wanted_state in q.JOB_STATES else None
+        chosen_source = source if source in SOURCES else None
         async with tenant(resources(request).pool, supplier_id) as conn:
-            jobs = await q.recent_jobs(conn, supplier_id, limit=50)
-        return page(request, "jobs/list.html", jobs=jobs)
+            jobs = await q.list_jobs(conn, supplier_id, status=status, source=chosen_source)
+        return page(
+            request,
+            "jobs/list.html",
+            jobs=jobs,
+            cards=[progress_of(j, supplier_id) for j in jobs],
+            states=q.JOB_STATES,
+            sources=SOURCES,
+            state=status,
+            source=chosen_source,
+            failed=sum(1 for j in jobs if j.status == "failed"),
+        )
+
+    @post("/{job_id:int}/retry", name="job_retry")
+    async def retry(self, request: Request[Any, Any, Any], supplier_id: int, job_id: int) -> Response[str]:
+        return await self._requeue(request, supplier_id, job_id, f"/jobs/{job_id}")
+
+    @post("/retry-failed", name="jobs_retry_failed")
+    async def retry_failed(self, request: Request[Any, Any, Any], supplier_id: int) -> Response[str]:
+        form = await read_form(request)
+        if form.get("confirm") != "yes":
+            return Response("", status_code=303, headers={"location": "/jobs/?state=failed"})
+        return await self._requeue(request, supplier_id, None, "/jobs/")
+
+    async def _requeue(
+        self, request: Request[Any, Any, Any], supplier_id: int, job_id: int | None, location: str
+    ) -> Response[str]:
+        async with tenant(resources(request).pool, supplier_id) as conn:
+            if job_id is not None and await q.get_job(conn, job_id) is None:
+                raise NotFoundException("We couldn't find that import.")
+            requeued = await q.requeue_failed(conn, supplier_id, job_id)
+        for queued_id, kind in requeued:
+            q.enqueue(kind, supplier_id, queued_id)
+        return Response("", status_code=303, headers={"location": location})
 
     @get("/{job_id:int}", name="job_detail")
     async def show_job(
@@ -42,9 +85,11 @@ class JobController(Controller):
                 raise NotFoundException("We couldn't find that import.")
             errors = await q.job_errors(conn, supplier_id, job_id, after=errors_after, limit=ERRORS_PAGE + 1)
             duplicates = await q.job_duplicates(conn, supplier_id, job_id)
+            timeline = await q.job_events(conn, supplier_id, job_id)
         more_errors = len(errors) > ERRORS_PAGE
         context: dict[str, Any] = {
             "p": progress_of(job, supplier_id),
+            "timeline": timeline,
             "job": job, "errors": errors[:ERRORS_PAGE], "duplicates": duplicates,
             "next_errors": errors[ERRORS_PAGE - 1].id if more_errors else None,
         }  # fmt: skip
