@@ -76,17 +76,18 @@ class ImportEnv:
     _broker: RedisBroker | None = None
 
     def env(self, **extra: str) -> dict[str, str]:
-        return self.services.env(
-            REDIS_URL=self.redis_url,
-            ENCRYPTION_KEYS=self.encryption_key,
-            WORKER_HEARTBEAT_TIMEOUT_MS="3000",
-            BROKER_MAINTENANCE_CHANCE="1000000",
-            LOG_LEVEL="INFO",
-            **{**self.extra_env, **extra},
-        )
+        settings = {
+            "REDIS_URL": self.redis_url,
+            "ENCRYPTION_KEYS": self.encryption_key,
+            "WORKER_HEARTBEAT_TIMEOUT_MS": "3000",
+            "BROKER_MAINTENANCE_CHANCE": "1000000",
+            "LOG_LEVEL": "INFO",
+        }
+        return self.services.env(**{**settings, **self.extra_env, **extra})
 
     def start_worker(self, **extra: str) -> ImportWorker:
         log = self.tmp / f"worker-{len(self.workers)}.log"
+        redis_url = extra.get("REDIS_URL", self.redis_url)
         started = time.time()
         with log.open("wb") as out:
             proc = subprocess.Popen(
@@ -101,7 +102,7 @@ class ImportEnv:
         self.workers.append(worker)
         from jobs.heartbeat import HEARTBEAT_KEY
 
-        client = redis.Redis.from_url(self.redis_url)
+        client = redis.Redis.from_url(redis_url)
 
         def beating() -> bool:
             if proc.poll() is not None:

@@ -1,0 +1,398 @@
+"""CRM jobs end to end against the sandbox CRM over HTTP: Tave full import and incremental sync, faults
+(429 with Retry-After, 5xx, timeouts, malformed pages), the Light Blue export, and where the API key
+must never appear. Counts are checked against the sandbox's own world, not against the importer."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import redis
+
+from jobs.providers.tave import is_wedding_job
+from jobs.sandbox.config import SandboxConfig
+from jobs.sandbox.server import running_sandbox
+from jobs.sandbox.world import World
+from tests.fixtures import ROOT, Services
+from tests.test_import_support import IMPORT_REDIS_DB, ImportEnv, import_env_fixture, redis_db_url
+
+SIZE = 250  # three pages of jobs
+TAVE_KEY = f"tave-live-{secrets.token_hex(12)}"
+CONFIG = SandboxConfig(size=SIZE, seed=7, api_key=TAVE_KEY)
+WORLD = World(CONFIG)
+WEDDING_INDICES = [i for i in range(SIZE) if is_wedding_job(WORLD.synth(i).job_type)]
+WEDDING_IDS = {WORLD.record_id("job", i) for i in WEDDING_INDICES}
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[str]:
+    with running_sandbox(CONFIG) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def imports(tmp_path_factory: pytest.TempPathFactory, services: Services, sandbox: str) -> Iterator[ImportEnv]:
+    for env in import_env_fixture(tmp_path_factory, services, CRM_TIMEOUT_S="1"):
+        env.start_worker()
+        yield env
+
+
+@pytest.fixture
+def faults(sandbox: str) -> Iterator[Any]:
+    def set_faults(**config: Any) -> None:
+        httpx.post(f"{sandbox}/_sandbox/faults", json=config).raise_for_status()
+
+    httpx.delete(f"{sandbox}/_sandbox/stats")
+    yield set_faults
+    set_faults()
+
+
+def _tave(imports: ImportEnv, sandbox: str, key: str = TAVE_KEY) -> tuple[int, int]:
+    sid, _ = imports.supplier()
+    return sid, imports.integration(sid, "tave", f"{sandbox}/v2", key)
+
+
+def _assert_every_wedding_accounted_for(imports: ImportEnv, sid: int, summary: Any) -> set[str]:
+    """Each wedding job is either a client row or a row error with the job's id; nothing else lands.
+    (The sandbox serves the mess people type: "n/a" phones, "name@" emails; those couples are refused
+    with a reason, so the failed count is not zero.) Returns the refused ids."""
+    refused = {
+        r[0] for r in imports.rows(sid, "SELECT raw->>'external_id' FROM sync_job_errors WHERE job_id = %s",
+                                   [summary.job_id])
+    }  # fmt: skip
+    landed = {r["external_id"] for r in imports.clients(sid, "tave")}
+    assert summary.processed == SIZE
+    assert refused <= WEDDING_IDS
+    assert landed | refused == WEDDING_IDS
+    assert summary.failed == len(refused)
+    assert summary.created + summary.updated + summary.unchanged + summary.failed == len(WEDDING_IDS)
+    assert summary.status == ("partially_succeeded" if refused else "succeeded"), summary.message
+    return refused
+
+
+def _stats(sandbox: str) -> dict[str, Any]:
+    return httpx.get(f"{sandbox}/_sandbox/stats").json()  # type: ignore[no-any-return]
+
+
+def test_tave_full_import_is_exact_and_a_second_run_writes_nothing(imports: ImportEnv, sandbox: str) -> None:
+    sid, iid = _tave(imports, sandbox)
+    summary = imports.run(sid, imports.sync_job(sid, iid, "full_import"), "full_import")
+    refused = _assert_every_wedding_accounted_for(imports, sid, summary)
+    assert (summary.created, summary.updated, summary.total) == (len(WEDDING_IDS) - len(refused), 0, SIZE)
+    assert len(refused) < len(WEDDING_IDS) // 4
+    rows = {r["external_id"]: r for r in imports.clients(sid, "tave")}
+    for i in WEDDING_INDICES[:20]:
+        if WORLD.record_id("job", i) in refused:
+            continue
+        synth, row = WORLD.synth(i), rows[WORLD.record_id("job", i)]
+        assert row["partner1_first"] == synth.partners[0].first
+        assert row["wedding_date"] == synth.event_date
+        assert row["status"] in ("lead", "booked", "completed")
+    cursor = imports.rows(sid, "SELECT sync_cursor FROM crm_integrations WHERE id = %s", [iid])[0][0]
+    assert cursor is not None
+    assert cursor["modified"]
+
+    before = imports.rows(sid, "SELECT id, version, xmin::text FROM clients ORDER BY id")
+    again = imports.run(sid, imports.sync_job(sid, iid, "full_import"), "full_import")
+    assert _assert_every_wedding_accounted_for(imports, sid, again) == refused
+    assert (again.created, again.updated, again.unchanged) == (0, 0, len(WEDDING_IDS) - len(refused))
+    assert imports.rows(sid, "SELECT id, version, xmin::text FROM clients ORDER BY id") == before
+
+
+def test_rate_limits_and_server_errors_are_survived(imports: ImportEnv, sandbox: str, faults: Any) -> None:
+    sid, iid = _tave(imports, sandbox)
+    faults(rate_limit_every=4, retry_after="0.2", error_next=2, error_status=502)
+    summary = imports.run(sid, imports.sync_job(sid, iid, "full_import"), "full_import")
+    refused = _assert_every_wedding_accounted_for(imports, sid, summary)
+    assert summary.created == len(WEDDING_IDS) - len(refused)
+    served = [status for counts in _stats(sandbox)["endpoints"].values() for status in counts]
+    assert "429" in served
+    assert "502" in served
+
+
+def test_a_timeout_is_retried(imports: ImportEnv, sandbox: str, faults: Any) -> None:
+    sid, iid = _tave(imports, sandbox)
+    faults(timeout_next=1, timeout_seconds=2.5)  # the worker gives up on an answer after CRM_TIMEOUT_S=1
+    summary = imports.run(sid, imports.sync_job(sid, iid, "full_import"), "full_import")
+    refused = _assert_every_wedding_accounted_for(imports, sid, summary)
+    assert (summary.created, summary.attempts) == (len(WEDDING_IDS) - len(refused), 1)
+
+
+def test_malformed_page_stops_with_plain_words_and_keeps_earlier_pages(
+    imports: ImportEnv, sandbox: str, faults: Any
+) -> None:
+    sid, iid = _tave(imports, sandbox)
+    faults(malformed_page=3, malformed_path="/v2/job")
+    summary = imports.run(sid, imports.sync_job(sid, iid, "full_import"), "full_import")
+    assert summary.status == "failed"
+    assert summary.message == (
+        "Tave sent page 3 of your jobs in a form we couldn't read, so we stopped before importing anything "
+        "wrong. Please try again later; if it keeps happening, let us know."
+    )
+    # Page 1 was committed (with its checkpoint); page 2 was still being prepared when page 3 broke.
+    first_page = {WORLD.record_id("job", i) for i in WEDDING_INDICES if i < 100}
+    landed = {r["external_id"] for r in imports.clients(sid, "tave")}
+    assert landed <= first_page
+    assert (summary.processed, summary.created + summary.failed) == (100, len(first_page))
+    assert summary.created == len(landed)
+    # Nothing half-done: no cursor saved from a pass that did not finish.
+    assert imports.rows(sid, "SELECT sync_cursor FROM crm_integrations WHERE id = %s", [iid]) == [(None,)]
+
+
+def test_a_refused_key_fails_at_once(imports: ImportEnv, sandbox: str) -> None:
+    sid, iid = _tave(imports, sandbox, key="not-the-key")
+    summary = imports.run(sid, imports.sync_job(sid, iid, "full_import"), "full_import")
+    assert summary.status == "failed"
+    assert summary.message == ("Tave didn't accept the API key. Please check it in Tave's settings and paste it again.")
+    assert (summary.attempts, summary.processed, summary.created) == (1, 0, 0)
+
+
+def test_persistent_server_errors_retry_the_job_then_fail_in_plain_words(
+    imports: ImportEnv, sandbox: str, faults: Any
+) -> None:
+    """In-process runner (no waiting on real back-offs): each attempt gives up after the client's retries
+    and hands the job back to Dramatiq; the last attempt fails it with the counts it had."""
+    from jobs.providers.tave import TaveClient
+    from jobs.runner import MAX_ATTEMPTS, RetryLater, run_job
+    from jobs.sources import tave_batches
+
+    sid, iid = _tave(imports, sandbox)
+    job_id = imports.sync_job(sid, iid, "full_import")
+
+    def batches(job: Any, *_: Any) -> Any:
+        client = TaveClient(f"{sandbox}/v2", TAVE_KEY, sleep=lambda _s: None)
+        return tave_batches(client, kind=job.kind, region="GB", checkpoint=job.checkpoint, saved_cursor=None)
+
+    faults(error_probability=1.0, error_status=503)
+    with pytest.raises(RetryLater):
+        run_job(imports.pool, sid, job_id, batches)
+    summary = imports.summary(sid, job_id)
+    assert summary.status == "running"
+    assert summary.message == (
+        f"Tave's server had a problem (HTTP 503) 5 times in a row. We'll try again shortly (1 of {MAX_ATTEMPTS})."
+    )
+    with psycopg.connect(imports.services.database_url) as conn:
+        conn.execute("UPDATE sync_jobs SET attempts = %s WHERE id = %s", [MAX_ATTEMPTS - 1, job_id])
+    assert run_job(imports.pool, sid, job_id, batches) == "failed"
+    summary = imports.summary(sid, job_id)
+    assert summary.message == "Tave's server had a problem (HTTP 503) 5 times in a row."
+    assert (summary.status, summary.created, summary.processed) == ("failed", 0, 0)
+
+
+def _touch(sandbox: str, count: int, reuse_latest: bool = False) -> list[dict[str, str]]:
+    resp = httpx.post(f"{sandbox}/_sandbox/touch", json={"count": count, "reuse_latest_timestamp": reuse_latest})
+    resp.raise_for_status()
+    return resp.json()["touched"]  # type: ignore[no-any-return]
+
+
+def test_incremental_sync_takes_only_touched_jobs_including_ones_sharing_the_cursor(
+    imports: ImportEnv, sandbox: str
+) -> None:
+    # Its own sandbox: touches are global, and other tests' full imports must not see them mid-way.
+    with running_sandbox(SandboxConfig(size=120, seed=11, api_key=TAVE_KEY, touch_share=3)) as url:
+        sid, iid = _tave(imports, url)
+        full = imports.run(sid, imports.sync_job(sid, iid, "full_import"), "full_import")
+        assert (full.status, full.processed) == ("partially_succeeded", 120)
+
+        touched = _touch(url, 5)  # stamped in groups of three sharing one "modified" second
+        assert len({t["modified"] for t in touched}) < len(touched)
+        first = imports.run(sid, imports.sync_job(sid, iid, "incremental_sync"), "incremental_sync")
+        assert (first.processed, first.created, first.updated) == (5, 0, 0)  # same data, a newer stamp
+        assert first.status in ("succeeded", "partially_succeeded")
+        cursor = imports.rows(sid, "SELECT sync_cursor FROM crm_integrations WHERE id = %s", [iid])[0][0]
+        assert cursor["modified"] == max(t["modified"] for t in touched)
+
+        # Edits landing in the very second of the saved cursor: an exclusive cursor would lose them,
+        # an inclusive one without the id set would take the earlier ones again.
+        late = _touch(url, 2, reuse_latest=True)
+        assert {t["modified"] for t in late} == {cursor["modified"]}
+        second = imports.run(sid, imports.sync_job(sid, iid, "incremental_sync"), "incremental_sync")
+        assert (second.processed, second.created) == (2, 0)
+        cursor = imports.rows(sid, "SELECT sync_cursor FROM crm_integrations WHERE id = %s", [iid])[0][0]
+        assert {t["id"] for t in late} <= set(cursor["ids"])
+
+        third = imports.run(sid, imports.sync_job(sid, iid, "incremental_sync"), "incremental_sync")
+        assert (third.status, third.processed, third.created, third.updated) == ("succeeded", 0, 0, 0)
+        assert len(imports.clients(sid, "tave")) == full.created
+
+
+def _manual_clients(imports: ImportEnv, sid: int, n: int) -> list[int]:
+    with psycopg.connect(imports.services.database_url) as conn:
+        conn.execute("SELECT set_config('app.supplier_id', %s, true)", [str(sid)])
+        return [
+            conn.execute(
+                "INSERT INTO clients (supplier_id, source, external_id, partner1_first, partner1_last, partner1_email) "
+                "VALUES (%s, 'manual', %s, %s, 'Lead', %s) RETURNING id",
+                [sid, f"m-{i}", f"Lead{i}", f"lead{i}@example.com"],
+            ).fetchone()[0]  # type: ignore[index]
+            for i in range(n)
+        ]
+
+
+def test_light_blue_export_posts_each_lead_exactly_once(imports: ImportEnv, sandbox: str, faults: Any) -> None:
+    sid, _ = imports.supplier()
+    iid = imports.integration(sid, "lightblue", f"{sandbox}/api.php", CONFIG.lightblue_key)
+    ids = _manual_clients(imports, sid, 4)
+    ours = {f"wedsync-{cid}" for cid in ids}
+
+    def inbox() -> list[dict[str, str]]:
+        contacts = httpx.get(f"{sandbox}/_sandbox/lightblue/contacts").json()["contacts"]
+        return [c for c in contacts if c.get("ID") in ours]
+
+    # A 5xx before one post and a lost answer after another (the post landed; we never heard).
+    faults(error_next=1, timeout_next=1, timeout_seconds=2.5, paths=["/api.php"])
+    first = imports.run(sid, imports.sync_job(sid, iid, "export_to_crm"), "export_to_crm")
+    assert first.status == "succeeded", first.message
+    assert sorted(c["ID"] for c in inbox()) == sorted(ours)
+    assert {c["ContactNameFirst"] for c in inbox()} == {f"Lead{i}" for i in range(4)}
+    outcomes = imports.rows(
+        sid, "SELECT outcome, count(*) FROM crm_exports WHERE integration_id = %s GROUP BY 1", [iid]
+    )
+    assert sum(n for _, n in outcomes) == 4
+
+    second = imports.run(sid, imports.sync_job(sid, iid, "export_to_crm"), "export_to_crm")
+    assert (second.status, second.processed) == ("succeeded", 0)
+    assert len(inbox()) == 4
+
+    # A crash between posting and recording: the records are gone, the posts are not. The retry posts
+    # again with the same IDs; Light Blue refuses them as duplicates and we record them as already there.
+    with psycopg.connect(imports.services.database_url) as conn:
+        conn.execute("DELETE FROM crm_exports WHERE integration_id = %s", [iid])
+    retry = imports.run(sid, imports.sync_job(sid, iid, "export_to_crm"), "export_to_crm")
+    assert (retry.status, retry.processed) == ("succeeded", 4)
+    assert len(inbox()) == 4
+    assert imports.rows(sid, "SELECT DISTINCT outcome FROM crm_exports WHERE integration_id = %s", [iid]) == [
+        ("already_there",)
+    ]
+    # A duplicate delivery of a finished job's message does nothing.
+    imports.send("export_to_crm", sid, retry.job_id)
+    assert imports.run(sid, imports.sync_job(sid, iid, "export_to_crm"), "export_to_crm").processed == 0
+    assert len(inbox()) == 4
+
+
+def test_the_api_key_never_leaks(imports: ImportEnv, sandbox: str, faults: Any) -> None:
+    """Not in the Redis messages (read before any worker takes them), not in worker logs, not in any row."""
+    url = redis_db_url(imports.services.redis_url, IMPORT_REDIS_DB + 1)
+    store = redis.Redis.from_url(url)
+    store.flushdb()
+    sid, iid = _tave(imports, sandbox)
+    job_id = imports.sync_job(sid, iid, "full_import")
+    from dramatiq import Message
+    from dramatiq.brokers.redis import RedisBroker
+
+    broker = RedisBroker(url=url, namespace="wedsync")
+    broker.enqueue(Message(queue_name="imports", actor_name="full_import", args=(sid, job_id), kwargs={}, options={}))
+    broker.close()
+    queued = _dump(store)
+    assert str(job_id).encode() in queued  # the message is there, with ids only
+    assert TAVE_KEY.encode() not in queued
+
+    faults(rate_limit_next=1, retry_after="0.1", error_next=1)
+    worker = imports.start_worker(REDIS_URL=url, LOG_LEVEL="DEBUG")
+    summary = imports.wait_done(sid, job_id)
+    assert summary.status in ("succeeded", "partially_succeeded"), summary.message
+    worker.stop()
+    log = worker.output()
+    assert "import job finished" in log  # the log was captured, and it is not empty
+    assert TAVE_KEY not in log
+    assert TAVE_KEY.encode() not in _dump(store)
+    with psycopg.connect(imports.services.database_url) as conn:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.columns WHERE column_name = 'supplier_id' "
+                "AND table_schema = 'public'"
+            )
+        ]
+        for table in tables:
+            dumped = conn.execute(
+                f"SELECT coalesce(string_agg(row_to_json(t)::text, ''), '') FROM {table} t WHERE supplier_id = %s",
+                [sid],
+            ).fetchone()
+            assert dumped is not None
+            assert TAVE_KEY not in dumped[0], table
+        secret = conn.execute("SELECT secret_encrypted FROM crm_integrations WHERE id = %s", [iid]).fetchone()
+        assert secret is not None
+        assert TAVE_KEY.encode() not in bytes(secret[0])
+
+
+def _dump(store: redis.Redis) -> bytes:
+    out = []
+    for key in store.scan_iter():
+        kind = store.type(key)
+        out.append(key)
+        if kind == b"string":
+            out.append(store.get(key) or b"")
+        elif kind == b"hash":
+            out.extend(b"".join(kv) for kv in store.hgetall(key).items())
+        elif kind == b"list":
+            out.extend(store.lrange(key, 0, -1))
+        elif kind == b"set":
+            out.extend(store.smembers(key))
+        elif kind == b"zset":
+            out.extend(store.zrange(key, 0, -1))
+        elif kind == b"stream":
+            for _, fields in store.xrange(key):
+                out.extend(b"".join(kv) for kv in fields.items())
+    return b"\n".join(out)
+
+
+def test_cli_sync_prints_the_summary(imports: ImportEnv, sandbox: str) -> None:
+    sid, iid = _tave(imports, sandbox)
+    done = subprocess.run(
+        [sys.executable, "-m", "webapp.cli", "sync", str(iid), "--full"],
+        env=imports.env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (summary["kind"], summary["status"]) == ("full_import", "partially_succeeded")
+    assert summary["created"] + summary["failed"] == len(WEDDING_IDS)
+    again = subprocess.run(
+        [sys.executable, "-m", "webapp.cli", "sync", str(iid)],
+        env=imports.env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    result = json.loads(again.stdout.strip().splitlines()[-1])
+    assert (result["kind"], result["processed"]) == ("incremental_sync", 0)
+    assert len(imports.clients(sid, "tave")) == summary["created"]
+
+    unknown = subprocess.run(
+        [sys.executable, "-m", "webapp.cli", "sync", "999999999"],
+        env=imports.env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unknown.returncode == 2
+    assert "There is no CRM integration with id 999999999." in unknown.stderr
+
+
+def test_sandbox_integrations_are_repointed_not_duplicated(imports: ImportEnv) -> None:
+    from webapp.importing_service import ensure_sandbox_integrations
+
+    sid, _ = imports.supplier()
+    keys = (imports.encryption_key,)
+    first = ensure_sandbox_integrations(imports.pool, sid, "http://127.0.0.1:1111", keys)
+    second = ensure_sandbox_integrations(imports.pool, sid, "http://127.0.0.1:2222/", keys)
+    assert first == second
+    rows = imports.rows(sid, "SELECT name, provider, base_url FROM crm_integrations ORDER BY name")
+    assert rows == [
+        ("Sandbox Light Blue", "lightblue", "http://127.0.0.1:2222/api.php"),
+        ("Sandbox Tave", "tave", "http://127.0.0.1:2222/v2"),
+    ]
