@@ -219,7 +219,8 @@ def test_retry_all_failed_needs_confirmation_and_requeues(
     with psycopg.connect(services.database_url) as conn:
         conn.execute("SELECT set_config('app.supplier_id', %s, true)", [str(account.supplier_id)])
         row = conn.execute(
-            "INSERT INTO sync_jobs (supplier_id, kind, source, status) VALUES (%s, 'export_to_crm', 'lightblue', 'failed') "
+            "INSERT INTO sync_jobs (supplier_id, kind, source, status) "
+            "VALUES (%s, 'export_to_crm', 'lightblue', 'failed') "
             "RETURNING id",
             [account.supplier_id],
         ).fetchone()

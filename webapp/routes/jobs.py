@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
-from litestar.params import Parameter
 from litestar.exceptions import NotFoundException
+from litestar.params import Parameter
 from litestar.response import Stream
 
 from webapp.auth import provide_supplier_id, require_supplier
