@@ -1,0 +1,76 @@
+"""A worker SIGKILLed mid-import, and a photographer cancelling mid-import.
+
+The killed worker's message goes back to the queue once its heartbeat is older than
+WORKER_HEARTBEAT_TIMEOUT_MS (3 s here); the next worker resumes after the last committed batch, and
+the counts come out exact because each batch and its checkpoint commit together."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures import Services, wait_for
+from tests.test_import_support import ImportEnv, couples_csv, import_env_fixture
+from webapp.queries.jobs import REQUEST_CANCEL
+
+ROWS = 40_000  # twenty batches: long enough to be stopped in the middle
+
+
+@pytest.fixture(scope="module")
+def imports(tmp_path_factory: pytest.TempPathFactory, services: Services) -> Iterator[ImportEnv]:
+    yield from import_env_fixture(tmp_path_factory, services)
+
+
+@pytest.fixture(scope="module")
+def big_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return couples_csv(tmp_path_factory.mktemp("big") / "big.csv", ROWS)
+
+
+def _mid_job(imports: ImportEnv, sid: int, job_id: int) -> bool:
+    s = imports.summary(sid, job_id)
+    assert not s.finished, "the job finished before it could be interrupted"
+    return s.status == "running" and s.processed >= 2_000
+
+
+def test_killed_worker_job_resumes_from_its_checkpoint(imports: ImportEnv, big_file: Path) -> None:
+    first = imports.start_worker()
+    sid, _ = imports.supplier()
+    job_id = imports.file_job(sid, big_file)
+    imports.send("file_import", sid, job_id)
+    wait_for(lambda: _mid_job(imports, sid, job_id), 60, "the first batches to commit")
+    first.kill()
+    at_kill = imports.summary(sid, job_id)
+    assert at_kill.status == "running"
+    assert 0 < at_kill.processed < ROWS
+    assert at_kill.processed % 2_000 == 0  # only whole batches were committed
+    assert len(imports.clients(sid)) == at_kill.created == at_kill.processed
+
+    imports.start_worker()
+    summary = imports.wait_done(sid, job_id, timeout=90)
+    assert summary.status == "succeeded", summary.message
+    assert summary.attempts == 2
+    assert (summary.processed, summary.created, summary.updated, summary.unchanged) == (ROWS, ROWS, 0, 0)
+    assert imports.rows(sid, "SELECT count(*), count(DISTINCT external_id), max(version) FROM clients") == [
+        (ROWS, ROWS, 1)
+    ]
+    assert imports.rows(sid, "SELECT checkpoint FROM sync_jobs WHERE id = %s", [job_id]) == [({"items": ROWS},)]
+
+
+def test_cancel_mid_import_keeps_committed_rows(imports: ImportEnv, big_file: Path) -> None:
+    if not any(w.process.poll() is None for w in imports.workers):
+        imports.start_worker()
+    sid, _ = imports.supplier()
+    job_id = imports.file_job(sid, big_file)
+    imports.send("file_import", sid, job_id)
+    wait_for(lambda: _mid_job(imports, sid, job_id), 60, "the first batches to commit")
+    with imports.scoped(sid) as conn:
+        assert conn.execute(REQUEST_CANCEL, {"id": job_id}).fetchone() == ("running",)
+    summary = imports.wait_done(sid, job_id)
+    assert summary.status == "cancelled"
+    assert summary.message == "Cancelled. Everything imported before that is kept."
+    assert 0 < summary.processed < ROWS
+    assert len(imports.clients(sid)) == summary.created == summary.processed
+    # The upload is gone with it.
+    assert imports.rows(sid, "SELECT count(*) FROM import_upload_chunks WHERE job_id = %s", [job_id]) == [(0,)]
