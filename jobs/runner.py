@@ -183,6 +183,7 @@ def run_job(
     reporter = Reporter(job, emit)
     reporter.report(state)
     started = time.monotonic()
+    keep_upload = False  # only a failure that is not the file's fault keeps the file for "Try again"
     try:
         status = run_batches(pool, job, batches_for(job, reporter), reporter)
         message = summary(pool, job)
@@ -206,15 +207,17 @@ def run_job(
             reporter.report_current(pool)
             raise RetryLater(exc.kind) from exc
         status, message = "failed", exc.message
+        keep_upload = exc.kind in RETRYABLE
     except Exception:
         log.exception("import job crashed", job_id=job.id, attempt=job.attempts)
         if job.attempts < MAX_ATTEMPTS:
             raise
         status, message = "failed", "Something went wrong on our side and we stopped this import. Nothing was lost."
+        keep_upload = True
     if status == "cancelled":
         return status
     with tenant_sync(pool, supplier_id) as conn:
-        final = store.finish(conn, job.id, status, message)
+        final = store.finish(conn, job.id, status, message, keep_upload=keep_upload)
     reporter.report_current(pool)
     log.info("import job finished", job_id=job.id, status=final, seconds=round(time.monotonic() - started, 2))
     return final

@@ -79,7 +79,13 @@ def file_batches(
 ) -> Iterator[Batch]:
     """Batches from an uploaded file; resumes after ``checkpoint["items"]`` already-committed rows."""
     kind = options.get("format", "table")
-    rows: Iterator[RawRow] = read_vcards(stream) if kind == "vcard" else iter(open_table(stream))
+    rows: Iterator[RawRow]
+    if kind == "vcard":
+        rows = read_vcards(stream)
+    elif kind == "json":
+        rows = json_rows(stream.read())
+    else:
+        rows = iter(open_table(stream))
     mapping = msgspec.convert(options["mapping"], Mapping)
     prepared = PreparedImport(rows, mapping)
     done = int((checkpoint or {}).get("items", 0))
@@ -109,6 +115,22 @@ def file_batches(
             raise failure
         if len(chunk) < BATCH_SIZE:
             return
+
+
+def json_rows(body: bytes) -> Iterator[RawRow]:
+    """A webhook payload (one contact object, or a list of them) as rows: small by construction (capped at
+    the door), so reading it whole is fine."""
+    try:
+        data = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise ImportFileError("The webhook sent something that isn't JSON.") from exc
+    items = data if isinstance(data, list) else [data]
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise ImportFileError("The webhook sent JSON that isn't a contact (expected an object with fields).")
+        yield RawRow(
+            number, {str(k): "" if v is None else str(v) for k, v in item.items() if not isinstance(v, dict | list)}
+        )
 
 
 def couple_fields(couple: TaveCouple) -> dict[str, str]:

@@ -154,9 +154,13 @@ def set_message(conn: psycopg.Connection, job_id: int, message: str) -> None:
     add_event(conn, job_id, message)
 
 
-def finish(conn: psycopg.Connection, job_id: int, status: str, message: str) -> str | None:
+def finish(
+    conn: psycopg.Connection, job_id: int, status: str, message: str, *, keep_upload: bool = False
+) -> str | None:
+    """Settle the job. ``keep_upload``: it failed for a reason other than the file (a crash, retries used up),
+    so "Try again" must be able to read the file again; otherwise the uploaded file is deleted now."""
     row = conn.execute(FINISH, {"id": job_id, "status": status, "message": message}).fetchone()
-    if status != "failed":  # a failed file import keeps its upload so "Try again" can resume it
+    if not keep_upload:
         conn.execute(DELETE_UPLOAD, {"id": job_id})
     add_event(conn, job_id, message)
     return str(row[0]) if row else None

@@ -40,6 +40,7 @@ from webapp.routes.imports import ImportController
 from webapp.routes.integrations import IntegrationController
 from webapp.routes.jobs import JobController
 from webapp.routes.progress import ProgressController
+from webapp.routes.webhooks import receive_honeybook
 from webapp.security import SecretBox
 from webapp.settings import PROJECT_ROOT, Settings, load_settings
 from webapp.state import Resources
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ImportController,
             JobController,
             ProgressController,
+            receive_honeybook,
             health.health,
             PrometheusController,
             create_static_files_router(

@@ -93,7 +93,7 @@ async def save_mapping(
 
 
 async def create_integration(
-    conn: psycopg.AsyncConnection, *, provider: str, name: str, base_url: str, secret: bytes
+    conn: psycopg.AsyncConnection, *, provider: str, name: str, base_url: str | None, secret: bytes | None
 ) -> int:
     cur = await conn.execute(
         INSERT_INTEGRATION, {"provider": provider, "name": name, "base_url": base_url, "secret": secret}

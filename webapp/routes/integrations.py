@@ -117,6 +117,26 @@ class IntegrationController(Controller):
             )
         return await self._render(request, supplier_id, notice=f"{PROVIDERS[form.provider]} is connected.")
 
+    @post("/honeybook-webhook", name="create_honeybook_webhook")
+    async def create_webhook(self, request: Request[Any, Any, Any], supplier_id: int) -> Response[str]:
+        """A new webhook address for a Zapier zap; the token is shown once and stored only as a hash."""
+        from webapp.queries.webhooks import add_token
+        from webapp.routes.webhooks import new_token
+
+        token, digest = new_token()
+        res = resources(request)
+        async with tenant(res.pool, supplier_id) as conn:
+            integration_id = await q.create_integration(
+                conn, provider="honeybook", name="HoneyBook via Zapier", base_url=None, secret=None
+            )
+            await add_token(conn, digest, integration_id)
+        url = f"{request.base_url}hooks/honeybook/{token}"
+        return await self._render(
+            request,
+            supplier_id,
+            notice=f"Your webhook address (shown once — copy it into your Zapier zap's POST step): {url}",
+        )
+
     @post("/{integration_id:int}/test", name="test_integration")
     async def test(self, request: Request[Any, Any, Any], supplier_id: int, integration_id: int) -> Response[str]:
         res = resources(request)
