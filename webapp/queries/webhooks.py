@@ -5,9 +5,9 @@ from __future__ import annotations
 import psycopg
 
 FIND_TOKEN = "SELECT supplier_id, integration_id FROM webhook_tokens WHERE token_sha256 = %s"  # noqa: S105 - SQL
-ADD_TOKEN = (  # noqa: S105 - SQL
-    "INSERT INTO webhook_tokens (token_sha256, supplier_id, integration_id) VALUES (%s, app_supplier_id(), %s)"
-)
+ADD_TOKEN = """
+INSERT INTO webhook_tokens (token_sha256, supplier_id, integration_id) VALUES (%s, app_supplier_id(), %s)
+"""  # noqa: S105 - SQL
 
 
 async def find_token(conn: psycopg.AsyncConnection, token_sha256: str) -> tuple[int, int] | None:
