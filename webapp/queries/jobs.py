@@ -103,18 +103,6 @@ class JobDetail(msgspec.Struct, frozen=True):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
 
-    @property
-    def finished(self) -> bool:
-        return self.status in ("succeeded", "partially_succeeded", "failed", "cancelled")
-
-    @property
-    def percent(self) -> int:
-        if self.finished and self.status != "cancelled":
-            return 100
-        if not self.total:
-            return 0
-        return min(100, round(100 * self.processed / self.total))
-
 
 class JobError(msgspec.Struct, frozen=True):
     id: int
