@@ -14,6 +14,17 @@ from litestar.enums import MediaType
 from litestar.utils.scope.state import ScopeState
 
 
+# How sources and job kinds read on screen.
+SOURCE_LABELS = {
+    "csv": "Spreadsheet", "tave": "Tave", "lightblue": "Light Blue", "honeybook": "HoneyBook",
+    "vcard": "Phone contacts", "manual": "Added by hand",
+}  # fmt: skip
+KIND_LABELS = {
+    "file_import": "file import", "full_import": "full import", "incremental_sync": "sync of changes",
+    "export_to_crm": "leads sent", "ping": "worker check",
+}  # fmt: skip
+
+
 def render_html(request: Request[Any, Any, Any], template: str, **context: Any) -> str:
     engine = request.app.template_engine
     assert engine is not None
@@ -21,6 +32,8 @@ def render_html(request: Request[Any, Any, Any], template: str, **context: Any) 
     return str(
         engine.get_template(template).render(
             request=request,
+            source_labels=SOURCE_LABELS,
+            kind_labels=KIND_LABELS,
             csrf_input=f'<input type="hidden" name="_csrf_token" value="{html.escape(str(token))}">',
             **context,
         )
