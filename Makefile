@@ -17,8 +17,8 @@ run: $(STAMP)
 	$(BIN)/wedsync run
 
 lint: $(STAMP)
-	$(BIN)/ruff check webapp jobs tests e2e
-	$(BIN)/ruff format --check webapp jobs tests e2e
+	$(BIN)/ruff check webapp jobs tests e2e bench scripts
+	$(BIN)/ruff format --check webapp jobs tests e2e bench scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
