@@ -41,6 +41,7 @@
     this.source = null;
     this.timer = null;
     this.sseFailures = 0;
+    this.generation = 0;  // bumped by stop(): a poll answer from before it must not start a second loop
     this.finished = el.hasAttribute("data-finished");
   }
 
@@ -56,6 +57,7 @@
   };
 
   Region.prototype.stop = function () {
+    this.generation += 1;
     if (this.source) { this.source.close(); this.source = null; }
     if (this.timer) { clearTimeout(this.timer); this.timer = null; }
   };
@@ -80,13 +82,14 @@
   };
 
   Region.prototype.poll = function () {
-    var self = this;
+    var self = this, generation = this.generation;
     if (!this.pollUrl) return this.setMode("paused");  // a list fed by SSE only; a reload shows the truth
     this.setMode("poll");
     this.el.setAttribute("data-poll-interval", String(pollInterval()));
     var headers = this.etag ? { "If-None-Match": this.etag } : {};
     fetch(this.pollUrl, { headers: headers, credentials: "same-origin", cache: "no-cache" })
       .then(function (response) {
+        if (generation !== self.generation) return;  // stopped or restarted while this was in flight
         if (response.status === 200) {
           self.etag = response.headers.get("ETag");
           return response.text().then(function (html) { self.swap(html); });
@@ -95,7 +98,7 @@
       })
       .catch(function () { /* offline or a dropped request: the next tick tries again */ })
       .then(function () {
-        if (self.finished || document.hidden || navigator.onLine === false) return;
+        if (generation !== self.generation || self.finished || document.hidden || navigator.onLine === false) return;
         self.timer = setTimeout(function () { self.timer = null; self.poll(); }, pollInterval());
       });
   };
@@ -114,6 +117,20 @@
     }
   };
 
+  // Every signal (visibility, online/offline, a connection change, which Chromium fires whenever its rtt or
+  // downlink estimate moves) lands here, often several for one real change: only a change of transport
+  // restarts anything, so a healthy stream stays open and a polling loop keeps its schedule.
+  Region.prototype.reconsider = function () {
+    var mode = this.el.getAttribute("data-live-mode");
+    var live = !this.finished && !document.hidden && navigator.onLine !== false;
+    if (live && mode === "sse" && this.source && sseSuits(this)) return;
+    if (live && mode === "poll" && !sseSuits(this)) {
+      this.el.setAttribute("data-poll-interval", String(pollInterval()));  // the next tick uses it
+      return;
+    }
+    this.choose();
+  };
+
   Region.prototype.finish = function () {
     this.finished = true;
     this.stop();
@@ -130,11 +147,11 @@
       regions.push(region);
       region.choose();
     });
-    document.addEventListener("visibilitychange", function () { everyRegion(function (r) { r.choose(); }); });
-    window.addEventListener("online", function () { everyRegion(function (r) { r.sseFailures = 0; r.choose(); }); });
-    window.addEventListener("offline", function () { everyRegion(function (r) { r.choose(); }); });
+    document.addEventListener("visibilitychange", function () { everyRegion(function (r) { r.reconsider(); }); });
+    window.addEventListener("online", function () { everyRegion(function (r) { r.sseFailures = 0; r.reconsider(); }); });
+    window.addEventListener("offline", function () { everyRegion(function (r) { r.reconsider(); }); });
     var c = connection();
-    if (c && c.addEventListener) c.addEventListener("change", function () { everyRegion(function (r) { r.choose(); }); });
+    if (c && c.addEventListener) c.addEventListener("change", function () { everyRegion(function (r) { r.reconsider(); }); });
   }
 
   window.WedSyncLive = { pollInterval: pollInterval, regions: regions };
