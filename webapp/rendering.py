@@ -13,7 +13,6 @@ from litestar import Request, Response
 from litestar.enums import MediaType
 from litestar.utils.scope.state import ScopeState
 
-
 # How sources and job kinds read on screen.
 SOURCE_LABELS = {
     "csv": "Spreadsheet", "tave": "Tave", "lightblue": "Light Blue", "honeybook": "HoneyBook",
