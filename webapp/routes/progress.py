@@ -14,6 +14,7 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.di import Provide
@@ -132,6 +133,9 @@ async def _stream(
                     yield ServerSentEventMessage(event="end", data="finished", id=entry_id)
                     return
         finally:
-            await hub.release_slot(supplier_id, connection_id)
+            # A disconnect cancels this generator's anyio scope, which cancels any await here too: shielded,
+            # or the slot stays claimed until its TTL and a phone that reconnects often locks its team out.
+            with anyio.CancelScope(shield=True):
+                await hub.release_slot(supplier_id, connection_id)
 
     return ServerSentEvent(messages(), headers={"cache-control": "no-store"})
