@@ -28,7 +28,7 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from webapp.db.pool import make_async_pool
 from webapp.live import ProgressHub
@@ -72,7 +72,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
     if not settings.database_url or not settings.redis_url:
         raise RuntimeError("DATABASE_URL and REDIS_URL must be set (`wedsync run` sets them for embedded servers)")
-    redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
+    # A pool that waits for a free connection (redis-py's default fails at once past 100): thousands of SSE
+    # streams share it for heartbeats and slot bookkeeping.
+    redis_pool = BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=200, timeout=5, socket_timeout=5, socket_connect_timeout=2,
+        health_check_interval=30,
+    )  # fmt: skip
+    redis = Redis(connection_pool=redis_pool)
     pool = make_async_pool(
         settings.database_url,
         min_size=settings.db_pool_min,
