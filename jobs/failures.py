@@ -27,15 +27,14 @@ class DeadJobRecorder(dramatiq.Middleware):
         from jobs.actors import publisher
         from jobs.db import pool
         from jobs.runner import Reporter
-        from jobs.store import JobRow, counts, mark_dead
+        from jobs.store import counts, load, mark_dead
         from webapp.db.pool import tenant_sync
 
         try:
             with tenant_sync(pool(), supplier_id) as conn:
                 changed = mark_dead(conn, job_id, DEAD_MESSAGE)
-                state = counts(conn, job_id)
-            if changed and state is not None:
-                job = JobRow(job_id, supplier_id, None, message.actor_name, "", state.status, {}, None, False, 0, 0)
+                state, job = counts(conn, job_id), load(conn, job_id)
+            if changed and job is not None:
                 Reporter(job, publisher().emit).report(state)
         except Exception:  # never let bookkeeping break the worker; the log says what happened
             log.exception("could not record a dead-lettered job", job_id=job_id)

@@ -174,11 +174,10 @@ def run_job(
     with tenant_sync(pool, supplier_id) as conn:
         job = store.start(conn, job_id)
         state = store.counts(conn, job_id)
+        settled = store.load(conn, job_id) if job is None else None
     if job is None:
-        if state is not None and emit is not None:  # cancelled before it started: tell the watchers
-            Reporter(store.JobRow(job_id, supplier_id, None, "", "", state.status, {}, None, True, 0, 0), emit).report(
-                state
-            )
+        if settled is not None:  # cancelled before it started: tell the watchers
+            Reporter(settled, emit).report(state)
         return None  # finished, cancelled or unknown: a duplicate delivery is a no-op
     reporter = Reporter(job, emit)
     reporter.report(state)

@@ -53,13 +53,16 @@ class JobRow(msgspec.Struct, frozen=True):
     processed: int
 
 
-START_JOB = """
+_JOB_COLUMNS = (
+    "id, supplier_id, integration_id, kind, source, status, options, checkpoint, cancel_requested, attempts, processed"
+)
+GET_JOB = f"SELECT {_JOB_COLUMNS} FROM sync_jobs WHERE id = %(id)s"
+START_JOB = f"""
 UPDATE sync_jobs
 SET status = 'running', started_at = coalesce(started_at, now()), attempts = attempts + 1, updated_at = now(),
     message = CASE WHEN attempts > 0 THEN 'Picking up where we left off.' ELSE 'Starting…' END
 WHERE id = %(id)s AND status IN ('queued', 'running') AND NOT cancel_requested
-RETURNING id, supplier_id, integration_id, kind, source, status, options, checkpoint, cancel_requested, attempts,
-          processed
+RETURNING {_JOB_COLUMNS}
 """
 CANCEL_IF_REQUESTED = """
 UPDATE sync_jobs SET status = 'cancelled', finished_at = now(), updated_at = now(),
@@ -100,6 +103,11 @@ RETURNING status
 """
 DELETE_UPLOAD = "DELETE FROM import_upload_chunks WHERE job_id = %(id)s"
 READ_CHUNK = "SELECT data FROM import_upload_chunks WHERE job_id = %(id)s AND seq = %(seq)s"
+
+
+def load(conn: psycopg.Connection, job_id: int) -> JobRow | None:
+    with conn.cursor(row_factory=class_row(JobRow)) as cur:
+        return cur.execute(GET_JOB, {"id": job_id}).fetchone()
 
 
 def start(conn: psycopg.Connection, job_id: int) -> JobRow | None:
