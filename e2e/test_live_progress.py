@@ -69,6 +69,9 @@ class Gate:
     def __init__(self, database_url: str) -> None:
         self._conn = psycopg.connect(database_url)
         self._conn.execute("SET lock_timeout = '30s'")
+        row = self._conn.execute("SELECT coalesce(max(id), 0) FROM sync_jobs").fetchone()
+        self._first_job = (row[0] if row else 0) + 1  # jobs from other modules are not this gate's business
+        self._conn.commit()
         self._closed = False
 
     def close(self) -> None:
@@ -93,9 +96,22 @@ class Gate:
             self._conn.commit()
             self._closed = False
 
+    def jobs_in_flight(self) -> int:
+        """Jobs started since this gate was made that are still queued or running (call with the gate open)."""
+        row = self._conn.execute(
+            "SELECT count(*) FROM sync_jobs WHERE id >= %s AND status IN ('queued', 'running')", [self._first_job]
+        ).fetchone()
+        self._conn.commit()  # a fresh snapshot on every call
+        return int(row[0]) if row else 0
+
     def shut_down(self) -> None:
+        """Open, and let every job a test left behind finish: the next test must find the worker idle, or the
+        lock waiter it sees at its gate could be this test's job instead of its own."""
         self.open()
-        self._conn.close()
+        try:
+            wait_for(lambda: self.jobs_in_flight() == 0, 60, "the jobs left by the test to finish")
+        finally:
+            self._conn.close()
 
 
 @pytest.fixture
@@ -224,8 +240,11 @@ def _blocked_file_import(account: Account, services: Services, gate: Gate) -> in
     """A file import that started and now waits at the gate before its first batch: a stable state."""
     gate.close()
     job_id = start_file_import(account, FILE_ROWS)
-    wait_for(gate.worker_waiting, 30, "the import to reach its first batch")
-    assert _job_status(services, job_id) == "running"
+    wait_for(
+        lambda: gate.worker_waiting() and _job_status(services, job_id) == "running",
+        30,
+        "the import to reach its first batch",
+    )
     return job_id
 
 
