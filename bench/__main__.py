@@ -1,8 +1,23 @@
+"""``make bench``: every benchmark, one JSON object per line (format in ``../shared/DESIGN.md`` §5).
+
+``python -m bench sse poll`` runs only the named suites.
+"""
+
 from __future__ import annotations
 
 import sys
 
-from bench import poll, sse  # live progress: SSE fan-out, memory and leak check; conditional polls
-from bench.imports import main
+from bench import imports, poll, sse
 
-sys.exit(main() or sse.main() or poll.main())
+# Each suite's ``main()`` prints its lines and returns 0, or non-zero when it could not run.
+SUITES = {
+    "imports": imports.main,  # import_csv_100k_s, import_csv_vs_copy_ratio, import_api_100k_s, concurrent, reimport
+    "sse": sse.main,  # sse_kb_per_conn, sse_5k_p99_ms (with the 10k connect/disconnect leak check)
+    "poll": poll.main,  # poll_304_p95_ms
+}
+
+chosen = sys.argv[1:] or list(SUITES)
+unknown = [name for name in chosen if name not in SUITES]
+if unknown:
+    sys.exit(f"unknown bench suite(s): {', '.join(unknown)}; choose from {', '.join(SUITES)}")
+sys.exit(max(SUITES[name]() or 0 for name in chosen))
