@@ -144,10 +144,10 @@ def _crm_job(supplier_id: int, job_id: int) -> None:
         )
 
     with tenant_sync(pool(), supplier_id) as conn:
-        row = conn.execute("SELECT integration_id FROM sync_jobs WHERE id = %s", [job_id]).fetchone()
-    if row is None or row[0] is None:
+        job = store.load(conn, job_id)
+    if job is None or job.integration_id is None:
         return
-    with _account_slot(row[0]).acquire(raise_on_failure=True):
+    with _account_slot(job.integration_id).acquire(raise_on_failure=True):
         run_job(pool(), supplier_id, job_id, batches, emit=publisher().emit)
 
 
