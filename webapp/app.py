@@ -11,6 +11,7 @@ from litestar import Litestar, Request, Response, post
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import State
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -24,17 +25,16 @@ from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
 from litestar.response import Redirect
-from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 from redis.asyncio import BlockingConnectionPool, Redis
-
+from webapp.assets import load_manifest
 from webapp.db.pool import make_async_pool
 from webapp.live import ProgressHub
 from webapp.middleware import request_id_middleware, security_headers_middleware
 from webapp.rendering import is_htmx, page
-from webapp.routes import accounts, dashboard, health
+from webapp.routes import accounts, dashboard, health, pwa
 from webapp.routes.clients import ClientController
 from webapp.routes.imports import ImportController
 from webapp.routes.integrations import IntegrationController
@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )(accounts.log_in)
 
     logging_config = StructLoggingConfig(log_exceptions="debug")
+    asset_manifest = load_manifest()  # content hashes of static/ and the service worker, once per process
     return Litestar(
         route_handlers=[
             accounts.show_signup,
@@ -122,11 +123,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             receive_honeybook,
             health.health,
             PrometheusController,
-            create_static_files_router(
-                path="/static", directories=[PROJECT_ROOT / "static"], name="static", include_in_schema=False
-            ),
+            pwa.serve_static,
+            pwa.serve_service_worker,
+            pwa.serve_service_worker_outbox,
+            pwa.serve_web_app_manifest,
+            pwa.show_offline,
         ],
         lifespan=[lifespan],
+        state=State({"assets": asset_manifest}),
         stores={
             "sessions": RedisStore(redis, namespace="wedsync:session"),
             "rate_limit": RedisStore(redis, namespace="wedsync:ratelimit"),
@@ -160,7 +164,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             gzip_compress_level=6,
             exclude=[r"/events$"],  # SSE must not be buffered
         ),
-        template_config=TemplateConfig(directory=PROJECT_ROOT / "templates", engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(
+            directory=PROJECT_ROOT / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=lambda jinja: jinja.engine.globals.update(asset=asset_manifest.url),
+        ),
         plugins=[
             StructlogPlugin(
                 StructlogConfig(

@@ -1,0 +1,56 @@
+// WedSync Hub page shell: registers the service worker, offers "Update ready — reload" when a new version is
+// waiting (it only takes over when the photographer taps it, and every open page reloads onto the new files),
+// and marks pages the worker served from its saved copies. Kept tiny: every page on a phone loads it.
+(() => {
+  const d = document;
+  const note = (cls, text, button, onClick) => {
+    const el = d.createElement("p");
+    el.className = cls;
+    el.setAttribute("role", "status");
+    el.textContent = text;
+    if (button) {
+      const b = d.createElement("button");
+      b.type = "button";
+      b.textContent = button;
+      b.onclick = onClick;
+      el.append(" ", b);
+    }
+    (d.getElementById("main") || d.body).prepend(el);
+    return el;
+  };
+  const reload = () => location.reload();
+  d.addEventListener("click", (e) => e.target.closest("[data-reload]") && reload());
+
+  const saved = d.querySelector('meta[name="wedsync-saved-at"]');
+  if (saved) {
+    const at = new Date(saved.content).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    const why = navigator.onLine ? "the signal is too weak to load the latest" : "you're offline";
+    note("saved-note", `Saved at ${at} — ${why}`, "Reload", reload);
+  }
+
+  const sw = navigator.serviceWorker;
+  if (!sw) return;
+  // Signing out: the worker also forgets saved pages when it sees the POST; this covers a sign-out it can't see.
+  d.addEventListener("submit", (e) => {
+    if (e.target.matches('form[action="/logout"]') && sw.controller) sw.controller.postMessage({ type: "forget-pages" });
+  });
+  let controlled = !!sw.controller;
+  sw.addEventListener("controllerchange", () => {
+    // The first install takes control quietly; after that a change means a new version: load its files.
+    if (controlled) reload();
+    controlled = true;
+  });
+  sw.register("/sw.js").then((reg) => {
+    let shown = false;
+    const offer = (worker) => {
+      if (!worker || !sw.controller || shown) return;
+      shown = true;
+      note("update-banner", "Update ready —", "reload", () => worker.postMessage({ type: "skip-waiting" }));
+    };
+    offer(reg.waiting);
+    reg.addEventListener("updatefound", () => {
+      const worker = reg.installing;
+      worker.addEventListener("statechange", () => worker.state === "installed" && offer(worker));
+    });
+  });
+})();

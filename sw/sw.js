@@ -1,0 +1,173 @@
+/* WedSync Hub service worker (served at /sw.js, root scope, no-cache).
+ *
+ * The server puts `self.SHELL = {version, precache, offline}` above this file, built from the same content-hash
+ * manifest as the pages' <script>/<link> URLs, so the worker's bytes change whenever any shell file changes.
+ *
+ * Hand-written rather than Workbox: the rules are few (network-first pages with a 3 s timeout, a 50-entry LRU of
+ * pages, cache-first hashed assets, update on the user's reload) and Workbox would need a build step and a CDN or
+ * vendored runtime several times the size of this file.
+ */
+importScripts("/sw-outbox.js");
+
+const VERSION = self.SHELL.version;
+const SHELL_CACHE = "wedsync-shell-" + VERSION;
+// Pages are cached per version: a saved page links the hashed assets of its own deploy, which only that
+// version's shell cache holds. A new version re-fetches the saved pages rather than serving mismatched ones.
+const PAGES_CACHE = "wedsync-pages-" + VERSION;
+const PAGES_MAX = 50;
+const NETWORK_TIMEOUT_MS = 3000;
+const SAVED_AT_HEADER = "x-wedsync-saved-at";
+// The pages a photographer reads at a venue: the dashboard, the client list (any search) and each client.
+const KEEP = /^\/(clients\/(\d+)?)?$/;
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(
+    caches.open(SHELL_CACHE).then((cache) =>
+      // "reload" skips the HTTP cache for the offline page; hashed assets are immutable, so either way is exact.
+      cache.addAll([...self.SHELL.precache, new Request(self.SHELL.offline, { cache: "reload" })]),
+    ),
+  );
+  // No skipWaiting here: an update waits until the photographer taps "Reload", so no page ever runs half on
+  // the old files and half on the new ones.
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    (async () => {
+      if (self.registration.navigationPreload) await self.registration.navigationPreload.enable();
+      const names = await caches.keys();
+      const oldPages = names.filter((n) => n.startsWith("wedsync-pages-") && n !== PAGES_CACHE);
+      await Promise.all(names.filter((n) => n.startsWith("wedsync-shell-") && n !== SHELL_CACHE).map((n) => caches.delete(n)));
+      // Re-save the pages the photographer had saved, now linking this version's assets (best effort: offline,
+      // they are dropped, as their old assets are gone).
+      for (const name of oldPages) {
+        const old = await caches.open(name);
+        for (const request of await old.keys()) {
+          try {
+            const response = await fetch(request.url, { credentials: "same-origin", redirect: "manual" });
+            if (cacheable(response)) await savePage(request.url, response);
+          } catch (e) {
+            /* offline: nothing to re-save */
+          }
+        }
+        await caches.delete(name);
+      }
+      await self.clients.claim();
+    })(),
+  );
+});
+
+self.addEventListener("message", (event) => {
+  const type = (event.data && event.data.type) || "";
+  if (type.startsWith("outbox:")) return self.WedSyncOutbox.onMessage(event);
+  if (type === "skip-waiting") return self.skipWaiting();
+  if (type === "forget-pages") event.waitUntil(forgetPages());
+});
+
+self.addEventListener("sync", (event) => self.WedSyncOutbox.onSync(event));
+
+self.addEventListener("fetch", (event) => {
+  const outbox = self.WedSyncOutbox.handleFetch(event);
+  if (outbox) {
+    event.respondWith(outbox);
+    return;
+  }
+  const request = event.request;
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  if (request.method !== "GET") {
+    // Signing out: forget every saved page at once (even offline), so the next person on this phone sees nothing.
+    if (request.method === "POST" && url.pathname === "/logout") event.waitUntil(forgetPages());
+    return; // POSTs go to the network untouched and are never cached
+  }
+  if (request.mode === "navigate") {
+    // Reaching the sign-in page means nobody is signed in here any more (signed out, or the session ended).
+    if (url.pathname === "/login" || url.pathname === "/signup") event.waitUntil(forgetPages());
+    event.respondWith(navigate(event, url));
+    return;
+  }
+  if (url.pathname.startsWith("/static/")) event.respondWith(asset(request));
+});
+
+async function forgetPages() {
+  const names = await caches.keys();
+  await Promise.all(names.filter((n) => n.startsWith("wedsync-pages-")).map((n) => caches.delete(n)));
+}
+
+function cacheable(response) {
+  // Only a real 200 page: never an error page, a redirect (to /login or elsewhere) or a fragment.
+  return (
+    response &&
+    response.status === 200 &&
+    response.type === "basic" &&
+    !response.redirected &&
+    (response.headers.get("content-type") || "").startsWith("text/html")
+  );
+}
+
+async function savePage(key, response) {
+  const headers = new Headers(response.headers);
+  headers.set(SAVED_AT_HEADER, new Date().toISOString());
+  const copy = new Response(await response.blob(), { status: 200, statusText: "OK", headers });
+  const cache = await caches.open(PAGES_CACHE);
+  // Cache Storage keeps insertion order: delete + put moves a page to the end, so the oldest is first (LRU).
+  await cache.delete(key);
+  await cache.put(key, copy);
+  const keys = await cache.keys();
+  await Promise.all(keys.slice(0, Math.max(0, keys.length - PAGES_MAX)).map((k) => cache.delete(k)));
+}
+
+async function savedPage(key) {
+  const cache = await caches.open(PAGES_CACHE);
+  const hit = await cache.match(key);
+  if (!hit) return null;
+  const savedAt = hit.headers.get(SAVED_AT_HEADER) || "";
+  await savePage(key, hit.clone()); // reading it counts as opening it recently
+  // Tell the page it is a saved copy: a <meta> the page script turns into "Saved at 14:02 — you're offline".
+  const html = (await hit.text()).replace("<head>", `<head><meta name="wedsync-saved-at" content="${savedAt}">`);
+  const headers = new Headers(hit.headers);
+  headers.delete("content-length");
+  return new Response(html, { status: 200, headers });
+}
+
+function offlinePage() {
+  return caches.match(self.SHELL.offline, { cacheName: SHELL_CACHE });
+}
+
+async function navigate(event, url) {
+  const key = url.pathname + url.search;
+  const keep = KEEP.test(url.pathname);
+  // The preload request started while this worker was waking up; use it rather than asking twice.
+  const network = Promise.resolve(event.preloadResponse).then((preloaded) => preloaded || fetch(event.request));
+  if (keep) {
+    event.waitUntil(
+      network.then((response) => (cacheable(response) ? savePage(key, response.clone()) : null)).catch(() => null),
+    );
+  }
+  let timer;
+  const slow = new Promise((resolve) => {
+    timer = setTimeout(resolve, NETWORK_TIMEOUT_MS, "slow");
+  });
+  try {
+    const first = await Promise.race([network, keep ? slow : new Promise(() => {})]);
+    if (first !== "slow") return first;
+    // Network too slow: a saved copy now, or keep waiting for the network if there is none.
+    return (await savedPage(key)) || (await network);
+  } catch (e) {
+    return (keep && (await savedPage(key))) || (await offlinePage()) || Response.error();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function asset(request) {
+  const cache = await caches.open(SHELL_CACHE);
+  const hit = await cache.match(request);
+  if (hit) return hit;
+  const response = await fetch(request);
+  // Only hashed names are immutable and safe to keep; a plain /static/app.css may change at the next deploy.
+  if (response.ok && /\.[0-9a-f]{10}\.[a-z0-9]+$/.test(new URL(request.url).pathname)) {
+    await cache.put(request, response.clone());
+  }
+  return response;
+}

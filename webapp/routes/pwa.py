@@ -1,0 +1,121 @@
+"""The installable shell: web app manifest, service worker, offline page and content-hashed static files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, get
+
+from webapp.assets import AssetManifest
+from webapp.rendering import page
+
+THEME_COLOUR = "#5b3f8c"
+IMMUTABLE = "public, max-age=31536000, immutable"
+# Plain (un-hashed) names still work for old bookmarks and tools, but may change at the next deploy.
+SHORT = "public, max-age=300"
+NO_CACHE = "no-cache"
+OFFLINE_URL = "/offline"
+
+
+class ManifestIcon(msgspec.Struct):
+    src: str
+    sizes: str
+    type: str
+    purpose: str
+
+
+class WebAppManifest(msgspec.Struct):
+    name: str
+    short_name: str
+    description: str
+    id: str
+    start_url: str
+    scope: str
+    display: str
+    orientation: str
+    theme_color: str
+    background_color: str
+    icons: list[ManifestIcon]
+
+
+class ShellConfig(msgspec.Struct):
+    """What the service worker learns from the server: put above ``sw/sw.js`` as ``self.SHELL``."""
+
+    version: str
+    precache: list[str]
+    offline: str
+
+
+def assets(request: Request[Any, Any, Any]) -> AssetManifest:
+    value = request.app.state["assets"]
+    assert isinstance(value, AssetManifest)
+    return value
+
+
+def _not_modified(request: Request[Any, Any, Any], etag: str) -> bool:
+    return etag in request.headers.get("if-none-match", "")
+
+
+@get("/static/{name:path}", name="static", skip_session=True, exclude_from_csrf=True, include_in_schema=False)
+async def serve_static(request: Request[Any, Any, Any], name: str) -> Response[bytes]:
+    found = assets(request).lookup(name.lstrip("/"))
+    if found is None:
+        # Plain text: the HTML error page needs the session, which static files skip.
+        return Response(b"Not found", status_code=404, media_type="text/plain")
+    asset, hashed = found
+    etag = f'"{asset.digest}"'
+    headers = {"cache-control": IMMUTABLE if hashed else SHORT, "etag": etag}
+    if _not_modified(request, etag):
+        return Response(b"", status_code=304, headers=headers)
+    return Response(asset.content, media_type=asset.media_type, headers=headers)
+
+
+@get("/sw.js", name="service_worker", skip_session=True, exclude_from_csrf=True, include_in_schema=False)
+async def serve_service_worker(request: Request[Any, Any, Any]) -> Response[bytes]:
+    manifest = assets(request)
+    config = ShellConfig(version=manifest.version, precache=manifest.shell(), offline=OFFLINE_URL)
+    # no-cache: browsers check the worker on every navigation (they cap its HTTP cache at 24 h anyway), so a
+    # deploy reaches phones at their next page load.
+    body = b"self.SHELL = " + msgspec.json.encode(config) + b";\n" + manifest.sw_sources["sw.js"]
+    return Response(body, media_type="text/javascript; charset=utf-8", headers={"cache-control": NO_CACHE})
+
+
+@get("/sw-outbox.js", name="service_worker_outbox", skip_session=True, exclude_from_csrf=True, include_in_schema=False)
+async def serve_service_worker_outbox(request: Request[Any, Any, Any]) -> Response[bytes]:
+    # The snapshot taken at start-up, the same bytes the worker's version was computed from.
+    body = assets(request).sw_sources["outbox.js"]
+    return Response(body, media_type="text/javascript; charset=utf-8", headers={"cache-control": NO_CACHE})
+
+
+@get(
+    "/manifest.webmanifest", name="web_app_manifest", skip_session=True, exclude_from_csrf=True, include_in_schema=False
+)
+async def serve_web_app_manifest(request: Request[Any, Any, Any]) -> Response[bytes]:
+    url = assets(request).url
+    manifest = WebAppManifest(
+        name="WedSync Hub",
+        short_name="WedSync",
+        description="Your wedding clients, on your phone, even with no signal at the venue.",
+        id="/",
+        start_url="/",
+        scope="/",
+        display="standalone",
+        orientation="portrait",
+        theme_color=THEME_COLOUR,
+        background_color="#ffffff",
+        icons=[
+            ManifestIcon(url("icons/icon-192.png"), "192x192", "image/png", "any"),
+            ManifestIcon(url("icons/icon-512.png"), "512x512", "image/png", "any"),
+            ManifestIcon(url("icons/maskable-512.png"), "512x512", "image/png", "maskable"),
+        ],
+    )
+    return Response(
+        msgspec.json.encode(manifest), media_type="application/manifest+json", headers={"cache-control": NO_CACHE}
+    )
+
+
+@get(OFFLINE_URL, name="offline", include_in_schema=False)
+async def show_offline(request: Request[Any, Any, Any]) -> Response[str]:
+    # Precached by the service worker and shown for pages that were never saved; it must not hold anyone's data.
+    return page(request, "offline.html", headers={"cache-control": NO_CACHE})
