@@ -29,6 +29,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 from redis.asyncio import BlockingConnectionPool, Redis
+
 from webapp.assets import load_manifest
 from webapp.db.pool import make_async_pool
 from webapp.live import ProgressHub
