@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import anyio
 import msgspec
+import psycopg
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException
@@ -15,9 +16,11 @@ from jobs.providers.tave import TaveClient
 from webapp.auth import provide_supplier_id, require_supplier
 from webapp.db.pool import tenant
 from webapp.forms import FormError, parse, read_form
+from webapp.idempotency import run_idempotent
 from webapp.queries import integrations as q
 from webapp.queries import jobs as jobs_q
 from webapp.rendering import page
+from webapp.routes.clients import new_idempotency_key
 from webapp.state import resources
 
 TAVE_DEFAULT_URL = "https://tave.io/v2"
@@ -80,6 +83,7 @@ class IntegrationController(Controller):
             form=form or {},
             tave_default=TAVE_DEFAULT_URL,
             lightblue_default=LIGHTBLUE_ENDPOINT,
+            new_key=new_idempotency_key,  # one fresh Idempotency-Key per start-job form
         )
 
     @get("/", name="integrations")
@@ -156,15 +160,27 @@ class IntegrationController(Controller):
 
     @post("/{integration_id:int}/jobs", name="start_integration_job")
     async def start_job(self, request: Request[Any, Any, Any], supplier_id: int, integration_id: int) -> Response[str]:
-        kind = (await read_form(request)).get("kind", "")
+        # Idempotency-Key (form field or header): a phone's outbox may send "Sync changes" again after a lost
+        # answer; the same key starts one job and replays its redirect.
+        raw = await read_form(request)
+        kind = raw.get("kind", "")
         async with tenant(resources(request).pool, supplier_id) as conn:
             integration = await q.get_integration(conn, integration_id)
-            if integration is None:
-                raise NotFoundException("We couldn't find that integration.")
-            if kind not in ACTIONS.get(integration.provider, {}):
-                return await self._render(request, supplier_id, status_code=422, error="That action isn't available.")
-            job_id = await jobs_q.create_job(
-                conn, kind=kind, source=integration.provider, integration_id=integration_id
-            )
-        jobs_q.enqueue(kind, supplier_id, job_id)
-        return Response("", status_code=303, headers={"location": f"/jobs/{job_id}"})
+        if integration is None:
+            raise NotFoundException("We couldn't find that integration.")
+        if kind not in ACTIONS.get(integration.provider, {}):
+            return await self._render(request, supplier_id, status_code=422, error="That action isn't available.")
+        provider = integration.provider
+        started: list[int] = []
+
+        async def action(conn: psycopg.AsyncConnection) -> Response[str]:
+            job_id = await jobs_q.create_job(conn, kind=kind, source=provider, integration_id=integration_id)
+            started.append(job_id)
+            return Response("", status_code=303, headers={"location": f"/jobs/{job_id}"})
+
+        response = await run_idempotent(request, supplier_id, raw, action)
+        # Only a first send creates a job, and the worker is told only once its row and the stored answer have
+        # committed (run_idempotent commits before returning); a replay returns the first redirect and enqueues nothing.
+        for job_id in started:
+            jobs_q.enqueue(kind, supplier_id, job_id)
+        return response
