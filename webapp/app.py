@@ -178,6 +178,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     middleware_logging_config=LoggingMiddlewareConfig(
                         request_log_fields=("path", "method"),
                         response_log_fields=["status_code"],
+                        # Litestar logs a response line per body chunk: for an SSE stream, one per event per phone.
+                        exclude=[r"/events$"],
                     ),
                 )
             )
