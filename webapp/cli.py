@@ -21,6 +21,79 @@ DEMO_EMAIL = "demo@wedsync.test"
 DEMO_PASSWORD = "demo-wedding-2026"  # noqa: S105 - printed on purpose: the local demo login
 
 
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _metrics_dir() -> Path:
+    """Where this machine's processes write their Prometheus metrics (``PROMETHEUS_MULTIPROC_DIR``).
+
+    Default: ``var/prometheus`` beside the embedded databases (``WEDSYNC_VAR_DIR`` as ``load_settings`` reads it,
+    without generating secrets: a worker needs none). Set in ``os.environ`` before anything imports
+    prometheus_client, which picks its file-backed values at import time; children inherit it.
+    """
+    given = os.environ.get(METRICS_DIR_ENV)
+    if given:
+        path = Path(given)
+    else:
+        from webapp.settings import PROJECT_ROOT
+
+        path = Path(os.environ.get("WEDSYNC_VAR_DIR", PROJECT_ROOT / "var")).resolve() / "prometheus"
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ[METRICS_DIR_ENV] = str(path)
+    return path
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def _metric_file_pid(path: Path) -> int | None:
+    """The pid in prometheus_client's file names (``counter_123.db``, ``gauge_livesum_123.db``)."""
+    tail = path.stem.rpartition("_")[2]
+    return int(tail) if tail.isdigit() else None
+
+
+def wipe_dead_metrics(path: Path) -> list[Path]:
+    """Delete the metric files of processes that are no longer running; return what was removed.
+
+    prometheus_client says to wipe the directory before start-up, so a new run does not add to the last one's
+    counters (and a reused pid does not inherit them). A whole-directory wipe would also delete the files of
+    processes still running on this machine (a worker started before ``wedsync web``, or the other web
+    processes), whose counts then vanish from every scrape; removing only dead pids' files is the same wipe
+    for everything that is actually stale.
+    """
+    removed = []
+    for file in path.glob("*.db"):
+        pid = _metric_file_pid(file)
+        if pid is not None and not _pid_alive(pid):
+            with contextlib.suppress(FileNotFoundError):  # another process swept it first
+                file.unlink()
+                removed.append(file)
+    return removed
+
+
+def mark_dead_processes(path: Path, *, exiting: int | None = None) -> None:
+    """``mark_process_dead`` for every exited process with live-gauge files (web workers, Dramatiq workers).
+
+    Called by the supervising process once its children have exited: uvicorn and Dramatiq fork the processes
+    that write metrics and offer no hook in the parent when one of them ends. Counters and histograms of dead
+    processes stay (totals must not go backwards until the next start-up wipe); only "live" gauges go.
+    ``exiting`` is this process when it served requests itself (``wedsync web`` with one worker).
+    """
+    from prometheus_client import multiprocess
+
+    pids = {pid for file in path.glob("gauge_live*_*.db") if (pid := _metric_file_pid(file)) is not None}
+    for pid in pids:
+        if pid == exiting or not _pid_alive(pid):
+            multiprocess.mark_process_dead(pid, str(path))  # type: ignore[no-untyped-call]
+
+
 def _die_with_parent() -> None:
     """Children of `wedsync run` get SIGTERM if the supervisor itself is killed (Linux prctl)."""
     with contextlib.suppress(OSError, AttributeError):
@@ -57,6 +130,7 @@ def _embedded_services(var_dir: Path) -> tuple[dict[str, str], list[Callable[[],
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    wipe_dead_metrics(_metrics_dir())  # the worker and web started below inherit the directory
     env, stops = _embedded_services(settings.var_dir)
     os.environ.update(env)
     children: list[subprocess.Popen[bytes]] = []
@@ -236,6 +310,9 @@ def cmd_web(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = load_settings()
+    metrics_dir = _metrics_dir()
+    wipe_dead_metrics(metrics_dir)
+    # An import string and a factory: with workers > 1 uvicorn spawns fresh interpreters that build the app.
     uvicorn.run(
         "webapp.app:create_app",
         factory=True,
@@ -247,14 +324,19 @@ def cmd_web(args: argparse.Namespace) -> int:
         proxy_headers=False,
         timeout_graceful_shutdown=10,
     )
+    mark_dead_processes(metrics_dir, exiting=os.getpid())
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from dramatiq.cli import main as dramatiq_main
 
+    metrics_dir = _metrics_dir()  # before the worker processes fork and import prometheus_client
     sys.argv = ["dramatiq", "jobs.worker", "--processes", str(args.processes), "--threads", str(args.threads)]
-    return int(dramatiq_main() or 0)  # type: ignore[no-untyped-call]
+    try:
+        return int(dramatiq_main() or 0)  # type: ignore[no-untyped-call]
+    finally:
+        mark_dead_processes(metrics_dir)
 
 
 def cmd_migrate(_: argparse.Namespace) -> int:
