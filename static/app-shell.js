@@ -29,11 +29,16 @@
   }
 
   const sw = navigator.serviceWorker;
-  if (!sw) return;
-  // Signing out: the worker also forgets saved pages when it sees the POST; this covers a sign-out it can't see.
+  // Signing out forgets every saved copy of this photographer's pages: htmx's Back-button snapshots here, the
+  // worker's saved pages by message (the worker also does it when it sees the POST; this covers one it can't see).
   d.addEventListener("submit", (e) => {
-    if (e.target.matches('form[action="/logout"]') && sw.controller) sw.controller.postMessage({ type: "forget-pages" });
+    if (!e.target.matches('form[action="/logout"]')) return;
+    try {
+      sessionStorage.removeItem("htmx-history-cache");
+    } catch (err) {}
+    if (sw && sw.controller) sw.controller.postMessage({ type: "forget-pages" });
   });
+  if (!sw) return;
   let controlled = !!sw.controller;
   sw.addEventListener("controllerchange", () => {
     // The first install takes control quietly; after that a change means a new version: load its files.

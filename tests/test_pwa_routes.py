@@ -26,7 +26,8 @@ def test_pages_link_hashed_assets_served_immutable(server: Server, account: Acco
     urls = _hashed_urls(html)
     css = next(u for u in urls if u.startswith("/static/app.") and u.endswith(".css"))
     scripts = [u for u in urls if u.endswith(".js")]
-    assert any("/htmx.min." in u for u in scripts) and any("/app-shell." in u for u in scripts), urls
+    assert any("/htmx.min." in u for u in scripts), urls
+    assert any("/app-shell." in u for u in scripts), urls
     for url in urls:
         resp = httpx.get(server.url + url, headers={"accept-encoding": "identity"})
         assert resp.status_code == 200, url
@@ -43,7 +44,8 @@ def test_plain_names_still_work_with_a_short_cache(server: Server) -> None:
     assert resp.content == (STATIC / "app.css").read_bytes()
     assert resp.headers["cache-control"] == "public, max-age=300"
     licence = httpx.get(server.url + "/static/vendor/htmx-2.0.11/LICENSE")
-    assert licence.status_code == 200 and "Zero-Clause BSD" in licence.text
+    assert licence.status_code == 200
+    assert "Zero-Clause BSD" in licence.text
     assert httpx.get(server.url + "/static/nope.css").status_code == 404
     assert httpx.get(server.url + "/static/vendor/..%2F..%2Fpyproject.toml").status_code == 404
     assert httpx.get(server.url + "/static/app.0123456789.css").status_code == 404  # another deploy's name
@@ -77,7 +79,8 @@ def test_service_worker_script_and_precache(server: Server, account: Account) ->
         assert httpx.get(server.url + url).status_code == 200, url
 
     outbox = httpx.get(server.url + "/sw-outbox.js")
-    assert outbox.status_code == 200 and outbox.headers["cache-control"] == "no-cache"
+    assert outbox.status_code == 200
+    assert outbox.headers["cache-control"] == "no-cache"
     assert outbox.content == (ROOT / "sw" / "outbox.js").read_bytes()
     assert "WedSyncOutbox" in outbox.text
 
@@ -108,8 +111,10 @@ def test_web_app_manifest(server: Server) -> None:
     manifest = resp.json()
     assert manifest["display"] == "standalone"
     assert manifest["theme_color"] == "#5b3f8c"
-    assert manifest["start_url"] == "/" and manifest["scope"] == "/"
-    assert manifest["name"] == "WedSync Hub" and manifest["short_name"]
+    assert manifest["start_url"] == "/"
+    assert manifest["scope"] == "/"
+    assert manifest["name"] == "WedSync Hub"
+    assert manifest["short_name"]
     purposes = {(icon["sizes"], icon["purpose"]) for icon in manifest["icons"]}
     assert {("192x192", "any"), ("512x512", "any"), ("512x512", "maskable")} <= purposes
     for icon in manifest["icons"]:
@@ -131,7 +136,8 @@ def test_offline_page_says_what_works(server: Server) -> None:
 
 def test_pages_allow_the_worker_and_manifest(server: Server) -> None:
     csp = httpx.get(server.url + "/login").headers["content-security-policy"]
-    assert "worker-src 'self'" in csp and "manifest-src 'self'" in csp
+    assert "worker-src 'self'" in csp
+    assert "manifest-src 'self'" in csp
 
 
 def test_gzip_sizes_of_page_scripts_fit_the_budget(server: Server, account: Account) -> None:

@@ -1,0 +1,281 @@
+"""The installable shell on phones: install criteria, offline reading from saved pages, the offline page, sign-out
+forgetting saved pages, and an update that only takes over on "reload" and never mixes two deploys' files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
+
+from e2e.conftest import CHROMIUM_ARGS, DEVICES, device_context_options
+from tests.fixtures import ROOT, Server, Services, free_port, seed_clients, stop_process, wait_for
+
+SAVED_NOTE = re.compile(r"Saved at \d{1,2}:\d{2}( [AP]M)? — you're offline")
+# Paths (with query) held in the worker's saved-pages cache.
+SAVED_PATHS_JS = """async () => {
+  const names = (await caches.keys()).filter((n) => n.startsWith("wedsync-pages-"));
+  const out = [];
+  for (const n of names) for (const r of await (await caches.open(n)).keys()) {
+    const u = new URL(r.url); out.push(u.pathname + u.search);
+  }
+  return out;
+}"""
+# Every /static/ file a page links or has loaded.
+ASSET_URLS_JS = """() => [
+  ...[...document.querySelectorAll("link[href^='/static/'], script[src^='/static/']")]
+    .map((e) => e.getAttribute("href") || e.getAttribute("src")),
+  ...performance.getEntriesByType("resource").map((e) => new URL(e.name).pathname)
+    .filter((p) => p.startsWith("/static/")),
+]"""
+
+
+def _sign_up(page: Page, services: Services) -> int:
+    email = f"pwa-{secrets.token_hex(5)}@example.com"
+    page.goto("/signup")
+    page.get_by_label("Business name").fill("Offline Studio")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("a long enough password")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Offline Studio")).to_be_visible()
+    with psycopg.connect(services.database_url) as conn:
+        row = conn.execute("SELECT id FROM suppliers WHERE email = %s", [email]).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _wait_controlled(page: Page) -> None:
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+
+
+def _wait_saved(page: Page, *paths: str) -> None:
+    # A function, not a bare expression: the page's CSP forbids eval, which Playwright uses for expressions.
+    page.wait_for_function(
+        f"async (paths) => {{ const kept = await ({SAVED_PATHS_JS})(); return paths.every((p) => kept.includes(p)) }}",
+        arg=list(paths),
+    )
+
+
+def _styled(page: Page) -> bool:
+    """The page's stylesheet really loaded (from the worker's cache when offline)."""
+    return bool(page.evaluate("[...document.styleSheets].some((s) => s.cssRules.length > 10)"))
+
+
+@pytest.mark.e2e
+def test_installable_in_chromium(playwright: Playwright, server: Server, tmp_path: Path) -> None:
+    # Chromium never offers to install from an incognito profile, and browser.new_context() is one: a real profile.
+    context = playwright.chromium.launch_persistent_context(
+        str(tmp_path / "profile"),
+        executable_path=shutil.which("chromium") or shutil.which("chromium-browser"),
+        args=CHROMIUM_ARGS,
+        headless=True,
+        base_url=server.url,
+        **device_context_options(playwright, "Pixel 7"),  # type: ignore[arg-type]
+    )
+    try:
+        page = context.pages[0] if context.pages else context.new_page()
+        page.goto("/login")
+        page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+        cdp = context.new_cdp_session(page)
+        assert cdp.send("Page.getInstallabilityErrors") == {"installabilityErrors": []}
+        manifest = cdp.send("Page.getAppManifest")
+        assert manifest["errors"] == []
+        parsed = manifest["manifest"]  # Chromium's own reading of the manifest
+        assert parsed["name"] == "WedSync Hub"
+        assert parsed["display"] == "kStandalone"
+        assert parsed["startUrl"] == parsed["scope"] == server.url + "/"
+        assert parsed["themeColor"] == "rgba(91,63,140,1)"  # #5b3f8c
+        assert {icon["sizes"] for icon in parsed["icons"]} == {"192x192", "512x512"}
+        raw = json.loads(manifest["data"])
+        assert {icon["purpose"] for icon in raw["icons"]} == {"any", "maskable"}
+        expect(page.locator('meta[name="theme-color"]')).to_have_attribute("content", "#5b3f8c")
+    finally:
+        context.close()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("device", DEVICES)
+def test_offline_reading_of_recent_pages(
+    playwright: Playwright, browser: Browser, server: Server, services: Services, device: str
+) -> None:
+    context = browser.new_context(**device_context_options(playwright, device), base_url=server.url)
+    page = context.new_page()
+    try:
+        supplier_id = _sign_up(page, services)
+        wedding = dt.date.today() + dt.timedelta(days=12)
+        opened, never_opened = seed_clients(
+            services.database_url,
+            supplier_id,
+            [
+                {"partner1_first": "Mabel", "partner1_last": "Fenn", "partner2_first": "Otto", "partner2_last": "Reyes",
+                 "venue": "Hestercombe", "wedding_date": wedding},
+                {"partner1_first": "Ivy", "partner1_last": "Stone"},
+            ],
+        )  # fmt: skip
+        _wait_controlled(page)  # the worker took over the sign-up page; from now on it sees navigations
+        page.goto("/")
+        page.get_by_role("link", name="Clients", exact=True).first.click()
+        expect(page.locator("#client-list li.client")).to_have_count(2)
+        page.get_by_role("link", name="Mabel Fenn & Otto Reyes").click()
+        expect(page.get_by_test_id("couple-name")).to_have_text("Mabel Fenn & Otto Reyes")
+        page.goto("/clients/987654321")  # an error page online: never saved
+        _wait_saved(page, "/", "/clients/", f"/clients/{opened}")
+        assert "/clients/987654321" not in page.evaluate(SAVED_PATHS_JS)
+
+        context.set_offline(True)
+        page.goto("/")
+        expect(page.get_by_role("heading", name="Offline Studio")).to_be_visible()
+        expect(page.locator(".saved-note")).to_have_text(SAVED_NOTE)
+        assert _styled(page)
+
+        page.goto("/clients/")
+        expect(page.locator("#client-list li.client")).to_have_count(2)
+        expect(page.locator(".saved-note")).to_have_text(SAVED_NOTE)
+        page.get_by_role("link", name="Mabel Fenn & Otto Reyes").click()
+        expect(page.get_by_test_id("couple-name")).to_have_text("Mabel Fenn & Otto Reyes")
+        expect(page.locator(".saved-note")).to_be_visible()
+        assert _styled(page)
+
+        for never in (f"/clients/{never_opened}", "/clients/987654321", "/jobs/"):
+            page.goto(never)
+            expect(page.get_by_test_id("offline-page")).to_be_visible()
+            expect(page.get_by_role("heading", name="What works offline")).to_be_visible()
+            assert _styled(page)
+
+        # Back online: the latest page again, not the saved copy.
+        context.set_offline(False)
+        page.goto(f"/clients/{opened}")
+        expect(page.get_by_test_id("couple-name")).to_have_text("Mabel Fenn & Otto Reyes")
+        expect(page.locator(".saved-note")).to_have_count(0)
+    finally:
+        context.close()
+
+
+@pytest.mark.e2e
+def test_sign_out_forgets_saved_pages(
+    playwright: Playwright, browser: Browser, server: Server, services: Services
+) -> None:
+    context = browser.new_context(**device_context_options(playwright, "Pixel 7"), base_url=server.url)
+    page = context.new_page()
+    try:
+        _sign_up(page, services)
+        _wait_controlled(page)
+        page.goto("/clients/")
+        _wait_saved(page, "/clients/")
+        page.get_by_role("searchbox", name="Search clients").fill("fenn")
+        expect(page).to_have_url(re.compile(r"/clients/\?q=fenn$"))  # htmx keeps a Back snapshot of the list
+        assert page.evaluate("() => sessionStorage.getItem('htmx-history-cache')") is not None
+        page.get_by_role("button", name="Sign out").click()
+        expect(page).to_have_url(re.compile(r"/login$"))
+        assert page.evaluate("() => sessionStorage.getItem('htmx-history-cache')") is None
+        page.wait_for_function(f"async () => (await ({SAVED_PATHS_JS})()).length === 0")
+
+        # Offline, the next person on this phone sees the offline page, not the last photographer's clients.
+        context.set_offline(True)
+        page.goto("/clients/")
+        expect(page.get_by_test_id("offline-page")).to_be_visible()
+    finally:
+        context.close()
+
+
+def _start_on(services: Services, port: int, static_dir: Path) -> subprocess.Popen[bytes]:
+    """A web server on a given port: the update test replaces the server behind one origin, as a deploy does."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "webapp.cli", "web", "--port", str(port)],
+        env=services.env(WEDSYNC_STATIC_DIR=str(static_dir)),
+        cwd=ROOT,
+    )
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError("web server exited during start-up")
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_for(up, 30, "the web server")
+    return proc
+
+
+@pytest.fixture
+def deploys(services: Services, tmp_path: Path) -> Iterator[tuple[int, Path, list[subprocess.Popen[bytes]]]]:
+    static = shutil.copytree(ROOT / "static", tmp_path / "static")
+    procs: list[subprocess.Popen[bytes]] = []
+    yield free_port(), static, procs
+    for proc in procs:
+        stop_process(proc)
+
+
+def _page_assets(page: Page) -> set[str]:
+    return set(page.evaluate(ASSET_URLS_JS))
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("device", DEVICES)
+def test_update_waits_for_reload_and_never_mixes_versions(
+    playwright: Playwright,
+    browser: Browser,
+    services: Services,
+    deploys: tuple[int, Path, list[subprocess.Popen[bytes]]],
+    device: str,
+) -> None:
+    port, static, procs = deploys
+    url = f"http://127.0.0.1:{port}"
+    procs.append(_start_on(services, port, static))
+    context: BrowserContext = browser.new_context(**device_context_options(playwright, device), base_url=url)
+    page = context.new_page()
+    try:
+        _sign_up(page, services)
+        _wait_controlled(page)
+        page.goto("/clients/")
+        old_assets = _page_assets(page)
+        old_css = next(a for a in old_assets if re.fullmatch(r"/static/app\.[0-9a-f]{10}\.css", a))
+        old_version = page.evaluate(
+            "fetch('/sw.js').then((r) => r.text()).then((t) => JSON.parse(t.split(';')[0].slice(13)).version)"
+        )
+
+        # Deploy 2: one line of CSS changed. Same origin, same sessions, new server.
+        stop_process(procs.pop())
+        (static / "app.css").write_text((static / "app.css").read_text() + "\n.update-test { color: red; }\n")
+        procs.append(_start_on(services, port, static))
+
+        page.goto("/clients/")  # the browser checks /sw.js on navigation and installs the new worker beside the old
+        banner = page.locator(".update-banner")
+        expect(banner).to_have_text("Update ready — reload", timeout=15_000)
+        # Until the photographer taps it, the old worker stays in charge, its files still cached beside the new ones.
+        shells = page.evaluate("caches.keys().then((ns) => ns.filter((n) => n.startsWith('wedsync-shell-')))")
+        assert f"wedsync-shell-{old_version}" in shells, shells
+        assert len(shells) == 2, shells
+        current = _page_assets(page)
+        new_css = next(a for a in current if re.fullmatch(r"/static/app\.[0-9a-f]{10}\.css", a))
+        assert new_css != old_css
+        assert old_css not in current  # this page came from deploy 2: it has only deploy 2's files
+
+        with page.expect_event("load"):
+            banner.get_by_role("button", name="reload").click()
+        page.wait_for_function("() => navigator.serviceWorker.controller && !document.querySelector('.update-banner')")
+        expect(page.locator("#client-list")).to_be_visible()
+        after = _page_assets(page)
+        assert new_css in after
+        names = httpx.get(url + "/sw.js").text
+        new_version = re.search(r'"version":"([0-9a-f]{10})"', names)
+        assert new_version
+        assert new_version.group(1) != old_version
+        # Every file on the reloaded page is one deploy 2 serves under that name, and the new worker has it cached.
+        for asset in after:
+            assert httpx.get(url + asset).status_code == 200, asset
+        cached = page.evaluate("caches.keys().then((ns) => ns.filter((n) => n.startsWith('wedsync-shell-')))")
+        assert cached == [f"wedsync-shell-{new_version.group(1)}"]  # the old deploy's files are gone
+    finally:
+        context.close()
