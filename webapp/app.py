@@ -35,7 +35,7 @@ from webapp.db.pool import make_async_pool
 from webapp.live import ProgressHub
 from webapp.middleware import request_id_middleware, security_headers_middleware
 from webapp.rendering import is_htmx, page
-from webapp.routes import accounts, dashboard, health, pwa
+from webapp.routes import accounts, dashboard, export, health, pwa
 from webapp.routes.clients import ClientController
 from webapp.routes.imports import ImportController
 from webapp.routes.integrations import IntegrationController
@@ -122,6 +122,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             JobController,
             ProgressController,
             receive_honeybook,
+            export.export_csv,
+            export.export_ndjson,
             health.health,
             PrometheusController,
             pwa.serve_static,
