@@ -23,6 +23,7 @@ from jobs.progress import ProgressEvent
 from jobs.providers.errors import ProviderError
 from jobs.sources import Batch, RowCapReached, UploadStream, file_batches, max_file_rows
 from jobs.upsert import upsert_batch
+from webapp.cache import bump_from_worker
 from webapp.db.pool import tenant_sync
 
 log = structlog.get_logger("wedsync.jobs")
@@ -139,6 +140,7 @@ def run_batches(
                 message=_progress(processed + count, batch.total),
             )
         processed += count
+        bump_from_worker(job.supplier_id)  # after the commit: web processes drop this supplier's cached reads
         reporter.report(state)  # after the commit: a phone never sees rows that could still roll back
         if state.cancel_requested:
             with tenant_sync(pool, job.supplier_id) as conn:
@@ -217,6 +219,7 @@ def run_job(
         return status
     with tenant_sync(pool, supplier_id) as conn:
         final = store.finish(conn, job.id, status, message, keep_upload=keep_upload)
+    bump_from_worker(supplier_id)
     reporter.report_current(pool)
     log.info("import job finished", job_id=job.id, status=final, seconds=round(time.monotonic() - started, 2))
     return final

@@ -31,6 +31,9 @@ from litestar.template.config import TemplateConfig
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from webapp.assets import load_manifest
+from webapp.cache import HotCache, bump_after_write
+from webapp.cache.guard import RedisGuard
+from webapp.cache.sessions import FallbackStore
 from webapp.db.pool import make_async_pool
 from webapp.live import ProgressHub
 from webapp.middleware import request_id_middleware, security_headers_middleware
@@ -80,6 +83,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         health_check_interval=30,
     )  # fmt: skip
     redis = Redis(connection_pool=redis_pool)
+    # One circuit breaker for the cache and the sessions: both degrade to memory + PostgreSQL when Redis is away.
+    redis_guard = RedisGuard()
     pool = make_async_pool(
         settings.database_url,
         min_size=settings.db_pool_min,
@@ -92,10 +97,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await pool.open(wait=True, timeout=30)
         hub = ProgressHub(redis)
         await hub.start()
-        app.state["resources"] = Resources(settings, pool, redis, SecretBox(settings.encryption_keys), hub)
+        cache = HotCache(redis, guard=redis_guard)
+        await cache.start()
+        app.state["resources"] = Resources(settings, pool, redis, SecretBox(settings.encryption_keys), hub, cache)
         try:
             yield
         finally:
+            await cache.stop()
             await hub.stop()
             await pool.close()
             await redis.aclose()
@@ -133,9 +141,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             pwa.show_offline,
         ],
         lifespan=[lifespan],
+        before_send=[bump_after_write],
         state=State({"assets": asset_manifest}),
         stores={
-            "sessions": RedisStore(redis, namespace="wedsync:session"),
+            "sessions": FallbackStore(RedisStore(redis, namespace="wedsync:session"), redis_guard),
             "rate_limit": RedisStore(redis, namespace="wedsync:ratelimit"),
         },
         middleware=[

@@ -13,3 +13,7 @@ from prometheus_client import Counter, Gauge
 CACHE_LOOKUPS = Counter("wedsync_cache_lookups_total", "Hot-read cache lookups per tier", ["tier", "result"])
 
 SSE_CONNECTIONS = Gauge("wedsync_sse_connections", "Open Server-Sent Events streams", multiprocess_mode="livesum")
+
+# Redis calls on the cache / session path that failed (reason "error" | "timeout") or were skipped because the
+# circuit breaker is open ("circuit_open"): the app answered from memory and PostgreSQL instead.
+CACHE_ERRORS = Counter("wedsync_cache_errors_total", "Cache-path Redis calls failed or skipped", ["op", "reason"])

@@ -9,6 +9,7 @@ from litestar import Request
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
+from webapp.cache import HotCache
 from webapp.live import ProgressHub
 from webapp.security import SecretBox
 from webapp.settings import Settings
@@ -20,6 +21,7 @@ class Resources(msgspec.Struct):
     redis: Redis
     secret_box: SecretBox
     hub: ProgressHub
+    cache: HotCache
 
 
 def resources(request: Request[Any, Any, Any]) -> Resources:

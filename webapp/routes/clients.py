@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from typing import Annotated, Any
 
@@ -15,10 +16,11 @@ from litestar.params import Parameter
 from litestar.response import Redirect
 
 from webapp.auth import provide_supplier_id, require_supplier
+from webapp.cache import etag_matches
 from webapp.db.pool import tenant
 from webapp.forms import FormError, parse, read_form
 from webapp.idempotency import run_idempotent
-from webapp.models import CLIENT_STATUSES, Client, ClientStatus
+from webapp.models import CLIENT_STATUSES, Client, ClientStatus, Note
 from webapp.queries import clients as q
 from webapp.queries import notes as notes_q
 from webapp.queries import suppliers as supplier_q
@@ -67,6 +69,16 @@ def new_idempotency_key() -> str:
     return secrets.token_urlsafe(18)
 
 
+class ClientDetail(msgspec.Struct, frozen=True):
+    client: Client
+    notes: list[Note]
+
+
+def _revalidate(etag: str) -> dict[str, str]:
+    # private: per signed-in supplier; no-cache: the browser keeps the copy but asks (If-None-Match) every time.
+    return {"etag": etag, "cache-control": "private, no-cache", "vary": "HX-Request, Cookie"}
+
+
 class ClientController(Controller):
     path = "/clients"
     guards = [require_supplier]
@@ -84,22 +96,31 @@ class ClientController(Controller):
         res = resources(request)
         text = (search or "").strip()
         after = q.Cursor.decode(cursor) if cursor else None
-        async with tenant(res.pool, supplier_id) as conn:
-            supplier = await supplier_q.get_supplier(conn, supplier_id)
-            region = supplier.default_region if supplier else res.settings.default_region
-            pattern = q.search_pattern(text, _phone_digits(text, region)) if text else None
-            result = await q.list_clients(
-                conn,
-                supplier_id,
-                pattern=pattern,
-                upcoming_days=UPCOMING_DAYS if upcoming else None,
-                after=after,
-            )
+        # "Load more" and infinite scroll append rows; a new search replaces the whole list.
+        fragment = ("clients/_rows.html" if after else "clients/_list.html") if is_htmx(request) else None
+        gen = await res.cache.generation(supplier_id)
+        etag = res.cache.etag(gen, str(request.url.path), str(request.url.query), fragment or "") if fragment else None
+        if etag and etag_matches(request.headers.get("if-none-match"), etag):
+            return Response("", status_code=304, headers=_revalidate(etag))
+
+        async def load() -> q.ClientPage:
+            async with tenant(res.pool, supplier_id) as conn:
+                supplier = await supplier_q.get_supplier(conn, supplier_id)
+                region = supplier.default_region if supplier else res.settings.default_region
+                pattern = q.search_pattern(text, _phone_digits(text, region)) if text else None
+                return await q.list_clients(
+                    conn,
+                    supplier_id,
+                    pattern=pattern,
+                    upcoming_days=UPCOMING_DAYS if upcoming else None,
+                    after=after,
+                )
+
+        today = dt.date.today().isoformat()  # the upcoming window moves at midnight
+        result = await res.cache.get(gen, "client_list", (text, upcoming, cursor or "", today), q.ClientPage, load)
         context: dict[str, Any] = {"page": result, "query": text, "upcoming": upcoming}
-        if is_htmx(request):
-            # "Load more" and infinite scroll append rows; a new search replaces the whole list.
-            fragment = "clients/_rows.html" if after else "clients/_list.html"
-            return page(request, fragment, **context)
+        if fragment:
+            return page(request, fragment, headers=_revalidate(etag) if etag else None, **context)
         return page(request, "clients/list.html", **context)
 
     @get("/new", name="lead_form")
@@ -135,16 +156,26 @@ class ClientController(Controller):
 
     @get("/{client_id:int}", name="client_detail")
     async def show_client(self, request: Request[Any, Any, Any], supplier_id: int, client_id: int) -> Response[str]:
-        async with tenant(resources(request).pool, supplier_id) as conn:
-            client = await q.get_client(conn, client_id)
-            if client is None:
-                raise NotFoundException("We couldn't find that client.")
-            notes = await notes_q.list_notes(conn, supplier_id, client_id)
+        res = resources(request)
+
+        async def load() -> ClientDetail | None:
+            async with tenant(res.pool, supplier_id) as conn:
+                client = await q.get_client(conn, client_id)
+                if client is None:
+                    return None
+                return ClientDetail(client, await notes_q.list_notes(conn, supplier_id, client_id))
+
+        # No ETag here: the page carries fresh Idempotency-Keys for its forms, and a 304 would hand a phone the
+        # key of a note it already sent (the next note would be "replayed" instead of saved).
+        gen = await res.cache.generation(supplier_id)
+        detail = await res.cache.get(gen, "client_detail", (client_id,), ClientDetail | None, load)
+        if detail is None:
+            raise NotFoundException("We couldn't find that client.")
         return page(
             request,
             "clients/detail.html",
-            client=client,
-            notes=notes,
+            client=detail.client,
+            notes=detail.notes,
             statuses=CLIENT_STATUSES,
             note_key=new_idempotency_key(),
             status_key=new_idempotency_key(),

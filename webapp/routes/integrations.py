@@ -69,8 +69,19 @@ class IntegrationController(Controller):
         notice: str | None = None,
         form: dict[str, str] | None = None,
     ) -> Response[str]:
-        async with tenant(resources(request).pool, supplier_id) as conn:
-            items = await q.list_integrations(conn, supplier_id)
+        res = resources(request)
+
+        async def load() -> list[q.IntegrationSummary]:
+            async with tenant(res.pool, supplier_id) as conn:
+                return await q.list_integrations(conn, supplier_id)
+
+        # Cached as IntegrationSummary: names, providers and addresses only; the encrypted key is never selected.
+        # A POST renders what it just wrote, read fresh: its generation bump happens only as the response starts.
+        if request.method == "GET":
+            gen = await res.cache.generation(supplier_id)
+            items = await res.cache.get(gen, "integrations", (), list[q.IntegrationSummary], load)
+        else:
+            items = await load()
         return page(
             request,
             "integrations/list.html",

@@ -1,0 +1,330 @@
+"""The hot-read cache: unit-level against the session's real Valkey and PostgreSQL, then through HTTP with two
+real web processes sharing them (and, for imports, the real Dramatiq worker)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from redis.asyncio import Redis
+
+from tests.fixtures import ROOT, Account, Server, Services, free_port, seed_clients, signup, start_web, stop_process
+from webapp.cache import GEN_KEY, HotCache
+from webapp.cache.guard import Breaker, RedisGuard
+from webapp.db.pool import make_async_pool, tenant
+from webapp.models import DashboardCounts
+from webapp.queries import clients as client_q
+
+
+# -- unit level: HotCache against real Valkey and PostgreSQL ------------------------------------------------------
+class Counted:
+    """A loader running the real dashboard-counts query, counting how often PostgreSQL is asked."""
+
+    def __init__(self, pool: Any, supplier_id: int, gate: asyncio.Event | None = None) -> None:
+        self.pool, self.supplier_id, self.gate = pool, supplier_id, gate
+        self.calls = 0
+        self.entered = asyncio.Event()
+
+    async def __call__(self) -> DashboardCounts:
+        self.calls += 1
+        self.entered.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        async with tenant(self.pool, self.supplier_id) as conn:
+            return await client_q.dashboard_counts(conn, self.supplier_id, days=60)
+
+
+def _run(services: Services, body: Any, *, redis_url: str | None = None, **cache_options: Any) -> None:
+    async def main() -> None:
+        pool = make_async_pool(services.database_url, min_size=1, max_size=4, statement_timeout_ms=5000)
+        await pool.open(wait=True)
+        redis = Redis.from_url(redis_url or services.redis_url, socket_connect_timeout=0.5)
+        cache = HotCache(redis, **cache_options)
+        try:
+            await body(cache, pool, redis)
+        finally:
+            await redis.aclose()
+            await pool.close()
+
+    asyncio.run(main())
+
+
+def test_single_flight_cold_key_queries_postgres_once(account: Account, services: Services) -> None:
+    seed_clients(services.database_url, account.supplier_id, [{"partner1_first": f"P{i}"} for i in range(3)])
+
+    async def body(cache: HotCache, pool: Any, redis: Redis) -> None:
+        gate = asyncio.Event()
+        load = Counted(pool, account.supplier_id, gate)
+        gen = await cache.generation(account.supplier_id)
+        first = [asyncio.create_task(cache.get(gen, "t_counts", (), DashboardCounts, load)) for _ in range(25)]
+        await load.entered.wait()  # the load is running in PostgreSQL's place: these join it in flight
+        late = [asyncio.create_task(cache.get(gen, "t_counts", (), DashboardCounts, load)) for _ in range(25)]
+        gate.set()
+        results = await asyncio.gather(*first, *late)
+        assert load.calls == 1
+        assert {r.clients for r in results} == {3}
+
+    _run(services, body)
+
+
+def test_keys_are_per_supplier_and_a_bump_makes_the_next_read_fresh(account: Account, services: Services) -> None:
+    other = signup(str(account.client.base_url), services.database_url)
+    seed_clients(services.database_url, account.supplier_id, [{"partner1_first": "A"}])
+    seed_clients(services.database_url, other.supplier_id, [{"partner1_first": "B"}, {"partner1_first": "C"}])
+
+    async def body(cache: HotCache, pool: Any, redis: Redis) -> None:
+        async def counts(sid: int) -> int:
+            gen = await cache.generation(sid)
+            return (await cache.get(gen, "t_counts", ("same",), DashboardCounts, Counted(pool, sid))).clients
+
+        assert (await counts(account.supplier_id), await counts(other.supplier_id)) == (1, 2)
+        seed_clients(services.database_url, account.supplier_id, [{"partner1_first": "A2"}])
+        assert await counts(account.supplier_id) == 1  # cached, and nothing told the cache
+        await cache.bump(account.supplier_id)
+        assert await counts(account.supplier_id) == 2
+        assert await counts(other.supplier_id) == 2
+
+        # A second process (another HotCache on the same Redis) sees the bump through the shared generation.
+        second = HotCache(redis)
+        gen = await second.generation(account.supplier_id)
+        assert (await second.get(gen, "t_counts", ("same",), DashboardCounts, Counted(pool, 0))).clients == 2
+
+    _run(services, body)
+    other.client.close()
+
+
+def test_generation_never_goes_back_when_redis_loses_it(account: Account, services: Services) -> None:
+    async def body(cache: HotCache, pool: Any, redis: Redis) -> None:
+        sid = account.supplier_id
+        for _ in range(5):
+            await cache.bump(sid)
+        before = (await cache.generation(sid)).shared
+        await redis.delete(GEN_KEY.format(sid))  # as if Redis restarted empty
+        after = (await cache.generation(sid)).shared
+        assert before is not None
+        assert after is not None
+        assert after > before
+
+    _run(services, body)
+
+
+def test_failed_bump_is_replayed_and_reads_skip_redis_until_then(account: Account, services: Services) -> None:
+    seed_clients(services.database_url, account.supplier_id, [{"partner1_first": "D"}])
+
+    async def body(cache: HotCache, pool: Any, redis: Redis) -> None:
+        sid = account.supplier_id
+        gen = await cache.generation(sid)
+        assert (await cache.get(gen, "t_counts", (), DashboardCounts, Counted(pool, sid))).clients == 1
+        seed_clients(services.database_url, sid, [{"partner1_first": "E"}])
+        breaker = cache.guard.breaker
+        breaker.failures, breaker.open_until = breaker.threshold, float("inf")  # Redis "down" for this process
+        await cache.bump(sid)
+        degraded = await cache.generation(sid)
+        assert degraded.shared is None
+        assert (await cache.get(degraded, "t_counts", (), DashboardCounts, Counted(pool, sid))).clients == 2
+        breaker.failures, breaker.open_until = 0, 0.0  # Redis is back: the pending bump goes out first
+        back = await cache.generation(sid)
+        assert back.shared is not None
+        assert gen.shared is not None
+        assert back.shared > gen.shared
+        # Another process reading the Redis tier gets the post-write value, not the one cached before.
+        other = HotCache(redis)
+        other_gen = await other.generation(sid)
+        assert (await other.get(other_gen, "t_counts", (), DashboardCounts, Counted(pool, sid))).clients == 2
+
+    _run(services, body)
+
+
+def test_redis_unreachable_serves_memory_briefly_and_postgres_always(account: Account, services: Services) -> None:
+    seed_clients(services.database_url, account.supplier_id, [{"partner1_first": "F"}])
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"
+
+    async def body(cache: HotCache, pool: Any, redis: Redis) -> None:
+        sid = account.supplier_id
+        load = Counted(pool, sid)
+        gen = await cache.generation(sid)
+        assert gen.degraded
+        assert cache.etag(gen, "/clients/") is None  # no 304 promises without the shared generation
+        for _ in range(3):
+            assert (await cache.get(gen, "t_counts", (), DashboardCounts, load)).clients == 1
+        assert load.calls == 1  # within DEGRADED_TTL_S the in-process copy answers
+        seed_clients(services.database_url, sid, [{"partner1_first": "G"}])
+        await cache.bump(sid)  # the writer's own bump is local and synchronous
+        gen = await cache.generation(sid)
+        assert (await cache.get(gen, "t_counts", (), DashboardCounts, load)).clients == 2
+        assert cache.guard.breaker.is_open
+
+    _run(services, body, redis_url=dead_redis, guard=RedisGuard(breaker=Breaker(threshold=1, cool_down=60)))
+
+
+# -- through HTTP: two web processes ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def second(services: Services) -> Iterator[Server]:
+    srv = start_web(services)
+    try:
+        yield srv
+    finally:
+        stop_process(srv.process)
+
+
+def _twin(account: Account, server: Server) -> httpx.Client:
+    """The same signed-in phone talking to another web process (sessions are shared through Redis)."""
+    cookie = account.client.get("/login").request.headers["cookie"]
+    return httpx.Client(base_url=server.url, headers={"cookie": cookie}, timeout=10, follow_redirects=False)
+
+
+def _csrf(client: httpx.Client, path: str = "/clients/new") -> str:
+    match = re.search(r'name="_csrf_token" value="([^"]+)"', client.get(path).text)
+    assert match
+    return match.group(1)
+
+
+def _names(html: str) -> list[str]:
+    return re.findall(r'<span class="name">([^<]+)</span>', html)
+
+
+def _count(html: str, testid: str) -> int:
+    match = re.search(rf'data-testid="{testid}">(\d+)<', html)
+    assert match, testid
+    return int(match.group(1))
+
+
+def _status(html: str) -> str:
+    match = re.search(r'data-testid="status">([a-z]+)<', html)
+    assert match
+    return match.group(1)
+
+
+def test_writes_are_seen_at_once_by_the_same_and_another_web_process(
+    account: Account, services: Services, second: Server
+) -> None:
+    [cid] = seed_clients(services.database_url, account.supplier_id, [{"partner1_first": "Hana", "status": "lead"}])
+    a, b = account.client, _twin(account, second)
+    for c in (a, b):  # warm both processes' caches (and Redis)
+        for path in ("/", "/clients/", f"/clients/{cid}"):
+            assert c.get(path).status_code == 200
+    assert _count(b.get("/").text, "client-count") == 1
+
+    # A note written through process A: A and B show it on their next read.
+    resp = a.post(f"/clients/{cid}/notes", data={"_csrf_token": _csrf(a), "body": "Confetti at 3pm"})
+    assert resp.status_code == 303
+    for c in (a, b):
+        assert "Confetti at 3pm" in c.get(f"/clients/{cid}").text
+
+    # A status change through process B: both show it, in the detail and in the list.
+    resp = b.post(f"/clients/{cid}/status", data={"_csrf_token": _csrf(b), "status": "booked", "version": "1"})
+    assert resp.status_code == 303
+    for c in (a, b):
+        assert _status(c.get(f"/clients/{cid}").text) == "booked"
+        assert 'class="badge booked"' in c.get("/clients/", headers={"HX-Request": "true"}).text
+
+    # A new lead through process A: both lists and both dashboards count it.
+    resp = a.post("/clients/", data={"_csrf_token": _csrf(a), "partner1_first": "Iris", "partner1_last": "Novak"})
+    assert resp.status_code == 303
+    for c in (a, b):
+        assert "Iris Novak" in _names(c.get("/clients/").text)
+        assert _count(c.get("/").text, "client-count") == 2
+    b.close()
+
+
+def test_import_by_the_worker_is_seen_by_both_web_processes(
+    account: Account, services: Services, second: Server, worker: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    a, b = account.client, _twin(account, second)
+    for c in (a, b):
+        assert "No clients yet." in c.get("/clients/").text
+        assert _count(c.get("/").text, "client-count") == 0
+    csv = tmp_path / "couples.csv"
+    csv.write_text("First Name,Last Name,Email\nJude,Okafor,jude@example.com\nKit,Moreau,kit@example.com\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "webapp.cli", "import", "--supplier", account.email, str(csv)],
+        env=services.env(),
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    for c in (a, b):
+        assert sorted(_names(c.get("/clients/").text)) == ["Jude Okafor", "Kit Moreau"]
+        assert _count(c.get("/").text, "client-count") == 2
+    b.close()
+
+
+def test_two_suppliers_never_see_each_others_cached_data(account: Account, services: Services, second: Server) -> None:
+    other = signup(str(account.client.base_url), services.database_url)
+    seed_clients(services.database_url, account.supplier_id, [{"partner1_first": "Lena", "partner1_last": "Smith"}])
+    seed_clients(services.database_url, other.supplier_id, [{"partner1_first": "Milo", "partner1_last": "Smith"}])
+    twin = _twin(other, second)
+    for _ in range(2):  # the second round is answered from the caches
+        for client, expected in (
+            (account.client, ["Lena Smith"]),
+            (other.client, ["Milo Smith"]),
+            (twin, ["Milo Smith"]),
+        ):
+            for htmx in (False, True):
+                resp = client.get("/clients/", params={"q": "smith"}, headers={"HX-Request": "true"} if htmx else {})
+                assert _names(resp.text) == expected
+    # The same fragment, the same query string: one supplier's ETag is never the other's.
+    mine = account.client.get("/clients/", params={"q": "smith"}, headers={"HX-Request": "true"})
+    theirs = other.client.get(
+        "/clients/", params={"q": "smith"}, headers={"HX-Request": "true", "If-None-Match": mine.headers["etag"]}
+    )
+    assert theirs.status_code == 200
+    assert _names(theirs.text) == ["Milo Smith"]
+    twin.close()
+    other.client.close()
+
+
+def test_fragment_etag_answers_304_until_a_write(account: Account, services: Services) -> None:
+    [cid] = seed_clients(services.database_url, account.supplier_id, [{"partner1_first": "Nia", "status": "lead"}])
+    htmx = {"HX-Request": "true"}
+    first = account.client.get("/clients/", headers=htmx)
+    assert first.status_code == 200
+    etag = first.headers["etag"]
+    assert first.headers["cache-control"] == "private, no-cache"
+    again = account.client.get("/clients/", headers={**htmx, "If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == etag
+    # A different request (another search) is another ETag.
+    other = account.client.get("/clients/", params={"q": "nia"}, headers={**htmx, "If-None-Match": etag})
+    assert other.status_code == 200
+
+    assert account.post(f"/clients/{cid}/status", {"status": "booked", "version": "1"}, htmx=True).status_code == 200
+    after = account.client.get("/clients/", headers={**htmx, "If-None-Match": etag})
+    assert after.status_code == 200
+    assert after.headers["etag"] != etag
+    assert 'class="badge booked"' in after.text
+
+
+def _lookups(server: Server) -> dict[tuple[str, str], float]:
+    text = httpx.get(server.url + "/metrics").text
+    values: dict[tuple[str, str], float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name == "wedsync_cache_lookups":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    values[(sample.labels["tier"], sample.labels["result"])] = sample.value
+    return values
+
+
+def test_hit_and_miss_counters_move_in_metrics(account: Account, services: Services, second: Server) -> None:
+    seed_clients(services.database_url, account.supplier_id, [{"partner1_first": "Otto"}])
+    before = _lookups(second)
+    account.client.get("/clients/")  # process A: memory miss, Redis miss, PostgreSQL
+    account.client.get("/clients/")  # process A: memory hit
+    twin = _twin(account, second)
+    twin.get("/clients/")  # process B: memory miss, Redis hit
+    after = _lookups(second)  # one scrape sums every process on the machine (multiprocess mode)
+    for tier, result in (("memory", "miss"), ("memory", "hit"), ("redis", "miss"), ("redis", "hit")):
+        assert after.get((tier, result), 0) > before.get((tier, result), 0), (tier, result)
+    twin.close()

@@ -1,0 +1,397 @@
+"""Hot reads (dashboard counts, client list pages, client detail, upcoming weddings, integration labels) in three
+tiers: a bounded in-process cache, then Redis, then PostgreSQL. Fast, and never a stale read for the supplier who
+just wrote.
+
+How freshness works
+-------------------
+* Every supplier has a generation in Redis (``wedsync:gen:<supplier_id>``). Every write bumps it *after* its
+  PostgreSQL commit: the web app bumps on every unsafe request of a signed-in supplier (``bump_after_write``, an
+  app-level ``before_send`` hook, so a route added tomorrow is covered too), and workers bump after each committed
+  import batch and at the end of a job (``bump_from_worker``). The bump also publishes the supplier id on
+  ``wedsync:cache:invalidate`` so every web process drops that supplier's in-process entries at once.
+* Each request reads the generation once (one GET). Keys in both tiers carry supplier id + generation, so a
+  missed pub/sub message can only cost a miss, never a stale read; old entries age out (TTL / LRU).
+* The web process that made a write bumps its own local counter synchronously before it responds, so its next
+  read is fresh even when the Redis bump fails. A failed Redis bump is remembered and replayed (the supplier's
+  reads skip the Redis tier until it succeeds), so other processes learn about it as soon as Redis answers.
+* Redis down (error, timeout, open circuit): the generation is unknown, so in-process entries are served only
+  while younger than ``DEGRADED_TTL_S`` (2 s), then PostgreSQL answers. Staleness across processes while Redis
+  is down is therefore bounded by 2 s; within the writing process there is none. No ``ETag`` is offered then.
+* Generations only go up: a bump is ``max(INCR, now in µs)`` and a missing key is created at "now in µs", so a
+  Redis that restarts empty cannot bring an old generation (and the entries cached under it) back.
+* Residual risk, stated: if PostgreSQL commits, the Redis bump fails AND the writing process dies before Redis
+  is back, other processes may serve the pre-write value until the entry's TTL (memory 5 min, Redis 10 min).
+
+Isolation: every key starts with the supplier id, every loader runs in ``tenant(...)`` (RLS), and nothing with a
+CRM secret is cached (integration rows are cached as ``IntegrationSummary``: labels, no key).
+
+Single flight: one in-process asyncio task per key; concurrent cold reads of a key in one process run its
+PostgreSQL query once. Across N web processes a cold key costs at most N queries (no cross-process lock: a lock
+round trip on every miss costs more than the rare duplicate query it saves).
+
+Library evaluation (why this is mostly glue):
+* ``cachetools`` (TTLCache): bounded size + TTL, LRU eviction, ships its own types. Used for the memory tier and
+  for the session fallback copies.
+* ``cashews``: async decorators with memory and Redis backends, tags and locks. Rejected: its default serialiser
+  is pickle (a Redis that is reachable by others becomes code execution in ours; we want msgspec msgpack into
+  typed Structs), its tag invalidation is per key set rather than a per-supplier generation read once per
+  request, it has no notion of "Redis down ⇒ serve memory only for 2 s", and per-tier hit/miss counters and the
+  ETag-from-generation would still have to be written around it.
+* ``aiocache``: same shape as cashews, less maintained (last release 2024).
+So the tiers are cachetools + redis-py, and the hand-written parts are what no library offers: the generation
+protocol, single flight (a dict of tasks), the ETag, and the breaker (``guard.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import os
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Hashable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+import redis as sync_redis
+import structlog
+from cachetools import TTLCache
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from webapp.cache.guard import RedisDown, RedisGuard
+from webapp.metrics import CACHE_ERRORS, CACHE_LOOKUPS
+
+log = structlog.get_logger("wedsync.cache")
+
+T = TypeVar("T")
+
+GEN_KEY = "wedsync:gen:{}"
+VALUE_KEY = "wedsync:cache:{sid}:{gen}:{name}:{schema}:{digest}"
+CHANNEL = "wedsync:cache:invalidate"
+MEMORY_ENTRIES = 2_000  # a list page is ~50 rows: a few tens of MB at most per process
+MEMORY_TTL_S = 300.0
+REDIS_TTL_S = 600
+DEGRADED_TTL_S = 2.0
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+# INCR, but never below the clock in µs: generations keep going up even after Redis restarts empty. Publishes
+# in the same round trip so every web process drops its entries for the supplier.
+_BUMP = """
+local v = redis.call('INCR', KEYS[1])
+local floor = tonumber(ARGV[1])
+if v < floor then redis.call('SET', KEYS[1], ARGV[1]); v = floor end
+redis.call('PUBLISH', KEYS[2], ARGV[2])
+return v
+"""
+
+
+def _now_us() -> str:
+    return str(time.time_ns() // 1_000)
+
+
+class Generation(msgspec.Struct, frozen=True):
+    """What a request knows about a supplier's data version, read once per request."""
+
+    supplier_id: int
+    shared: int | None  # the Redis generation; None when Redis could not be asked (degraded)
+    local: int  # this process's own count of writes and invalidations for the supplier
+
+    @property
+    def degraded(self) -> bool:
+        return self.shared is None
+
+
+class _Codec:
+    """msgpack encoder/decoder for one cached shape; ``schema`` changes when the Struct does, so values written
+    by an older deploy are never decoded into a newer shape."""
+
+    def __init__(self, type_: Any) -> None:
+        self.decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(type_)
+        schema = msgspec.json.encode(msgspec.json.schema(type_))
+        self.schema = hashlib.blake2b(schema, digest_size=4).hexdigest()
+
+
+def _templates_digest() -> str:
+    """Part of every ETag, so a deploy with changed templates never answers 304 for an old rendering."""
+    from webapp.settings import PROJECT_ROOT
+
+    h = hashlib.blake2b(digest_size=8)
+    for path in sorted(Path(PROJECT_ROOT / "templates").rglob("*.html")):
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+class HotCache:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        guard: RedisGuard | None = None,
+        memory_entries: int = MEMORY_ENTRIES,
+        memory_ttl: float = MEMORY_TTL_S,
+        redis_ttl: int = REDIS_TTL_S,
+        degraded_ttl: float = DEGRADED_TTL_S,
+    ) -> None:
+        self.redis = redis
+        self.guard = guard or RedisGuard()
+        self.redis_ttl, self.degraded_ttl = redis_ttl, degraded_ttl
+        self._memory: TTLCache[Hashable, tuple[float, Any]] = TTLCache(memory_entries, memory_ttl)
+        self._local: defaultdict[int, int] = defaultdict(int)
+        self._pending: set[int] = set()  # suppliers whose Redis bump failed and must be replayed
+        self._flights: dict[Hashable, asyncio.Task[Any]] = {}
+        self._codecs: dict[str, _Codec] = {}
+        self._bump_script = redis.register_script(_BUMP)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._build = _templates_digest()
+        self.listening = asyncio.Event()  # set while the invalidation subscription is live (tests wait on it)
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="cache-invalidations"),
+            asyncio.create_task(self._replay_pending(), name="cache-pending-bumps"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _listen(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                async with self.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(CHANNEL)
+                    self.listening.set()
+                    delay = 0.5
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            with contextlib.suppress(ValueError):
+                                self.invalidate_local(int(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                self.listening.clear()
+                log.warning("cache invalidation subscription lost; retrying", error=type(exc).__name__, in_s=delay)
+            await asyncio.sleep(delay)  # a back-off between reconnects, not a synchronisation
+            delay = min(delay * 2, 10)
+
+    async def _replay_pending(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)  # a retry period for failed bumps, not a synchronisation
+            for supplier_id in list(self._pending):
+                await self._shared_bump(supplier_id)
+
+    # -- generations -----------------------------------------------------------------------------------------
+    def invalidate_local(self, supplier_id: int) -> None:
+        """Drop this process's entries for a supplier: they are keyed by this counter, so they become unreachable
+        at once and age out of the LRU."""
+        self._local[supplier_id] += 1
+
+    async def generation(self, supplier_id: int) -> Generation:
+        local = self._local[supplier_id]
+        if supplier_id in self._pending and not await self._shared_bump(supplier_id):
+            # Our own write is not in Redis's generation yet: the Redis tier could hand us the pre-write value.
+            return Generation(supplier_id, None, local)
+        key = GEN_KEY.format(supplier_id)
+        raw: Any
+        try:
+            raw = await self.guard.run("generation", lambda: self.redis.get(key))
+            if raw is None:  # first read ever, or Redis restarted empty: start at "now" (µs) so we never go back
+                raw = await self.guard.run("generation", lambda: self._init_generation(key))
+        except RedisDown:
+            return Generation(supplier_id, None, self._local[supplier_id])
+        return Generation(supplier_id, int(raw or 0), self._local[supplier_id])
+
+    async def _init_generation(self, key: str) -> Any:
+        await self.redis.set(key, _now_us(), nx=True)
+        return await self.redis.get(key)
+
+    async def bump(self, supplier_id: int) -> None:
+        """Call after a committed write. The local bump is synchronous and first: the writer's next read in this
+        process is fresh whatever happens to Redis."""
+        self.invalidate_local(supplier_id)
+        await self._shared_bump(supplier_id)
+
+    async def _shared_bump(self, supplier_id: int) -> bool:
+        keys, args = [GEN_KEY.format(supplier_id), CHANNEL], [_now_us(), str(supplier_id)]
+        try:
+            await self.guard.run("bump", lambda: self._bump_script(keys=keys, args=args))
+        except RedisDown:
+            self._pending.add(supplier_id)
+            return False
+        self._pending.discard(supplier_id)
+        return True
+
+    # -- reads -----------------------------------------------------------------------------------------------
+    def _codec(self, name: str, type_: Any) -> _Codec:
+        codec = self._codecs.get(name)
+        if codec is None:
+            codec = self._codecs[name] = _Codec(type_)
+        return codec
+
+    async def get(
+        self,
+        gen: Generation,
+        name: str,
+        params: tuple[Hashable, ...],
+        type_: Any,
+        load: Callable[[], Awaitable[T]],
+    ) -> T:
+        """The value of query ``name`` with ``params`` for ``gen``'s supplier: memory, then Redis, then ``load``
+        (which must run in ``tenant(pool, gen.supplier_id)``). ``type_`` is what ``load`` returns (msgspec)."""
+        key = (gen.supplier_id, gen.shared, gen.local, name, params)
+        entry = self._memory.get(key)
+        if entry is not None and (not gen.degraded or time.monotonic() - entry[0] <= self.degraded_ttl):
+            CACHE_LOOKUPS.labels("memory", "hit").inc()
+            return entry[1]  # type: ignore[no-any-return]
+        CACHE_LOOKUPS.labels("memory", "miss").inc()
+        flight = self._flights.get(key)
+        if flight is None:
+            flight = asyncio.ensure_future(self._fill(key, gen, name, params, type_, load))
+            self._flights[key] = flight
+            flight.add_done_callback(lambda done: self._landed(key, done))
+        # shield: a caller that goes away (client disconnected) does not cancel the load the others wait on
+        return await asyncio.shield(flight)
+
+    def _landed(self, key: Hashable, done: asyncio.Task[Any]) -> None:
+        if self._flights.get(key) is done:
+            del self._flights[key]
+        if not done.cancelled():
+            done.exception()  # retrieved here so an error nobody awaited is not logged as "never retrieved"
+
+    async def _fill(
+        self,
+        key: Hashable,
+        gen: Generation,
+        name: str,
+        params: tuple[Hashable, ...],
+        type_: Any,
+        load: Callable[[], Awaitable[T]],
+    ) -> T:
+        codec = self._codec(name, type_)
+        rkey = None
+        if gen.shared is not None:
+            digest = hashlib.blake2b(repr(params).encode(), digest_size=12).hexdigest()
+            rkey = VALUE_KEY.format(sid=gen.supplier_id, gen=gen.shared, name=name, schema=codec.schema, digest=digest)
+            value = await self._from_redis(rkey, codec)
+            if value is not None:
+                self._memory[key] = (time.monotonic(), value[0])
+                return value[0]  # type: ignore[no-any-return]
+        loaded = await load()
+        self._memory[key] = (time.monotonic(), loaded)
+        if rkey is not None:
+            payload = msgspec.msgpack.encode(loaded)
+            with contextlib.suppress(RedisDown):
+                await self.guard.run("set", lambda: self.redis.set(rkey, payload, ex=self.redis_ttl))
+        return loaded
+
+    async def _from_redis(self, rkey: str, codec: _Codec) -> tuple[Any] | None:
+        raw: Any
+        try:
+            raw = await self.guard.run("get", lambda: self.redis.get(rkey))
+        except RedisDown:
+            return None
+        if raw is None:
+            CACHE_LOOKUPS.labels("redis", "miss").inc()
+            return None
+        try:
+            value = codec.decoder.decode(raw)
+        except msgspec.DecodeError:
+            CACHE_LOOKUPS.labels("redis", "miss").inc()
+            CACHE_ERRORS.labels("get", "undecodable").inc()
+            return None
+        CACHE_LOOKUPS.labels("redis", "hit").inc()
+        return (value,)
+
+    # -- HTTP ------------------------------------------------------------------------------------------------
+    def etag(self, gen: Generation, *parts: str) -> str | None:
+        """A weak ETag for a rendering that depends only on the supplier's cached data and ``parts`` (the request:
+        path, query, fragment). None when degraded: without the shared generation we cannot promise freshness."""
+        if gen.shared is None:
+            return None
+        raw = "\x1f".join((self._build, str(gen.supplier_id), str(gen.shared), dt.date.today().isoformat(), *parts))
+        return 'W/"' + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest() + '"'
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    # Weak comparison (RFC 9110 §13.1.2): W/ prefixes are ignored.
+    opaque = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == opaque for tag in if_none_match.split(","))
+
+
+async def bump_after_write(message: Any, scope: Any) -> None:
+    """Litestar ``before_send`` hook: an unsafe request by a signed-in supplier bumps their generation before the
+    response starts (the handler's transaction has committed by then). Coarse on purpose: writes are rare next
+    to reads, and no route can forget to invalidate."""
+    if message.get("type") != "http.response.start" or scope.get("method", "GET") in SAFE_METHODS:
+        return
+    session = scope.get("session")
+    supplier_id = session.get("supplier_id") if isinstance(session, dict) else None
+    if not isinstance(supplier_id, int):
+        return
+    resources = scope["app"].state.get("resources")
+    cache = getattr(resources, "cache", None)
+    if isinstance(cache, HotCache):
+        await cache.bump(supplier_id)
+
+
+# -- workers ---------------------------------------------------------------------------------------------------
+class _WorkerBumper:
+    """Workers are threads in sync code: one small Redis client, a short timeout, failures remembered and retried
+    on the next bump, and a back-off so a dead Redis does not slow an import."""
+
+    def __init__(self, url: str) -> None:
+        self._client = sync_redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._script = self._client.register_script(_BUMP)
+        self._lock = threading.Lock()
+        self._pending: set[int] = set()
+        self._skip_until = 0.0
+
+    def bump(self, supplier_id: int) -> None:
+        with self._lock:
+            self._pending.add(supplier_id)
+            if time.monotonic() < self._skip_until:
+                CACHE_ERRORS.labels("worker_bump", "circuit_open").inc()
+                return
+            for sid in sorted(self._pending):
+                try:
+                    self._script(keys=[GEN_KEY.format(sid), CHANNEL], args=[_now_us(), str(sid)])
+                except (RedisError, OSError):
+                    CACHE_ERRORS.labels("worker_bump", "error").inc()
+                    self._skip_until = time.monotonic() + 2.0
+                    return
+                self._pending.discard(sid)
+
+
+_bumper: _WorkerBumper | None = None
+_bumper_lock = threading.Lock()
+
+
+def bump_from_worker(supplier_id: int) -> None:
+    """After a worker commits clients for a supplier (each import batch, and the job's end): web processes'
+    cached reads for that supplier are invalidated. Never raises: an import must not fail over a cache."""
+    global _bumper
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return
+    with _bumper_lock:
+        if _bumper is None:
+            _bumper = _WorkerBumper(url)
+    _bumper.bump(supplier_id)
+
+
+__all__ = ["Generation", "HotCache", "bump_after_write", "bump_from_worker", "etag_matches"]

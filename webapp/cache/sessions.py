@@ -1,0 +1,68 @@
+"""Sessions that survive a Redis outage: a Litestar ``Store`` in front of the Redis one.
+
+Sessions live in Redis. Without this wrapper a Redis outage turns every signed-in page into a 500 (the session
+middleware reads the session before the handler runs and writes it back after). With it, each web process keeps
+a bounded copy of the sessions it has served recently (cachetools ``TTLCache``) and answers from that copy while
+Redis is unreachable; writes are kept locally and Redis is retried through the shared circuit breaker.
+
+Stated limits while Redis is down: a sign-out only ends the session in the process that handled it (others
+still honour their copy until Redis is back or the copy expires after ``LOCAL_TTL_S``), and a phone whose session
+this process has never seen is sent to the sign-in page rather than getting an error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+
+from cachetools import TTLCache
+from litestar.stores.base import Store
+
+from webapp.cache.guard import RedisDown, RedisGuard
+
+LOCAL_SESSIONS = 20_000  # a session is ~40 bytes of msgpack: this is a few MB
+LOCAL_TTL_S = 3600.0
+
+
+class FallbackStore(Store):
+    def __init__(self, inner: Store, guard: RedisGuard) -> None:
+        self.inner, self.guard = inner, guard
+        self._local: TTLCache[str, bytes] = TTLCache(LOCAL_SESSIONS, LOCAL_TTL_S)
+
+    async def set(self, key: str, value: str | bytes, expires_in: int | dt.timedelta | None = None) -> None:
+        self._local[key] = value.encode() if isinstance(value, str) else value
+        # Kept locally if Redis is away; the next successful set (every response writes the session) stores it.
+        with contextlib.suppress(RedisDown):
+            await self.guard.run("session_set", lambda: self.inner.set(key, value, expires_in))
+
+    async def get(self, key: str, renew_for: int | dt.timedelta | None = None) -> bytes | None:
+        try:
+            value = await self.guard.run("session_get", lambda: self.inner.get(key, renew_for))
+        except RedisDown:
+            return self._local.get(key)
+        if value is None:
+            self._local.pop(key, None)  # ended elsewhere (sign-out in another process) or expired
+        else:
+            self._local[key] = value
+        return value
+
+    async def delete(self, key: str) -> None:
+        self._local.pop(key, None)
+        with contextlib.suppress(RedisDown):
+            await self.guard.run("session_delete", lambda: self.inner.delete(key))
+
+    async def delete_all(self) -> None:
+        self._local.clear()
+        await self.inner.delete_all()
+
+    async def exists(self, key: str) -> bool:
+        try:
+            return await self.guard.run("session_exists", lambda: self.inner.exists(key))
+        except RedisDown:
+            return key in self._local
+
+    async def expires_in(self, key: str) -> int | None:
+        try:
+            return await self.guard.run("session_ttl", lambda: self.inner.expires_in(key))
+        except RedisDown:
+            return None
