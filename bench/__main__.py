@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import sys
 
-from bench import imports, poll, sse
+from bench import imports, load, poll, sse
 
 # Each suite's ``main()`` prints its lines and returns 0, or non-zero when it could not run.
 SUITES = {
     "imports": imports.main,  # import_csv_100k_s, import_csv_vs_copy_ratio, import_api_100k_s, concurrent, reimport
     "sse": sse.main,  # sse_kb_per_conn, sse_5k_p99_ms (with the 10k connect/disconnect leak check)
     "poll": poll.main,  # poll_304_p95_ms
+    "load": load.main,  # list_fragment_rps, mix_p95_ms, million_list_p95_ms, cache_hit_ratio
 }
 
 chosen = sys.argv[1:] or list(SUITES)

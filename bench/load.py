@@ -1,0 +1,648 @@
+"""Load test: ``list_fragment_rps``, ``mix_p95_ms``, ``million_list_p95_ms``, ``cache_hit_ratio`` (DESIGN.md §5).
+
+Set-up: embedded PostgreSQL and Valkey (or ``DATABASE_URL`` / ``REDIS_URL``), ``wedsync web --workers <cores>``,
+50 suppliers with 2,000 clients each and one with 1,000,000 (signed up over HTTP, clients seeded with
+``generate_series``: ``bench.seed_scale``), 200 signed-in phones (one real sign-up per supplier, real logins
+for the rest; the bench server raises ``LOGIN_ATTEMPTS_PER_MINUTE``, a setting). Phases, each after a warm-up:
+
+1. ``list_fragment_rps``: 32 connections asking for the client-list fragment (``HX-Request``) back to back.
+2. ``cache_hit_ratio``: a steady browse workload (list, detail, search; no writes) for 200 phones, from the
+   ``wedsync_cache_lookups_total{tier,result}`` counters on ``/metrics`` (null while that metric is absent).
+3. ``mix_p95_ms``: 200 phones, each a loop of one request then a think time (exponential, mean 1 s): 70% browse
+   (list 30 incl. "load more", detail 25, search 15), 20% writes (note 12, status 8, with CSRF and an
+   Idempotency-Key as the app's forms send them), 10% progress polls (conditional, ``If-None-Match``).
+   ``million_list_p95_ms`` is the p95 of list and search answers for the 1,000,000-client supplier's phones in
+   the same phase. Every line reports per route: requests/s, p50/p95/p99, errors (5xx, transport errors).
+
+Latencies are measured by the client on loopback, so they include the load generator's own event loop: an upper
+bound on server time (the detail adds the server's own p95 bucket from ``/metrics``). On the 2-core machine the
+generator shares the CPU with the server; its CPU use is in each line's detail (``loadgen_cores``).
+
+Why a script and not locust: no extra dependency or process model (locust brings gevent and its own runner),
+exact control of the mix, the think time and the per-tenant split, and it runs inside ``make bench`` and, at a
+tiny size, inside ``make test`` (``tests/test_load_smoke.py``). httpx over uvloop keeps the generator light
+enough; one ``AsyncClient`` per phone, as each phone has its own connection and cookies.
+
+``BENCH_SCALE`` shrinks the sizes (clients, phones, seconds); ``BENCH_LOAD_SECONDS`` sets the measured seconds
+of each phase. Run on its own with ``python -m bench.load`` (or ``python -m bench load``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import psutil
+import psycopg
+
+from bench.imports import ROOT, services
+from bench.seed_scale import FIRST_NAMES, LAST_NAMES, VENUES, Seeded, analyze, seed_supplier
+
+SCALE = float(os.environ.get("BENCH_SCALE", "1"))
+SUPPLIERS = max(3, int(50 * min(1.0, SCALE * 4)))
+CLIENTS_PER_SUPPLIER = max(100, int(2_000 * SCALE))
+MILLION = max(2_000, int(1_000_000 * SCALE))
+PHONES = max(12, int(200 * SCALE))
+MILLION_PHONES_SHARE = 0.1  # the big studio's team: 20 of the 200 phones
+SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", str(max(3.0, 20 * SCALE))))
+WARMUP_S = max(1.0, SECONDS / 4)
+THINK_S = 1.0
+RPS_CONNECTIONS = 32
+PASSWORD = "a long bench password"  # noqa: S105 - the bench studios' own sign-in
+T = TypeVar("T")
+
+# The phone mix: route -> weight (percent).
+MIX: dict[str, int] = {
+    "list": 22, "list_more": 8, "detail": 25, "search": 15,  # browse 70
+    "note": 12, "status": 8,  # writes 20
+    "progress": 10,  # polling 10
+}  # fmt: skip
+BROWSE = {name: MIX[name] for name in ("list", "list_more", "detail", "search")}
+_CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
+_VERSION = re.compile(r'name="version" value="(\d+)"')
+_MORE = re.compile(r'hx-get="(/clients/\?cursor=[^"]+)"')
+_CACHE = re.compile(r"^wedsync_cache_lookups_total\{(?P<labels>[^}]*)\} (?P<value>[0-9.e+]+)$", re.MULTILINE)
+_BUCKET = re.compile(r"^wedsync_request_duration_seconds_bucket\{(?P<labels>[^}]*)\} (?P<count>[0-9.e+]+)$", re.M)
+
+
+@dataclass
+class Tenant:
+    seeded: Seeded
+    email: str
+    million: bool
+
+
+@dataclass
+class Phone:
+    tenant: Tenant
+    client: httpx.AsyncClient
+    csrf: str
+    rng: random.Random
+    next_page: str | None = None
+    current: tuple[int, int] | None = None  # (client id, version) of the detail page last shown
+    etag: str = ""
+
+
+@dataclass
+class Stats:
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    statuses: dict[str, Counter[int]] = field(default_factory=dict)
+
+    def record(self, route: str, status: int, ms: float) -> None:
+        self.latencies.setdefault(route, []).append(ms)
+        self.statuses.setdefault(route, Counter())[status] += 1
+
+    def errors(self, route: str | None = None) -> int:
+        """5xx answers and transport failures (status 0)."""
+        routes = [route] if route else list(self.statuses)
+        return sum(n for r in routes for code, n in self.statuses.get(r, Counter()).items() if code == 0 or code >= 500)
+
+    def all_latencies(self, routes: list[str] | None = None) -> list[float]:
+        return [ms for r, values in self.latencies.items() if routes is None or r in routes for ms in values]
+
+
+def emit(bench: str, value: float | None, unit: str, budget: str, **detail: object) -> None:
+    """``bench.imports.emit``'s line, with ``null`` when there is nothing to measure (JSON has no NaN)."""
+    line = {"bench": bench, "value": None if value is None else round(value, 3), "unit": unit, "budget": budget}
+    print(json.dumps({**line, **detail}), flush=True)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+
+def route_table(stats: Stats, seconds: float) -> dict[str, dict[str, object]]:
+    table: dict[str, dict[str, object]] = {}
+    for route in sorted(stats.latencies):
+        values = stats.latencies[route]
+        table[route] = {
+            "rps": round(len(values) / seconds, 1),
+            "p50": round(statistics.median(values), 2),
+            "p95": percentile(values, 0.95),
+            "p99": percentile(values, 0.99),
+            "errors": stats.errors(route),
+            "statuses": {str(code): n for code, n in sorted(stats.statuses[route].items())},
+        }
+    return table
+
+
+# --- the server -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Web:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def cpu_s(self) -> float:
+        """CPU seconds of the web process and its workers so far."""
+        try:
+            procs = [psutil.Process(self.process.pid), *psutil.Process(self.process.pid).children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return 0.0
+        total = 0.0
+        for proc in procs:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = proc.cpu_times()
+                total += times.user + times.system
+        return total
+
+
+@contextlib.contextmanager
+def web_server(database_url: str, redis_url: str, var_dir: Path, workers: int, **extra: str) -> Iterator[Web]:
+    """``wedsync web --workers N`` on a free port, logging to our stderr (stdout carries only the JSON lines)."""
+    from webapp.embedded import free_port
+
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url, REDIS_URL=redis_url, WEDSYNC_VAR_DIR=str(var_dir), LOG_LEVEL="WARNING",
+        LOGIN_ATTEMPTS_PER_MINUTE="100000", PYTHONUNBUFFERED="1", PROMETHEUS_MULTIPROC_DIR=str(var_dir / "prom"),
+    )  # fmt: skip
+    env.update(extra)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "webapp.cli", "web", "--port", str(port), "--workers", str(workers)],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError("the web server exited during start-up")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(url + "/login", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the web server did not start within 60 s")
+            time.sleep(0.1)  # polling a child's port: there is nothing to wait on
+        yield Web(url, proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# --- tenants and phones -----------------------------------------------------------------------------------------
+
+
+def _cookies(response: httpx.Response, jar: dict[str, str]) -> None:
+    for header in response.headers.get_list("set-cookie"):
+        name, _, value = header.split(";", 1)[0].partition("=")
+        if "max-age=0" in header.lower():
+            jar.pop(name.strip(), None)
+        else:
+            jar[name.strip()] = value.strip()
+
+
+def _cookie_header(jar: dict[str, str]) -> str:
+    return "; ".join(f"{k}={v}" for k, v in jar.items())
+
+
+async def _form_page(client: httpx.AsyncClient, path: str, jar: dict[str, str]) -> str:
+    page = await client.get(path, headers={"cookie": _cookie_header(jar)})
+    _cookies(page, jar)
+    match = _CSRF_FIELD.search(page.text)
+    assert match, f"{path} has no CSRF field"
+    return match.group(1)
+
+
+async def sign_up(base_url: str, name: str) -> tuple[str, dict[str, str]]:
+    """A new supplier through ``/signup``; returns the email and the signed-in cookies."""
+    email = f"bench-load-{secrets.token_hex(5)}@example.com"
+    jar: dict[str, str] = {}
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        token = await _form_page(client, "/signup", jar)
+        resp = await client.post(
+            "/signup",
+            data={"_csrf_token": token, "business_name": name, "email": email, "password": PASSWORD},
+            headers={"cookie": _cookie_header(jar)},
+        )
+        assert resp.status_code == 303, resp.text[:300]
+        _cookies(resp, jar)
+    return email, jar
+
+
+async def log_in(base_url: str, email: str) -> dict[str, str]:
+    jar: dict[str, str] = {}
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        token = await _form_page(client, "/login", jar)
+        resp = await client.post(
+            "/login",
+            data={"_csrf_token": token, "email": email, "password": PASSWORD},
+            headers={"cookie": _cookie_header(jar)},
+        )
+        assert resp.status_code == 303, f"login answered {resp.status_code}"
+        _cookies(resp, jar)
+    return jar
+
+
+def supplier_id_of(database_url: str, email: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT id FROM suppliers WHERE lower(email) = lower(%s)", [email]).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def make_tenants(base_url: str, database_url: str, suppliers: int, clients: int, million: int) -> tuple[
+    list[Tenant], list[dict[str, str]], dict[str, float]
+]:  # fmt: skip
+    """Sign up ``suppliers`` + 1 studios over HTTP and seed their clients; the last one has ``million``."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    signed = asyncio.run(_gather_limited([sign_up(base_url, f"Bench Studio {i}") for i in range(suppliers + 1)], 8))
+    timings["signup_s"] = round(time.perf_counter() - started, 1)
+    started = time.perf_counter()
+    tenants = []
+    for i, (email, _) in enumerate(signed):
+        big = i == suppliers
+        seeded = seed_supplier(database_url, supplier_id_of(database_url, email), million if big else clients)
+        tenants.append(Tenant(seeded, email, big))
+    timings["seed_s"] = round(time.perf_counter() - started, 1)
+    timings["analyze_s"] = round(analyze(database_url), 1)
+    return tenants, [jar for _, jar in signed], timings
+
+
+async def _gather_limited(coros: list[Awaitable[T]], limit: int) -> list[T]:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(coro: Awaitable[T]) -> T:
+        async with gate:
+            return await coro
+
+    return list(await asyncio.gather(*(one(c) for c in coros)))
+
+
+async def open_phones(base_url: str, tenants: list[Tenant], jars: list[dict[str, str]], phones: int) -> list[Phone]:
+    """``phones`` signed-in phones: the sign-up's own session first, then a real login for every other phone."""
+    big = [t for t in tenants if t.million]
+    small = [t for t in tenants if not t.million]
+    n_big = max(1, round(phones * MILLION_PHONES_SHARE))
+    owners = [big[i % len(big)] for i in range(n_big)] + [small[i % len(small)] for i in range(phones - n_big)]
+    first_jar = {id(t): jar for t, jar in zip(tenants, jars, strict=True)}
+    used: set[int] = set()
+
+    async def session_for(tenant: Tenant) -> dict[str, str]:
+        if id(tenant) not in used:
+            used.add(id(tenant))
+            return first_jar[id(tenant)]
+        return await log_in(base_url, tenant.email)
+
+    jars_for = await _gather_limited([session_for(t) for t in owners], 8)
+    out = []
+    for n, (tenant, jar) in enumerate(zip(owners, jars_for, strict=True)):
+        client = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(30),
+            headers={"cookie": _cookie_header(jar)},
+            limits=httpx.Limits(max_connections=2, max_keepalive_connections=2),
+        )
+        page = await client.get("/clients/")
+        assert page.status_code == 200, f"a signed-in phone got {page.status_code} for /clients/"
+        match = _CSRF_FIELD.search(page.text) or re.search(r'"x-csrftoken": "([^"]+)"', page.text)
+        assert match, "the client list has no CSRF token"
+        out.append(Phone(tenant, client, match.group(1), random.Random(n)))
+    return out
+
+
+# --- what a phone does --------------------------------------------------------------------------------------------
+
+_HX = {"HX-Request": "true"}
+
+
+def _search_term(rng: random.Random) -> str:
+    kind = rng.random()
+    if kind < 0.4:
+        return rng.choice(LAST_NAMES).lower()
+    if kind < 0.7:
+        return rng.choice(FIRST_NAMES)
+    if kind < 0.85:
+        return rng.choice(VENUES).split()[-1]
+    if kind < 0.95:
+        return f"{rng.choice(FIRST_NAMES).lower()}.{rng.randrange(1, 5000)}@"
+    return f"07700 {rng.randrange(0, 1000000):06d}"
+
+
+def _client_id(phone: Phone) -> int:
+    s = phone.tenant.seeded
+    return phone.rng.randint(s.first_client_id, s.last_client_id)
+
+
+async def _timed(phone: Phone, stats: Stats, route: str, call: Awaitable[httpx.Response]) -> httpx.Response | None:
+    started = time.perf_counter()
+    try:
+        resp = await call
+    except httpx.HTTPError:
+        stats.record(route, 0, (time.perf_counter() - started) * 1000)
+        return None
+    ms = (time.perf_counter() - started) * 1000
+    stats.record(route, resp.status_code, ms)
+    if phone.tenant.million and route in ("list", "list_more", "search"):
+        stats.record("million_" + route, resp.status_code, ms)
+    return resp
+
+
+async def do_list(phone: Phone, stats: Stats) -> None:
+    resp = await _timed(phone, stats, "list", phone.client.get("/clients/", headers=_HX))
+    if resp is not None:
+        more = _MORE.search(resp.text)
+        phone.next_page = more.group(1).replace("&amp;", "&") if more else None
+
+
+async def do_list_more(phone: Phone, stats: Stats) -> None:
+    if phone.next_page is None:
+        await do_list(phone, stats)
+        return
+    resp = await _timed(phone, stats, "list_more", phone.client.get(phone.next_page, headers=_HX))
+    if resp is not None:
+        more = _MORE.search(resp.text)
+        phone.next_page = more.group(1).replace("&amp;", "&") if more else None
+
+
+async def do_search(phone: Phone, stats: Stats) -> None:
+    params = {"q": _search_term(phone.rng)}
+    await _timed(phone, stats, "search", phone.client.get("/clients/", params=params, headers=_HX))
+
+
+async def do_detail(phone: Phone, stats: Stats) -> None:
+    client_id = _client_id(phone)
+    resp = await _timed(phone, stats, "detail", phone.client.get(f"/clients/{client_id}"))
+    if resp is not None and resp.status_code == 200:
+        version = _VERSION.search(resp.text)
+        phone.current = (client_id, int(version.group(1))) if version else None
+
+
+def _write_headers(phone: Phone) -> dict[str, str]:
+    return {**_HX, "x-csrftoken": phone.csrf, "idempotency-key": secrets.token_urlsafe(12)}
+
+
+async def do_note(phone: Phone, stats: Stats) -> None:
+    client_id = phone.current[0] if phone.current else _client_id(phone)
+    body = {"body": f"Bench note {phone.rng.randrange(1_000_000)}: first look by the lake at 2pm."}
+    call = phone.client.post(f"/clients/{client_id}/notes", data=body, headers=_write_headers(phone))
+    await _timed(phone, stats, "note", call)
+
+
+async def do_status(phone: Phone, stats: Stats) -> None:
+    if phone.current is None:
+        await do_detail(phone, stats)
+        if phone.current is None:
+            return
+    client_id, version = phone.current
+    status = phone.rng.choice(["lead", "booked", "completed"])
+    call = phone.client.post(
+        f"/clients/{client_id}/status", data={"status": status, "version": str(version)}, headers=_write_headers(phone)
+    )
+    resp = await _timed(phone, stats, "status", call)
+    if resp is not None:
+        found = _VERSION.search(resp.text)  # 200 and 409 both show the current version
+        phone.current = (client_id, int(found.group(1))) if found else None
+
+
+async def do_progress(phone: Phone, stats: Stats) -> None:
+    headers = {"If-None-Match": phone.etag} if phone.etag else {}
+    call = phone.client.get(f"/jobs/{phone.tenant.seeded.job_id}/progress", headers=headers)
+    resp = await _timed(phone, stats, "progress", call)
+    if resp is not None and resp.headers.get("etag"):
+        phone.etag = resp.headers["etag"]
+
+
+ACTIONS: dict[str, Callable[[Phone, Stats], Awaitable[None]]] = {
+    "list": do_list, "list_more": do_list_more, "detail": do_detail, "search": do_search,
+    "note": do_note, "status": do_status, "progress": do_progress,
+}  # fmt: skip
+
+
+async def phone_loop(phone: Phone, mix: dict[str, int], until: float, stats: Stats, think_s: float) -> None:
+    routes, weights = list(mix), list(mix.values())
+    # Phones start spread over one think time rather than all at once.
+    await asyncio.sleep(phone.rng.uniform(0, think_s))
+    while time.perf_counter() < until:
+        route = phone.rng.choices(routes, weights)[0]
+        await ACTIONS[route](phone, stats)
+        if think_s:
+            # The workload model (a person reading the screen), not synchronisation.
+            await asyncio.sleep(phone.rng.expovariate(1 / think_s))
+
+
+async def run_mix(phones: list[Phone], mix: dict[str, int], seconds: float, think_s: float = THINK_S) -> Stats:
+    stats = Stats()
+    until = time.perf_counter() + seconds
+    await asyncio.gather(*(phone_loop(p, mix, until, stats, think_s) for p in phones))
+    return stats
+
+
+async def run_list_rps(phones: list[Phone], seconds: float, connections: int) -> Stats:
+    """Back-to-back client-list fragments on ``connections`` phones of 2,000-client studios (no think time)."""
+    small = [p for p in phones if not p.tenant.million][:connections]
+    stats = Stats()
+    until = time.perf_counter() + seconds
+
+    async def hammer(phone: Phone) -> None:
+        while time.perf_counter() < until:
+            await _timed(phone, stats, "list", phone.client.get("/clients/", headers=_HX))
+
+    await asyncio.gather(*(hammer(p) for p in small))
+    return stats
+
+
+# --- /metrics ---------------------------------------------------------------------------------------------------
+
+
+async def scrape(client: httpx.AsyncClient) -> str:
+    return (await client.get("/metrics")).text
+
+
+def cache_counts(metrics: str) -> dict[tuple[str, str], float]:
+    out: dict[tuple[str, str], float] = {}
+    for m in _CACHE.finditer(metrics):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group("labels")))
+        key = (labels.get("tier", ""), labels.get("result", ""))
+        out[key] = out.get(key, 0.0) + float(m.group("value"))
+    return out
+
+
+def cache_ratio(before: str, after: str) -> dict[str, object] | None:
+    """Hit ratios per tier, and overall: reads answered without PostgreSQL / all reads (each starts in memory)."""
+    if "wedsync_cache_lookups_total" not in after:
+        return None
+    b, a = cache_counts(before), cache_counts(after)
+    delta = {k: a.get(k, 0.0) - b.get(k, 0.0) for k in a}
+    tiers = sorted({tier for tier, _ in delta})
+    out: dict[str, object] = {"lookups": {f"{t}_{r}": int(v) for (t, r), v in sorted(delta.items())}}
+    for tier in tiers:
+        hits, misses = delta.get((tier, "hit"), 0.0), delta.get((tier, "miss"), 0.0)
+        out[tier] = round(hits / (hits + misses), 4) if hits + misses else None
+    first, last = ("memory" if "memory" in tiers else tiers[0]), tiers[-1]
+    reads = delta.get((first, "hit"), 0.0) + delta.get((first, "miss"), 0.0)
+    to_database = delta.get((last, "miss"), 0.0)
+    out["overall"] = round(1 - to_database / reads, 4) if reads else None
+    return out
+
+
+def server_p95_ms(before: str, after: str) -> float | None:
+    """The server's own p95 (upper bucket bound) over every route, from the request-duration histogram."""
+
+    def buckets(text: str) -> dict[float, float]:
+        out: dict[float, float] = {}
+        for m in _BUCKET.finditer(text):
+            le = re.search(r'le="([^"]+)"', m.group("labels"))
+            if le:
+                bound = float("inf") if le.group(1) == "+Inf" else float(le.group(1))
+                out[bound] = out.get(bound, 0.0) + float(m.group("count"))
+        return out
+
+    b, a = buckets(before), buckets(after)
+    delta = {k: a[k] - b.get(k, 0.0) for k in a}
+    total = delta.get(float("inf"), 0.0)
+    if not total:
+        return None
+    for bound in sorted(delta):
+        if delta[bound] >= 0.95 * total:
+            return bound * 1000
+    return None
+
+
+# --- phases -------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    stats: Stats
+    seconds: float
+    loadgen_cores: float
+    server_cores: float
+    metrics_before: str
+    metrics_after: str
+
+
+async def measured(web: Web, run: Callable[[], Awaitable[Stats]]) -> Phase:
+    async with httpx.AsyncClient(base_url=web.url, timeout=30) as plain:
+        before = await scrape(plain)
+        cpu0, srv0, t0 = time.process_time(), web.cpu_s(), time.perf_counter()
+        stats = await run()
+        elapsed = time.perf_counter() - t0
+        cpu1, srv1 = time.process_time(), web.cpu_s()
+        after = await scrape(plain)
+    return Phase(stats, elapsed, round((cpu1 - cpu0) / elapsed, 2), round((srv1 - srv0) / elapsed, 2), before, after)
+
+
+async def run_all(web: Web, phones: list[Phone], seconds: float, warmup_s: float) -> dict[str, Phase]:
+    phases: dict[str, Phase] = {}
+    await run_mix(phones, BROWSE, warmup_s)  # connections open, caches and PostgreSQL buffers warm
+    phases["list_rps"] = await measured(web, lambda: run_list_rps(phones, seconds, RPS_CONNECTIONS))
+    phases["browse"] = await measured(web, lambda: run_mix(phones, BROWSE, seconds))
+    phases["mix"] = await measured(web, lambda: run_mix(phones, MIX, seconds))
+    return phases
+
+
+def report(phases: dict[str, Phase], *, cores: int, phones: int, sizes: dict[str, object]) -> None:
+    common = {
+        "web_workers": cores, "cpu_cores": os.cpu_count(), **sizes,
+        "note": "client-side latency on loopback; the load generator runs on the same cores as the server",
+    }  # fmt: skip
+    rps = phases["list_rps"]
+    ok = sum(n for code, n in rps.stats.statuses.get("list", Counter()).items() if 200 <= code < 300)
+    emit(
+        "list_fragment_rps", ok / rps.seconds, "requests/s", ">= 1500", connections=RPS_CONNECTIONS,
+        seconds=round(rps.seconds, 1), errors=rps.stats.errors(), p50=percentile(rps.stats.all_latencies(), 0.5),
+        p95=percentile(rps.stats.all_latencies(), 0.95), loadgen_cores=rps.loadgen_cores,
+        server_cores=rps.server_cores, **common,
+    )  # fmt: skip
+    mix = phases["mix"]
+    main_routes = [r for r in mix.stats.latencies if not r.startswith("million_")]
+    emit(
+        "mix_p95_ms", percentile(mix.stats.all_latencies(main_routes), 0.95), "ms", "< 50",
+        phones=phones, think_s=THINK_S, seconds=round(mix.seconds, 1),
+        rps=round(len(mix.stats.all_latencies(main_routes)) / mix.seconds, 1),
+        errors_5xx=sum(mix.stats.errors(r) for r in main_routes), routes=route_table(mix.stats, mix.seconds),
+        server_p95_ms_bucket=server_p95_ms(mix.metrics_before, mix.metrics_after),
+        cache=cache_ratio(mix.metrics_before, mix.metrics_after),
+        loadgen_cores=mix.loadgen_cores, server_cores=mix.server_cores, **common,
+    )  # fmt: skip
+    big_routes = [r for r in mix.stats.latencies if r.startswith("million_")]
+    emit(
+        "million_list_p95_ms", percentile(mix.stats.all_latencies(big_routes), 0.95), "ms", "< 30",
+        measured="list, load more and search answers to the big studio's phones during the mix",
+        phones=max(1, round(phones * MILLION_PHONES_SHARE)),
+        routes={r: v for r, v in route_table(mix.stats, mix.seconds).items() if r in big_routes}, **common,
+    )  # fmt: skip
+    browse = phases["browse"]
+    ratio = cache_ratio(browse.metrics_before, browse.metrics_after)
+    emit(
+        "cache_hit_ratio", ratio["overall"] if ratio else None, "ratio", ">= 0.95",  # type: ignore[arg-type]
+        measured="steady browse (list, load more, detail, search; no writes)", tiers=ratio, phones=phones,
+        seconds=round(browse.seconds, 1), rps=round(len(browse.stats.all_latencies()) / browse.seconds, 1),
+        errors_5xx=browse.stats.errors(), p95=percentile(browse.stats.all_latencies(), 0.95),
+        mix_tiers=cache_ratio(mix.metrics_before, mix.metrics_after), **common,
+    )  # fmt: skip
+
+
+async def close_phones(phones: list[Phone]) -> None:
+    await asyncio.gather(*(p.client.aclose() for p in phones))
+
+
+def run_async(coro: Awaitable[T]) -> T:
+    """On uvloop when installed: a lighter event loop leaves more of the shared CPU to the server."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    return uvloop.run(coro)  # type: ignore[arg-type]
+
+
+def main() -> int:
+    cores = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory(prefix="wedsync-bench-load-") as tmpdir:
+        tmp = Path(tmpdir)
+        with services(tmp) as (database_url, redis_url):
+            from webapp.db.migrate import migrate
+
+            migrate(database_url)
+            with web_server(database_url, redis_url, tmp / "var", cores) as web:
+                tenants, jars, timings = make_tenants(web.url, database_url, SUPPLIERS, CLIENTS_PER_SUPPLIER, MILLION)
+
+                async def go() -> dict[str, Phase]:
+                    started = time.perf_counter()
+                    phones = await open_phones(web.url, tenants, jars, PHONES)
+                    timings["sessions_s"] = round(time.perf_counter() - started, 1)
+                    try:
+                        return await run_all(web, phones, SECONDS, WARMUP_S)
+                    finally:
+                        await close_phones(phones)
+
+                phases = run_async(go())
+                sizes = {
+                    "suppliers": SUPPLIERS, "clients_each": CLIENTS_PER_SUPPLIER, "big_supplier_clients": MILLION,
+                    "setup": timings,
+                }  # fmt: skip
+                report(phases, cores=cores, phones=PHONES, sizes=sizes)
+    return 0
+
+
+__all__ = ["main"]
+
+if __name__ == "__main__":
+    sys.exit(main())
