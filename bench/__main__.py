@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import imports, load, poll, sse
+from bench import imports, load, poll, pwa, sse
 
 # Each suite's ``main()`` prints its lines and returns 0, or non-zero when it could not run.
 SUITES = {
@@ -15,6 +15,7 @@ SUITES = {
     "sse": sse.main,  # sse_kb_per_conn, sse_5k_p99_ms (with the 10k connect/disconnect leak check)
     "poll": poll.main,  # poll_304_p95_ms
     "load": load.main,  # list_fragment_rps, mix_p95_ms, million_list_p95_ms, cache_hit_ratio
+    "pwa": pwa.main,  # js_gzip_kb, lcp_first_ms, lcp_repeat_ms, offline_start_ms (Chromium, Slow 4G, 4x CPU)
 }
 
 chosen = sys.argv[1:] or list(SUITES)

@@ -162,6 +162,36 @@ def test_offline_reading_of_recent_pages(
 
 
 @pytest.mark.e2e
+def test_weak_signal_falls_back_to_the_saved_copy_after_3_s(
+    playwright: Playwright, browser: Browser, server: Server, services: Services
+) -> None:
+    context = browser.new_context(**device_context_options(playwright, "Pixel 7"), base_url=server.url)
+    page = context.new_page()
+    try:
+        _sign_up(page, services)
+        _wait_controlled(page)
+        page.goto("/clients/")
+        _wait_saved(page, "/clients/")
+        # One bar at the venue: every answer takes 8 s (Chromium's own network emulation, which also slows the
+        # worker's navigation preload). The worker gives up on the network after 3 s and shows the saved copy.
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send(
+            "Network.emulateNetworkConditions",
+            {"offline": False, "latency": 8000, "downloadThroughput": -1, "uploadThroughput": -1},
+        )
+        page.goto("/clients/", wait_until="commit", timeout=7000)
+        expect(page.locator(".saved-note")).to_have_text(
+            re.compile(r"Saved at \d{1,2}:\d{2}( [AP]M)? — the signal is too weak to load the latest"), timeout=6000
+        )
+        expect(page.get_by_role("heading", name="Clients")).to_be_visible()
+        started = page.evaluate("() => performance.getEntriesByType('navigation')[0].responseStart")
+        assert 2900 <= started < 7000, started  # after the 3 s timeout, well before the network's 8 s
+    finally:
+        context.close()
+
+
+@pytest.mark.e2e
 def test_sign_out_forgets_saved_pages(
     playwright: Playwright, browser: Browser, server: Server, services: Services
 ) -> None:
