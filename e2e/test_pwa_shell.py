@@ -268,7 +268,9 @@ def test_update_waits_for_reload_and_never_mixes_versions(
     try:
         _sign_up(page, services)
         _wait_controlled(page)
+        page.goto("/")
         page.goto("/clients/")
+        _wait_saved(page, "/", "/clients/")
         old_assets = _page_assets(page)
         old_css = next(a for a in old_assets if re.fullmatch(r"/static/app\.[0-9a-f]{10}\.css", a))
         old_version = page.evaluate(
@@ -307,5 +309,21 @@ def test_update_waits_for_reload_and_never_mixes_versions(
             assert httpx.get(url + asset).status_code == 200, asset
         cached = page.evaluate("caches.keys().then((ns) => ns.filter((n) => n.startsWith('wedsync-shell-')))")
         assert cached == [f"wedsync-shell-{new_version.group(1)}"]  # the old deploy's files are gone
+
+        # The dashboard, saved under deploy 1 and not opened since, was saved again with deploy 2's files: offline
+        # it opens complete, and nothing on it comes from deploy 1.
+        page.wait_for_function(
+            """async (name) => {
+              const names = (await caches.keys()).filter((n) => n.startsWith("wedsync-pages-"));
+              return names.length === 1 && names[0] === name && !!(await (await caches.open(name)).match("/"));
+            }""",
+            arg=f"wedsync-pages-{new_version.group(1)}",
+        )
+        context.set_offline(True)
+        page.goto("/")
+        expect(page.locator(".saved-note")).to_be_visible()
+        assert new_css in _page_assets(page)
+        assert old_css not in _page_assets(page)
+        assert _styled(page)
     finally:
         context.close()

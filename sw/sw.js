@@ -36,26 +36,33 @@ self.addEventListener("activate", (event) => {
     (async () => {
       if (self.registration.navigationPreload) await self.registration.navigationPreload.enable();
       const names = await caches.keys();
-      const oldPages = names.filter((n) => n.startsWith("wedsync-pages-") && n !== PAGES_CACHE);
       await Promise.all(names.filter((n) => n.startsWith("wedsync-shell-") && n !== SHELL_CACHE).map((n) => caches.delete(n)));
-      // Re-save the pages the photographer had saved, now linking this version's assets (best effort: offline,
-      // they are dropped, as their old assets are gone).
-      for (const name of oldPages) {
-        const old = await caches.open(name);
-        for (const request of await old.keys()) {
-          try {
-            const response = await fetch(request.url, { credentials: "same-origin", redirect: "manual" });
-            if (cacheable(response)) await savePage(request.url, response);
-          } catch (e) {
-            /* offline: nothing to re-save */
-          }
-        }
-        await caches.delete(name);
-      }
       await self.clients.claim();
+      // Not awaited: fetches wait while a worker is activating, and the pages reloading onto this version must
+      // not wait for up to 50 page downloads on a weak signal.
+      resavePages(names.filter((n) => n.startsWith("wedsync-pages-") && n !== PAGES_CACHE));
     })(),
   );
 });
+
+// Re-save the pages the photographer had saved under the previous version, now linking this version's assets
+// (their old assets are gone). Best effort: offline, or signed out meanwhile, they are dropped.
+async function resavePages(oldNames) {
+  const forgets = forgotten;
+  for (const name of oldNames) {
+    const old = await caches.open(name);
+    for (const request of await old.keys()) {
+      try {
+        const response = await fetch(request.url, { credentials: "same-origin", redirect: "manual" });
+        if (forgets !== forgotten) return;
+        if (cacheable(response)) await savePage(request.url, response);
+      } catch (e) {
+        /* offline: nothing to re-save */
+      }
+    }
+    await caches.delete(name);
+  }
+}
 
 self.addEventListener("message", (event) => {
   const type = (event.data && event.data.type) || "";
@@ -89,7 +96,10 @@ self.addEventListener("fetch", (event) => {
   if (url.pathname.startsWith("/static/")) event.respondWith(asset(request));
 });
 
+let forgotten = 0; // bumped on every sign-out, so a re-save that started before it stops
+
 async function forgetPages() {
+  forgotten += 1;
   const names = await caches.keys();
   await Promise.all(names.filter((n) => n.startsWith("wedsync-pages-")).map((n) => caches.delete(n)));
 }
