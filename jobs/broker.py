@@ -14,6 +14,7 @@ from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, Shutdow
 
 from jobs.failures import DeadJobRecorder
 from jobs.heartbeat import WorkerHeartbeat
+from jobs.metrics import JobDurations
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # How long a worker may be silent before its unacknowledged messages go to another worker: the
@@ -40,4 +41,5 @@ broker = RedisBroker(  # type: ignore[no-untyped-call]
 )
 broker.add_middleware(WorkerHeartbeat(REDIS_URL))
 broker.add_middleware(DeadJobRecorder())
+broker.add_middleware(JobDurations())
 dramatiq.set_broker(broker)

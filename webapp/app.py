@@ -22,7 +22,7 @@ from litestar.logging.config import StructLoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.logging import LoggingMiddlewareConfig
 from litestar.middleware.session.server_side import ServerSideSessionConfig
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig
 from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -37,8 +37,9 @@ from webapp.cache.sessions import FallbackStore
 from webapp.db.pool import make_async_pool
 from webapp.live import ProgressHub
 from webapp.middleware import request_id_middleware, security_headers_middleware
+from webapp.observability import LatencyWindow, serve_metrics
 from webapp.rendering import is_htmx, page
-from webapp.routes import accounts, dashboard, export, health, pwa
+from webapp.routes import accounts, dashboard, export, health, operator, outbox, pwa
 from webapp.routes.clients import ClientController
 from webapp.routes.imports import ImportController
 from webapp.routes.integrations import IntegrationController
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         max_size=settings.db_pool_max,
         statement_timeout_ms=settings.statement_timeout_ms,
     )
+    latency = LatencyWindow(redis, pool)  # per-route timings for the operator page's last hour
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -133,16 +135,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
             export.export_csv,
             export.export_ndjson,
             health.health,
-            PrometheusController,
+            health.ready,
+            serve_metrics,
+            operator.show_operator,
             pwa.serve_static,
             pwa.serve_service_worker,
             pwa.serve_service_worker_outbox,
             pwa.serve_web_app_manifest,
             pwa.show_offline,
+            outbox.show_outbox,
+            outbox.show_outbox_list,
         ],
         lifespan=[lifespan],
         before_send=[bump_after_write],
-        state=State({"assets": asset_manifest}),
+        state=State({"assets": asset_manifest, "latency": latency}),
         stores={
             "sessions": FallbackStore(RedisStore(redis, namespace="wedsync:session"), redis_guard),
             "rate_limit": RedisStore(redis, namespace="wedsync:ratelimit"),
@@ -150,6 +156,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[
             DefineMiddleware(request_id_middleware),
             DefineMiddleware(security_headers_middleware),
+            DefineMiddleware(latency.middleware),
             PrometheusConfig(
                 app_name="wedsync", prefix="wedsync", group_path=True, exclude=["^/metrics", "^/static"]
             ).middleware,

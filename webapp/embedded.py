@@ -97,7 +97,8 @@ class EmbeddedPostgres:
                 start_new_session=True,
             )
 
-    def start(self) -> None:
+    def start(self, port: int | None = None) -> None:
+        """Start (or restart, on the same ``port`` when given, so open pools can reconnect) the server."""
         self.root.mkdir(parents=True, exist_ok=True)
         self._prepare_root_user()
         if not (self.data / "PG_VERSION").exists():
@@ -116,7 +117,7 @@ class EmbeddedPostgres:
                 "--locale=C.UTF-8",
             )
         self._stop_leftover()
-        self.port = free_port()
+        self.port = port or free_port()
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories='' "
             "-c shared_preload_libraries=pg_stat_statements -c max_connections=200 "

@@ -136,7 +136,7 @@ def seed_demo(database_url: str, email: str, password: str, *, clients: int = 30
     """Create the demo supplier and its clients; False when it already exists (a second run changes nothing)."""
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
-            "INSERT INTO suppliers (business_name, email, password_hash) VALUES (%s, %s, %s) "
+            "INSERT INTO suppliers (business_name, email, password_hash, is_operator) VALUES (%s, %s, %s, true) "
             "ON CONFLICT (lower(email)) DO NOTHING RETURNING id",
             ["Willow & Wren Photography", email, hash_password(password)],
         ).fetchone()

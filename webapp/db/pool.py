@@ -15,6 +15,13 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 APP_ROLE = "wedsync_app"
 _SCOPE = "SELECT set_config('app.supplier_id', %s, true)"
+# A page waits at most this long for a free connection (psycopg_pool's default is 30 s): while PostgreSQL is
+# down a phone gets an answer quickly instead of a spinner.
+GETCONN_TIMEOUT_S = 5.0
+# psycopg_pool retries a failed connection with doubling delays until this many seconds have passed, then calls
+# reconnect_failed and starts afresh on the next request. Its default (5 minutes) lets the delay grow past a
+# minute, so the app could stay down long after PostgreSQL is back; 30 s caps the wait at about 16 s.
+RECONNECT_TIMEOUT_S = 30.0
 
 
 def _session_setup_sql(statement_timeout_ms: int) -> str:
@@ -28,8 +35,11 @@ def make_async_pool(url: str, *, min_size: int, max_size: int, statement_timeout
         await conn.execute(setup)
         await conn.commit()
 
+    from webapp.observability import TimedAsyncCursor, reconnect_failed
+
     return AsyncConnectionPool(
         url,
+        kwargs={"cursor_factory": TimedAsyncCursor},  # every statement's time into wedsync_db_query_seconds
         min_size=min_size,
         max_size=max_size,
         configure=configure,
@@ -37,6 +47,9 @@ def make_async_pool(url: str, *, min_size: int, max_size: int, statement_timeout
         check=AsyncConnectionPool.check_connection,
         open=False,
         name="web",
+        timeout=GETCONN_TIMEOUT_S,
+        reconnect_timeout=RECONNECT_TIMEOUT_S,
+        reconnect_failed=reconnect_failed,
     )
 
 
@@ -47,14 +60,19 @@ def make_sync_pool(url: str, *, min_size: int, max_size: int, statement_timeout_
         conn.execute(setup)
         conn.commit()
 
+    from webapp.observability import TimedCursor, reconnect_failed
+
     return ConnectionPool(
         url,
+        kwargs={"cursor_factory": TimedCursor},
         min_size=min_size,
         max_size=max_size,
         configure=configure,
         check=ConnectionPool.check_connection,
         open=False,
         name="worker",
+        reconnect_timeout=RECONNECT_TIMEOUT_S,
+        reconnect_failed=reconnect_failed,
     )
 
 

@@ -25,6 +25,7 @@ from jobs.progress import ProgressEvent
 from webapp.auth import provide_supplier_id, require_supplier
 from webapp.db.pool import tenant
 from webapp.live import follow, stream_for
+from webapp.metrics import SSE_CONNECTIONS
 from webapp.queries import jobs as q
 from webapp.rendering import render_html
 from webapp.state import resources
@@ -104,6 +105,7 @@ async def _stream(
         )
 
     async def messages() -> AsyncIterator[ServerSentEventMessage]:
+        SSE_CONNECTIONS.inc()
         try:
             start = resume
             if start is None:
@@ -135,6 +137,7 @@ async def _stream(
         finally:
             # A disconnect cancels this generator's anyio scope, which cancels any await here too: shielded,
             # or the slot stays claimed until its TTL and a phone that reconnects often locks its team out.
+            SSE_CONNECTIONS.dec()
             with anyio.CancelScope(shield=True):
                 await hub.release_slot(supplier_id, connection_id)
 

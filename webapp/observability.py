@@ -1,0 +1,347 @@
+"""What an operator needs to see: statement timing, pool and queue gauges, and per-route latency over the last hour.
+
+- **Statement time**: the pools' cursors time every ``execute`` into ``wedsync_db_query_seconds`` (psycopg has no
+  tracing hook; a cursor subclass passed as ``cursor_factory`` is its documented extension point).
+- **Pool and queues**: read when they are asked for (a ``/metrics`` scrape, the operator page) and every few
+  seconds while a web process serves traffic, into gauges that work in Prometheus multiprocess mode.
+- **Latency window**: Prometheus histograms are cumulative since a process started, so "p95 over the last hour"
+  needs its own store. Each web process counts request durations into log-spaced buckets per route and minute and
+  adds them to a Redis hash per minute (``HINCRBY``, expiring after two hours) every few seconds. We chose
+  per-minute histogram buckets over a sorted set of raw timings: memory and the page's work are bounded by
+  routes x buckets x 60 whatever the traffic (a sorted set would hold 5 million members an hour at the 1,500
+  requests/s budget), every web process on every machine adds into the same counts, and a request costs a dict
+  increment, not a Redis round trip. Percentiles are read to the upper edge of their bucket (buckets grow by
+  25 %, so a reported p95 is at most 25 % above the true one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import math
+import os
+import time
+from collections import Counter as Tally
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import msgspec
+import psycopg
+import structlog
+from litestar import Request, Response, get
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.metrics_core import Metric
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
+from redis.asyncio import Redis
+
+from webapp.metrics import (
+    DB_POOL_CONNECTIONS,
+    DB_POOL_ERRORS,
+    DB_QUERY_SECONDS,
+    QUEUE_DEPTH,
+    QUEUE_OLDEST_AGE,
+)
+
+log = structlog.get_logger("wedsync.observability")
+
+# ---------------------------------------------------------------------------------------------------------------
+# Statement timing
+
+_STATEMENT_KINDS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "COPY", "WITH", "SET", "BEGIN", "COMMIT"})
+
+
+def statement_kind(query: Any) -> str:
+    """SELECT, INSERT, …: a label with a handful of values, never the SQL text (unbounded, may carry data)."""
+    while isinstance(query, sql.Composed):
+        query = next(iter(query), "")
+    if isinstance(query, sql.SQL):
+        query = query.as_string()
+    if isinstance(query, bytes | bytearray | memoryview):
+        query = bytes(query[:32]).decode(errors="replace")
+    words = str(query)[:32].split(None, 1)
+    word = words[0].upper() if words else ""
+    return word if word in _STATEMENT_KINDS else "OTHER"
+
+
+class TimedAsyncCursor(psycopg.AsyncCursor[Any]):
+    role = "web"
+
+    async def execute(self, query: Any, params: Any = None, **kwargs: Any) -> TimedAsyncCursor:
+        start = time.perf_counter()
+        try:
+            await super().execute(query, params, **kwargs)
+        finally:
+            DB_QUERY_SECONDS.labels(statement_kind(query), self.role).observe(time.perf_counter() - start)
+        return self
+
+    async def executemany(self, query: Any, params_seq: Iterable[Any], **kwargs: Any) -> None:
+        start = time.perf_counter()
+        try:
+            await super().executemany(query, params_seq, **kwargs)
+        finally:
+            DB_QUERY_SECONDS.labels(statement_kind(query), self.role).observe(time.perf_counter() - start)
+
+
+class TimedCursor(psycopg.Cursor[Any]):
+    role = "worker"
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> TimedCursor:
+        start = time.perf_counter()
+        try:
+            super().execute(query, params, **kwargs)
+        finally:
+            DB_QUERY_SECONDS.labels(statement_kind(query), self.role).observe(time.perf_counter() - start)
+        return self
+
+    def executemany(self, query: Any, params_seq: Iterable[Any], **kwargs: Any) -> None:
+        start = time.perf_counter()
+        try:
+            super().executemany(query, params_seq, **kwargs)
+        finally:
+            DB_QUERY_SECONDS.labels(statement_kind(query), self.role).observe(time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Pool and queue gauges
+
+
+def record_pool_stats(pool: AsyncConnectionPool | ConnectionPool) -> dict[str, int]:
+    stats = pool.get_stats()
+    name = pool.name or "pool"
+    for state, key in (("size", "pool_size"), ("idle", "pool_available"), ("waiting", "requests_waiting")):
+        DB_POOL_CONNECTIONS.labels(name, state).set(stats.get(key, 0))
+    return stats
+
+
+def reconnect_failed(pool: AsyncConnectionPool | ConnectionPool) -> None:
+    """psycopg_pool gave up reconnecting for ``reconnect_timeout``; it tries again on the next request."""
+    DB_POOL_ERRORS.labels(pool.name or "pool", "reconnect_failed").inc()
+    log.error("database unreachable: pool stopped reconnecting for now", pool=pool.name)
+
+
+class QueueStats(msgspec.Struct, frozen=True):
+    queue: str
+    depth: int
+    delayed: int
+    oldest_age_s: float
+
+
+DRAMATIQ_NAMESPACE = "wedsync"  # jobs.broker's RedisBroker namespace
+
+
+# The queues our actors use (jobs/actors.py; tests/test_observability.py checks this against the broker). Listed
+# rather than read from the broker so a web process need not import every actor to answer a health check.
+QUEUES = ("default", "imports")
+
+
+async def queue_stats(redis: Redis, names: Iterable[str] | None = None) -> list[QueueStats]:
+    """Depth and age of the oldest waiting message per queue, straight from Dramatiq's Redis layout: the queue is a
+    list of message ids (pushed right, popped left, so index 0 is the oldest) and ``<queue>.msgs`` holds bodies."""
+    names = list(names) if names is not None else list(QUEUES)
+    now_ms = time.time() * 1000
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in names:
+            key = f"{DRAMATIQ_NAMESPACE}:{name}"
+            pipe.llen(key)
+            pipe.llen(key + ".DQ")
+            pipe.lindex(key, 0)
+        raw = await pipe.execute()
+    found = []
+    for i, name in enumerate(names):
+        depth, delayed, oldest_id = int(raw[3 * i]), int(raw[3 * i + 1]), raw[3 * i + 2]
+        age = 0.0
+        if oldest_id is not None:
+            body = await redis.hget(f"{DRAMATIQ_NAMESPACE}:{name}.msgs", oldest_id)
+            if body is not None:
+                with contextlib.suppress(msgspec.DecodeError, TypeError, ValueError):
+                    stamp = msgspec.json.decode(body, type=dict[str, Any]).get("message_timestamp")
+                    age = max(0.0, (now_ms - float(stamp)) / 1000) if stamp else 0.0
+        found.append(QueueStats(name, depth, delayed, round(age, 1)))
+    return found
+
+
+async def refresh_gauges(pool: AsyncConnectionPool, redis: Redis) -> list[QueueStats]:
+    record_pool_stats(pool)
+    try:
+        stats = await asyncio.wait_for(queue_stats(redis), 1.0)
+    except Exception:  # Redis away: the queue gauges keep their last value; /health/ready reports the outage
+        return []
+    for q in stats:
+        QUEUE_DEPTH.labels(q.queue).set(q.depth + q.delayed)
+        QUEUE_OLDEST_AGE.labels(q.queue).set(q.oldest_age_s)
+    return stats
+
+
+def metrics_registry() -> CollectorRegistry:
+    """All processes' metrics in multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``), else this process's."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return registry
+    return REGISTRY
+
+
+def metric_families(registry: CollectorRegistry | None = None) -> dict[str, Metric]:
+    return {family.name: family for family in (registry or metrics_registry()).collect()}
+
+
+def sample_sum(families: Mapping[str, Metric], name: str, suffix: str = "", **labels: str) -> float:
+    family = families.get(name)
+    if family is None:
+        return 0.0
+    return sum(
+        s.value
+        for s in family.samples
+        if s.name == name + suffix and all(s.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+@get("/metrics", name="metrics", exclude_from_csrf=True, skip_session=True, cache=False, include_in_schema=False)
+async def serve_metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Prometheus text. Replaces Litestar's PrometheusController so pool and queue gauges are fresh at scrape."""
+    from webapp.state import resources
+
+    res = resources(request)
+    await refresh_gauges(res.pool, res.redis)
+    body = generate_latest(metrics_registry())
+    return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"cache-control": "no-store"})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Latency window: per-route, per-minute histogram buckets in Redis
+
+WINDOW_KEY = "wedsync:latency:{minute}"
+WINDOW_TTL_S = 2 * 3600
+FLUSH_EVERY_S = 5.0
+# Bucket upper edges in ms: 0.5 ms x 1.25^k up to ~2 minutes (57 buckets), then everything slower.
+BUCKET_EDGES_MS = tuple(0.5 * 1.25**k for k in range(57))
+_SKIP_PATHS = ("/metrics", "/static", "/health")
+
+
+def bucket_of(ms: float) -> int:
+    return bisect.bisect_left(BUCKET_EDGES_MS, ms)
+
+
+def bucket_edge_ms(index: int) -> float:
+    return BUCKET_EDGES_MS[index] if index < len(BUCKET_EDGES_MS) else math.inf
+
+
+class LatencyWindow:
+    """One per web process: counts in memory, added to Redis every ``FLUSH_EVERY_S`` by the next request."""
+
+    def __init__(self, redis: Redis | None = None, pool: AsyncConnectionPool | None = None) -> None:
+        self.pending: Tally[tuple[int, str, int]] = Tally()  # (minute, "METHOD path", bucket) -> requests
+        self.last_flush = time.monotonic()
+        self._flushing: asyncio.Task[None] | None = None
+        self.redis = redis
+        self.pool = pool
+
+    def record(self, route: str, seconds: float, now: float | None = None) -> None:
+        minute = int((now if now is not None else time.time()) // 60)
+        self.pending[(minute, route, bucket_of(seconds * 1000))] += 1
+        if time.monotonic() - self.last_flush >= FLUSH_EVERY_S and (self._flushing is None or self._flushing.done()):
+            self.last_flush = time.monotonic()
+            self._flushing = asyncio.get_running_loop().create_task(self.flush())
+
+    async def flush(self) -> None:
+        """Add pending counts to Redis (and refresh this process's pool gauges); on error the counts are kept."""
+        if self.pool is not None:
+            record_pool_stats(self.pool)
+        if self.redis is None or not self.pending:
+            return
+        batch, self.pending = self.pending, Tally()
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for minute in {m for m, _, _ in batch}:
+                    key = WINDOW_KEY.format(minute=minute)
+                    for (m, route, bucket), count in batch.items():
+                        if m == minute:
+                            pipe.hincrby(key, f"{route}|{bucket}", count)
+                    pipe.expire(key, WINDOW_TTL_S)
+                await pipe.execute()
+        except Exception:  # Redis away: keep the counts for the next flush rather than lose them
+            self.pending.update(batch)
+            log.warning("latency window not saved; will retry", routes=len({r for _, r, _ in batch}))
+
+    def middleware(self, app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            path = scope.get("path", "")
+            if scope["type"] != ScopeType.HTTP or path.startswith(_SKIP_PATHS) or path.endswith("/events"):
+                await app(scope, receive, send)  # SSE streams last minutes by design; they would drown the p99
+                return
+            start = time.perf_counter()
+            status = 500
+
+            async def timed_send(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            try:
+                await app(scope, receive, timed_send)
+            finally:
+                if status != 404:  # unmatched paths would add one route per probe; a 404 page is not a route
+                    route = f"{scope.get('method', 'GET')} {scope.get('path_template') or path}"
+                    self.record(route, time.perf_counter() - start)
+
+        return middleware
+
+
+class RouteLatency(msgspec.Struct, frozen=True):
+    route: str
+    requests: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    per_minute: list[int]  # requests in each of the last 60 minutes, oldest first
+    p95_per_minute: list[float]  # p95 in each minute (0 when idle), oldest first
+
+
+def _percentile(counts: Mapping[int, int], q: float) -> float:
+    total = sum(counts.values())
+    if total == 0:
+        return 0.0
+    rank = max(1, math.ceil(q * total))
+    running = 0
+    for bucket in sorted(counts):
+        running += counts[bucket]
+        if running >= rank:
+            return round(bucket_edge_ms(bucket), 2)
+    return round(bucket_edge_ms(max(counts)), 2)
+
+
+async def last_hour(redis: Redis, now: float | None = None, minutes: int = 60) -> list[RouteLatency]:
+    """Per route: p50/p95/p99 over the last hour and the per-minute series for a chart, busiest route first."""
+    current = int((now if now is not None else time.time()) // 60)
+    window = list(range(current - minutes + 1, current + 1))
+    async with redis.pipeline(transaction=False) as pipe:
+        for minute in window:
+            pipe.hgetall(WINDOW_KEY.format(minute=minute))
+        hashes = await pipe.execute()
+    per_route: dict[str, list[Tally[int]]] = {}
+    for i, fields in enumerate(hashes):
+        for field, count in fields.items():
+            route, _, bucket = (field.decode() if isinstance(field, bytes) else field).rpartition("|")
+            per_route.setdefault(route, [Tally() for _ in window])[i][int(bucket)] += int(count)
+    result = []
+    for route, minutes_counts in per_route.items():
+        merged: Tally[int] = Tally()
+        for counts in minutes_counts:
+            merged.update(counts)
+        result.append(
+            RouteLatency(
+                route=route,
+                requests=sum(merged.values()),
+                p50_ms=_percentile(merged, 0.50),
+                p95_ms=_percentile(merged, 0.95),
+                p99_ms=_percentile(merged, 0.99),
+                per_minute=[sum(c.values()) for c in minutes_counts],
+                p95_per_minute=[_percentile(c, 0.95) for c in minutes_counts],
+            )
+        )
+    return sorted(result, key=lambda r: -r.requests)
