@@ -39,7 +39,7 @@ from webapp.live import ProgressHub
 from webapp.middleware import request_id_middleware, security_headers_middleware
 from webapp.observability import LatencyWindow, serve_metrics
 from webapp.rendering import is_htmx, page
-from webapp.routes import accounts, dashboard, export, health, operator, pwa
+from webapp.routes import accounts, dashboard, export, health, operator, outbox, pwa
 from webapp.routes.clients import ClientController
 from webapp.routes.imports import ImportController
 from webapp.routes.integrations import IntegrationController
@@ -143,6 +143,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             pwa.serve_service_worker_outbox,
             pwa.serve_web_app_manifest,
             pwa.show_offline,
+            outbox.show_outbox,
+            outbox.show_outbox_list,
         ],
         lifespan=[lifespan],
         before_send=[bump_after_write],

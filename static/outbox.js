@@ -1,0 +1,54 @@
+// WedSync Hub outbox, page side (the engine is in the service worker, sw/outbox.js). Kept tiny: it hands the worker
+// the CSRF token and who is signed in, asks it to replay on open, `online` and becoming visible (Safari and Firefox
+// have no Background Sync), and shows the badge and each saved change's state.
+(() => {
+  const sw = navigator.serviceWorker;
+  const d = document;
+  const me = d.currentScript;
+  if (!sw || !me) return;
+  const post = (m) => sw.ready.then((r) => r.active && r.active.postMessage(m));
+  const replay = () => post({ type: "outbox:replay" });
+  const token = () => {
+    try {
+      return JSON.parse(d.body.getAttribute("hx-headers"))["x-csrftoken"];
+    } catch (e) {
+      return "";
+    }
+  };
+  // A fresh Idempotency-Key in every form: after an offline save the same form must make a new request, and a
+  // saved copy of a page repeats the keys it was saved with.
+  const freshKeys = (root) =>
+    root.querySelectorAll('input[name="idempotency_key"]').forEach((i) => (i.value = crypto.randomUUID()));
+  if (d.querySelector('meta[name="wedsync-saved-at"]')) freshKeys(d);
+  d.addEventListener("htmx:afterRequest", (e) => {
+    const xhr = e.detail.xhr;
+    const form = e.detail.elt.closest("form");
+    if (xhr && form && xhr.getResponseHeader("x-outbox") === "queued") {
+      form.reset();
+      freshKeys(form);
+    }
+  });
+  const words = { sending: "Sending…", sent: "Sent", needs_you: "Needs you — open the outbox" };
+  sw.addEventListener("message", (e) => {
+    const m = e.data;
+    if (!m || m.type !== "outbox:state") return;
+    d.querySelectorAll("[data-outbox-count]").forEach((b) => {
+      b.textContent = m.count;
+      b.hidden = !m.count;
+      b.classList.toggle("needs-you", !!(m.needsYou || m.signIn));
+    });
+    d.querySelectorAll(".outbox-pending[data-outbox-item]").forEach((el) => {
+      const s = m.states[el.dataset.outboxItem];
+      const small = el.querySelector("small");
+      if (s && words[s] && small) small.textContent = words[s];
+    });
+    const list = d.getElementById("outbox-list");
+    // Refresh the outbox screen, but not under the photographer's fingers while they edit an item.
+    if (list && window.htmx && !list.contains(d.activeElement)) htmx.trigger(list, "outbox-changed");
+  });
+  addEventListener("online", replay);
+  d.addEventListener("visibilitychange", () => d.visibilityState === "visible" && replay());
+  addEventListener("load", () =>
+    post({ type: "outbox:hello", csrf: token(), account: me.dataset.account || "", noSync: !("SyncManager" in window) }),
+  );
+})();
