@@ -101,6 +101,36 @@ def test_keys_are_per_supplier_and_a_bump_makes_the_next_read_fresh(account: Acc
     other.client.close()
 
 
+def test_a_scoped_bump_leaves_the_rest_of_the_supplier_cached(account: Account, services: Services) -> None:
+    seed_clients(services.database_url, account.supplier_id, [{"partner1_first": "S"}])
+
+    async def body(cache: HotCache, pool: Any, redis: Redis) -> None:
+        sid = account.supplier_id
+        wide, one, two = Counted(pool, sid), Counted(pool, sid), Counted(pool, sid)
+
+        async def read() -> None:
+            gen = await cache.generation(sid)
+            await cache.get(gen, "t_wide", (), DashboardCounts, wide)
+            for scope, load in (("c:1", one), ("c:2", two)):
+                await cache.get(await cache.generation(sid, scope), "t_one", (scope,), DashboardCounts, load)
+
+        await read()
+        before = await cache.generation(sid, "c:1")
+        await cache.bump(sid, "c:1")
+        after = await cache.generation(sid, "c:1")
+        assert after.shared == before.shared
+        assert after.scoped is not None
+        assert before.scoped is not None
+        assert after.scoped > before.scoped
+        await read()
+        assert (wide.calls, one.calls, two.calls) == (1, 2, 1)
+        await cache.bump(sid)  # supplier-wide: everything, scoped entries included
+        await read()
+        assert (wide.calls, one.calls, two.calls) == (2, 3, 2)
+
+    _run(services, body)
+
+
 def test_generation_never_goes_back_when_redis_loses_it(account: Account, services: Services) -> None:
     async def body(cache: HotCache, pool: Any, redis: Redis) -> None:
         sid = account.supplier_id

@@ -71,6 +71,8 @@ log = structlog.get_logger("wedsync.cache")
 T = TypeVar("T")
 
 GEN_KEY = "wedsync:gen:{}"
+SCOPE_GEN_KEY = "wedsync:gen:{}:{}"  # a narrower generation inside a supplier, e.g. one client's notes ("c:42")
+SCOPE_GEN_TTL_S = 86_400  # refreshed on every bump; an expired one restarts at "now", which is always higher
 VALUE_KEY = "wedsync:cache:{sid}:{gen}:{name}:{schema}:{digest}"
 CHANNEL = "wedsync:cache:invalidate"
 MEMORY_ENTRIES = 2_000  # a list page is ~50 rows: a few tens of MB at most per process
@@ -79,13 +81,15 @@ REDIS_TTL_S = 600
 DEGRADED_TTL_S = 2.0
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
-# INCR, but never below the clock in µs: generations keep going up even after Redis restarts empty. Publishes
-# in the same round trip so every web process drops its entries for the supplier.
+# INCR, but never below the clock in µs: generations keep going up even after Redis restarts empty. A supplier-
+# wide bump publishes in the same round trip so every web process drops its entries for the supplier; a scoped
+# one (ARGV[2] empty) does not need to, its generation is read with the request.
 _BUMP = """
 local v = redis.call('INCR', KEYS[1])
 local floor = tonumber(ARGV[1])
 if v < floor then redis.call('SET', KEYS[1], ARGV[1]); v = floor end
-redis.call('PUBLISH', KEYS[2], ARGV[2])
+if ARGV[3] ~= '0' then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+if ARGV[2] ~= '' then redis.call('PUBLISH', KEYS[2], ARGV[2]) end
 return v
 """
 
@@ -100,6 +104,7 @@ class Generation(msgspec.Struct, frozen=True):
     supplier_id: int
     shared: int | None  # the Redis generation; None when Redis could not be asked (degraded)
     local: int  # this process's own count of writes and invalidations for the supplier
+    scoped: int | None = None  # the generation of the narrower scope asked for (one client), if any
 
     @property
     def degraded(self) -> bool:
@@ -142,7 +147,8 @@ class HotCache:
         self.redis_ttl, self.degraded_ttl = redis_ttl, degraded_ttl
         self._memory: TTLCache[Hashable, tuple[float, Any]] = TTLCache(memory_entries, memory_ttl)
         self._local: defaultdict[int, int] = defaultdict(int)
-        self._pending: set[int] = set()  # suppliers whose Redis bump failed and must be replayed
+        # Bumps Redis did not take, to replay: supplier id → scopes (None = the whole supplier).
+        self._pending: defaultdict[int, set[str | None]] = defaultdict(set)
         self._flights: dict[Hashable, asyncio.Task[Any]] = {}
         self._codecs: dict[str, _Codec] = {}
         self._bump_script = redis.register_script(_BUMP)
@@ -189,7 +195,7 @@ class HotCache:
         while True:
             await asyncio.sleep(1.0)  # a retry period for failed bumps, not a synchronisation
             for supplier_id in list(self._pending):
-                await self._shared_bump(supplier_id)
+                await self._replay(supplier_id)
 
     # -- generations -----------------------------------------------------------------------------------------
     def invalidate_local(self, supplier_id: int) -> None:
@@ -197,40 +203,68 @@ class HotCache:
         at once and age out of the LRU."""
         self._local[supplier_id] += 1
 
-    async def generation(self, supplier_id: int) -> Generation:
+    async def generation(self, supplier_id: int, scope: str | None = None) -> Generation:
+        """The supplier's generation (and ``scope``'s, e.g. ``"c:42"`` for one client) in one round trip."""
         local = self._local[supplier_id]
-        if supplier_id in self._pending and not await self._shared_bump(supplier_id):
+        if supplier_id in self._pending and not await self._replay(supplier_id):
             # Our own write is not in Redis's generation yet: the Redis tier could hand us the pre-write value.
             return Generation(supplier_id, None, local)
-        key = GEN_KEY.format(supplier_id)
-        raw: Any
+        keys = [GEN_KEY.format(supplier_id)] + ([SCOPE_GEN_KEY.format(supplier_id, scope)] if scope else [])
+        raw: list[Any]
         try:
-            raw = await self.guard.run("generation", lambda: self.redis.get(key))
-            if raw is None:  # first read ever, or Redis restarted empty: start at "now" (µs) so we never go back
-                raw = await self.guard.run("generation", lambda: self._init_generation(key))
+            raw = await self.guard.run("generation", lambda: self.redis.mget(keys))
+            if None in raw:  # first read ever, or Redis restarted empty: start at "now" (µs) so we never go back
+                raw = await self.guard.run("generation", lambda: self._init_generations(keys))
         except RedisDown:
             return Generation(supplier_id, None, self._local[supplier_id])
-        return Generation(supplier_id, int(raw or 0), self._local[supplier_id])
+        scoped = int(raw[1] or 0) if scope else None
+        return Generation(supplier_id, int(raw[0] or 0), self._local[supplier_id], scoped)
 
-    async def _init_generation(self, key: str) -> Any:
-        await self.redis.set(key, _now_us(), nx=True)
-        return await self.redis.get(key)
+    async def _init_generations(self, keys: list[str]) -> list[Any]:
+        now = _now_us()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(keys[0], now, nx=True)
+            for key in keys[1:]:
+                pipe.set(key, now, nx=True, ex=SCOPE_GEN_TTL_S)
+            pipe.mget(keys)
+            results = await pipe.execute()
+        return list(results[-1])
 
-    async def bump(self, supplier_id: int) -> None:
-        """Call after a committed write. The local bump is synchronous and first: the writer's next read in this
-        process is fresh whatever happens to Redis."""
-        self.invalidate_local(supplier_id)
-        await self._shared_bump(supplier_id)
+    async def bump(self, supplier_id: int, scope: str | None = None) -> None:
+        """Call after a committed write; ``scope`` narrows it (``"c:42"``: only client 42's detail changed).
+        A supplier-wide bump moves the local counter first, synchronously; a scoped one moves it only if Redis
+        did not take the bump. Either way the writer's next read in this process is fresh."""
+        if scope is None:
+            self.invalidate_local(supplier_id)
+        if not await self._shared_bump(supplier_id, scope) and scope is not None:
+            self.invalidate_local(supplier_id)
 
-    async def _shared_bump(self, supplier_id: int) -> bool:
-        keys, args = [GEN_KEY.format(supplier_id), CHANNEL], [_now_us(), str(supplier_id)]
+    async def _shared_bump(self, supplier_id: int, scope: str | None) -> bool:
         try:
-            await self.guard.run("bump", lambda: self._bump_script(keys=keys, args=args))
+            await self._shared_bump_once(supplier_id, scope)
         except RedisDown:
-            self._pending.add(supplier_id)
+            self._pending[supplier_id].add(scope)
             return False
-        self._pending.discard(supplier_id)
         return True
+
+    async def _replay(self, supplier_id: int) -> bool:
+        """Send the bumps Redis missed; True when none is left for the supplier."""
+        scopes = self._pending.get(supplier_id, set())
+        for scope in sorted(scopes, key=lambda s: s or ""):
+            try:
+                await self._shared_bump_once(supplier_id, scope)
+            except RedisDown:
+                return False
+            scopes.discard(scope)
+        self._pending.pop(supplier_id, None)
+        return True
+
+    async def _shared_bump_once(self, supplier_id: int, scope: str | None) -> None:
+        if scope is None:
+            keys, args = [GEN_KEY.format(supplier_id), CHANNEL], [_now_us(), str(supplier_id), "0"]
+        else:
+            keys, args = [SCOPE_GEN_KEY.format(supplier_id, scope), CHANNEL], [_now_us(), "", str(SCOPE_GEN_TTL_S)]
+        await self.guard.run("bump", lambda: self._bump_script(keys=keys, args=args))
 
     # -- reads -----------------------------------------------------------------------------------------------
     def _codec(self, name: str, type_: Any) -> _Codec:
@@ -249,7 +283,7 @@ class HotCache:
     ) -> T:
         """The value of query ``name`` with ``params`` for ``gen``'s supplier: memory, then Redis, then ``load``
         (which must run in ``tenant(pool, gen.supplier_id)``). ``type_`` is what ``load`` returns (msgspec)."""
-        key = (gen.supplier_id, gen.shared, gen.local, name, params)
+        key = (gen.supplier_id, gen.shared, gen.local, gen.scoped, name, params)
         entry = self._memory.get(key)
         if entry is not None and (not gen.degraded or time.monotonic() - entry[0] <= self.degraded_ttl):
             CACHE_LOOKUPS.labels("memory", "hit").inc()
@@ -282,7 +316,8 @@ class HotCache:
         rkey = None
         if gen.shared is not None:
             digest = hashlib.blake2b(repr(params).encode(), digest_size=12).hexdigest()
-            rkey = VALUE_KEY.format(sid=gen.supplier_id, gen=gen.shared, name=name, schema=codec.schema, digest=digest)
+            version = gen.shared if gen.scoped is None else f"{gen.shared}.{gen.scoped}"
+            rkey = VALUE_KEY.format(sid=gen.supplier_id, gen=version, name=name, schema=codec.schema, digest=digest)
             value = await self._from_redis(rkey, codec)
             if value is not None:
                 self._memory[key] = (time.monotonic(), value[0])
@@ -335,8 +370,8 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 
 async def bump_after_write(message: Any, scope: Any) -> None:
     """Litestar ``before_send`` hook: an unsafe request by a signed-in supplier bumps their generation before the
-    response starts (the handler's transaction has committed by then). Coarse on purpose: writes are rare next
-    to reads, and no route can forget to invalidate."""
+    response starts (the handler's transaction has committed by then). Supplier-wide unless the route declares a
+    narrower ``cache_scope``: no route can forget to invalidate, and a new route is safe by default."""
     if message.get("type") != "http.response.start" or scope.get("method", "GET") in SAFE_METHODS:
         return
     session = scope.get("session")
@@ -345,7 +380,16 @@ async def bump_after_write(message: Any, scope: Any) -> None:
         return
     resources = scope["app"].state.get("resources")
     cache = getattr(resources, "cache", None)
-    if isinstance(cache, HotCache):
+    if not isinstance(cache, HotCache):
+        return
+    # A route may declare that it changes less than the whole supplier: opt={"cache_scope": "client"} means only
+    # the client in its path (a note shows on that client's page and nowhere else). Undeclared means everything.
+    handler = scope.get("route_handler")
+    declared = getattr(handler, "opt", {}).get("cache_scope") if handler is not None else None
+    client_id = scope.get("path_params", {}).get("client_id")
+    if declared == "client" and isinstance(client_id, int):
+        await cache.bump(supplier_id, f"c:{client_id}")
+    else:
         await cache.bump(supplier_id)
 
 
@@ -369,7 +413,7 @@ class _WorkerBumper:
                 return
             for sid in sorted(self._pending):
                 try:
-                    self._script(keys=[GEN_KEY.format(sid), CHANNEL], args=[_now_us(), str(sid)])
+                    self._script(keys=[GEN_KEY.format(sid), CHANNEL], args=[_now_us(), str(sid), "0"])
                 except (RedisError, OSError):
                     CACHE_ERRORS.labels("worker_bump", "error").inc()
                     self._skip_until = time.monotonic() + 2.0

@@ -167,7 +167,7 @@ class ClientController(Controller):
 
         # No ETag here: the page carries fresh Idempotency-Keys for its forms, and a 304 would hand a phone the
         # key of a note it already sent (the next note would be "replayed" instead of saved).
-        gen = await res.cache.generation(supplier_id)
+        gen = await res.cache.generation(supplier_id, f"c:{client_id}")
         detail = await res.cache.get(gen, "client_detail", (client_id,), ClientDetail | None, load)
         if detail is None:
             raise NotFoundException("We couldn't find that client.")
@@ -183,7 +183,8 @@ class ClientController(Controller):
             note_error=None,
         )
 
-    @post("/{client_id:int}/notes", name="add_note")
+    # A note shows only on its client's page: it bumps that client's cache generation, not the whole supplier's.
+    @post("/{client_id:int}/notes", name="add_note", opt={"cache_scope": "client"})
     async def add_note(self, request: Request[Any, Any, Any], supplier_id: int, client_id: int) -> Response[str]:
         raw = await read_form(request)
 
