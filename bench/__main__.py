@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import imports, load, poll, pwa, sse
+from bench import export, imports, load, poll, pwa, sse
 
 # Each suite's ``main()`` prints its lines and returns 0, or non-zero when it could not run.
 SUITES = {
@@ -16,6 +16,7 @@ SUITES = {
     "poll": poll.main,  # poll_304_p95_ms
     "load": load.main,  # list_fragment_rps, mix_p95_ms, million_list_p95_ms, cache_hit_ratio
     "pwa": pwa.main,  # js_gzip_kb, lcp_first_ms, lcp_repeat_ms, offline_start_ms (Chromium, Slow 4G, 4x CPU)
+    "export": export.main,  # export_1m_peak_rss_mb, export_1m_s (CSV and NDJSON of 1,000,000 clients)
 }
 
 chosen = sys.argv[1:] or list(SUITES)

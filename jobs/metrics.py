@@ -7,12 +7,15 @@ of any web process on the machine shows the workers' jobs too.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 import dramatiq
+from prometheus_client import multiprocess
 
 from webapp.metrics import JOB_SECONDS
+from webapp.observability import record_pool_stats
 
 _STARTED = "wedsync_started_at"  # kept on the message object, never in the message sent to Redis
 
@@ -25,6 +28,15 @@ class JobDurations(dramatiq.Middleware):
         self, broker: Any, message: Any, *, result: Any = None, exception: BaseException | None = None
     ) -> None:
         self._observe(message, "ok" if exception is None else "failed")
+        from jobs import db
+
+        if db._pool is not None:  # the worker's pool gauges, refreshed as it works (it serves no scrapes itself)
+            record_pool_stats(db._pool)
+
+    def after_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        # Live gauges (pool, SSE) of a process that has gone must stop counting in the multiprocess sum.
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
     def after_skip_message(self, broker: Any, message: Any) -> None:
         self._observe(message, "skipped")

@@ -134,6 +134,7 @@ def test_metrics_from_web_and_worker_in_multiprocess_mode(stack: Stack, services
     assert 'path="/clients"' in text
     assert "wedsync_request_duration_seconds_bucket" in text
     assert (metric(text, "wedsync_db_pool_connections", pool="web", state="size") or 0) >= 1
+    assert (metric(text, "wedsync_db_pool_connections", pool="worker", state="size") or 0) >= 1
     assert metric(text, "wedsync_queue_depth", queue="default") == 0
     assert metric(text, "wedsync_queue_depth", queue="imports") == 0
 

@@ -37,7 +37,7 @@ from webapp.cache.sessions import FallbackStore
 from webapp.db.pool import make_async_pool
 from webapp.live import ProgressHub
 from webapp.middleware import request_id_middleware, security_headers_middleware
-from webapp.observability import LatencyWindow, serve_metrics
+from webapp.observability import LatencyWindow, forget_this_process, serve_metrics
 from webapp.rendering import is_htmx, page
 from webapp.routes import accounts, dashboard, export, health, operator, outbox, pwa
 from webapp.routes.clients import ClientController
@@ -147,6 +147,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             outbox.show_outbox_list,
         ],
         lifespan=[lifespan],
+        on_shutdown=[forget_this_process],
         before_send=[bump_after_write],
         state=State({"assets": asset_manifest, "latency": latency}),
         stores={

@@ -345,3 +345,9 @@ async def last_hour(redis: Redis, now: float | None = None, minutes: int = 60) -
             )
         )
     return sorted(result, key=lambda r: -r.requests)
+
+
+def forget_this_process() -> None:
+    """On a clean shutdown: this process's live gauges (pool, SSE) stop counting in the multiprocess sum."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

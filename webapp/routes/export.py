@@ -51,18 +51,20 @@ async def client_pages(pool: AsyncConnectionPool, supplier_id: int) -> AsyncIter
 
 
 def _cell(value: object) -> object:
-    if isinstance(value, dt.datetime):
-        return value.isoformat(timespec="seconds")
-    return safe_cell(value)
+    # Only text can start with a formula character; ids and empty cells are written by csv as they are.
+    return safe_cell(value) if isinstance(value, str) else value
 
 
 async def csv_chunks(pool: AsyncConnectionPool, supplier_id: int) -> AsyncIterator[bytes]:
     yield (BOM + csv_row(CSV_HEADINGS)).encode()
     async for rows in client_pages(pool, supplier_id):
         buffer = io.StringIO()
-        # One writer per page (csv_row's per-line StringIO would cost a second per million rows); every cell
-        # still goes through safe_cell, so a name like "=HYPERLINK(…)" arrives as text, not a formula.
-        csv.writer(buffer).writerows([_cell(v) for v in msgspec.structs.astuple(row)[:-1]] for row in rows)
+        # One writer per page (csv_row's per-line StringIO would cost a second per million rows), dates turned
+        # into ISO text by msgspec in C (csv's own str() of a datetime made the export 5x slower), and every text
+        # cell through safe_cell, so a name like "=HYPERLINK(…)" arrives as text, not a formula.
+        csv.writer(buffer).writerows(
+            [_cell(v) for v in msgspec.to_builtins(msgspec.structs.astuple(row)[:-1])] for row in rows
+        )
         yield buffer.getvalue().encode()
 
 
