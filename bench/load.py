@@ -14,6 +14,10 @@ for the rest; the bench server raises ``LOGIN_ATTEMPTS_PER_MINUTE``, a setting).
    ``million_list_p95_ms`` is the p95 of list and search answers for the 1,000,000-client supplier's phones in
    the same phase. Every line reports per route: requests/s, p50/p95/p99, errors (5xx, transport errors).
 
+Detail views go 85% to a studio's 50 current couples (shared by its phones) and 15% to any client; searches are
+names and venues from the seeded vocabulary (85%) or an email / phone fragment (15%): people repeat themselves,
+which is what a cache is for, and the rest is cold on purpose.
+
 Latencies are measured by the client on loopback, so they include the load generator's own event loop: an upper
 bound on server time (the detail adds the server's own p95 bucket from ``/metrics``). On the 2-core machine the
 generator shares the CPU with the server; its CPU use is in each line's detail (``loadgen_cores``).
@@ -152,6 +156,23 @@ def route_table(stats: Stats, seconds: float) -> dict[str, dict[str, object]]:
 class Web:
     url: str
     process: subprocess.Popen[bytes]
+    log: Path | None = None
+
+    def server_errors(self) -> dict[str, int]:
+        """Unhandled errors in the server's log by exception (last traceback line): what a 5xx was."""
+        if self.log is None or not self.log.exists():
+            return {}
+        kinds: Counter[str] = Counter()
+        for line in self.log.read_text(errors="replace").splitlines():
+            if '"unhandled error"' not in line:
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            trace = str(record.get("exception", "")).strip().splitlines()
+            kinds[trace[-1][:160] if trace else "unknown"] += 1
+        return dict(kinds.most_common(10))
 
     def cpu_s(self) -> float:
         """CPU seconds of the web process and its workers so far."""
@@ -179,9 +200,11 @@ def web_server(database_url: str, redis_url: str, var_dir: Path, workers: int, *
         LOGIN_ATTEMPTS_PER_MINUTE="100000", PYTHONUNBUFFERED="1", PROMETHEUS_MULTIPROC_DIR=str(var_dir / "prom"),
     )  # fmt: skip
     env.update(extra)
+    var_dir.mkdir(parents=True, exist_ok=True)
+    log = (var_dir / "web.log").open("ab")  # read by server_errors(); the child keeps its own descriptor
     proc = subprocess.Popen(
         [sys.executable, "-m", "webapp.cli", "web", "--port", str(port), "--workers", str(workers)],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, cwd=ROOT, stdout=log, stderr=log,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -195,8 +218,9 @@ def web_server(database_url: str, redis_url: str, var_dir: Path, workers: int, *
             if time.monotonic() > deadline:
                 raise RuntimeError("the web server did not start within 60 s")
             time.sleep(0.1)  # polling a child's port: there is nothing to wait on
-        yield Web(url, proc)
+        yield Web(url, proc, var_dir / "web.log")
     finally:
+        log.close()
         proc.terminate()
         try:
             proc.wait(30)
@@ -345,8 +369,16 @@ def _search_term(rng: random.Random) -> str:
     return f"07700 {rng.randrange(0, 1000000):06d}"
 
 
+HOT_CLIENTS = 50  # the couples a studio is working on this month: most detail views are of these
+HOT_SHARE = 0.85
+
+
 def _client_id(phone: Phone) -> int:
+    """A client to open: usually one of the studio's current couples (shared by its phones), sometimes any."""
     s = phone.tenant.seeded
+    if phone.rng.random() < HOT_SHARE:
+        stride = max(1, s.clients // HOT_CLIENTS)
+        return s.first_client_id + stride * phone.rng.randrange(min(HOT_CLIENTS, s.clients))
     return phone.rng.randint(s.first_client_id, s.last_client_id)
 
 
@@ -536,17 +568,26 @@ class Phase:
     server_cores: float
     metrics_before: str
     metrics_after: str
+    machine: dict[str, float]
 
 
 async def measured(web: Web, run: Callable[[], Awaitable[Stats]]) -> Phase:
     async with httpx.AsyncClient(base_url=web.url, timeout=30) as plain:
         before = await scrape(plain)
-        cpu0, srv0, t0 = time.process_time(), web.cpu_s(), time.perf_counter()
+        cpu0, srv0, sys0, t0 = time.process_time(), web.cpu_s(), psutil.cpu_times(), time.perf_counter()
         stats = await run()
         elapsed = time.perf_counter() - t0
-        cpu1, srv1 = time.process_time(), web.cpu_s()
+        cpu1, srv1, sys1 = time.process_time(), web.cpu_s(), psutil.cpu_times()
         after = await scrape(plain)
-    return Phase(stats, elapsed, round((cpu1 - cpu0) / elapsed, 2), round((srv1 - srv0) / elapsed, 2), before, after)
+    loadgen, server = (cpu1 - cpu0) / elapsed, (srv1 - srv0) / elapsed
+    busy = (sum(sys1) - sum(sys0) - (sys1.idle - sys0.idle) - (sys1.iowait - sys0.iowait)) / elapsed
+    # The bench machine may be shared: what else ran shows how far the figures are from a quiet machine.
+    machine = {
+        "busy_cores": round(busy, 2),
+        "other_cores": round(max(0.0, busy - loadgen - server), 2),  # PostgreSQL, Valkey and anything else
+        "loadavg_1m": round(os.getloadavg()[0], 2),
+    }
+    return Phase(stats, elapsed, round(loadgen, 2), round(server, 2), before, after, machine)
 
 
 async def run_all(web: Web, phones: list[Phone], seconds: float, warmup_s: float) -> dict[str, Phase]:
@@ -558,9 +599,11 @@ async def run_all(web: Web, phones: list[Phone], seconds: float, warmup_s: float
     return phases
 
 
-def report(phases: dict[str, Phase], *, cores: int, phones: int, sizes: dict[str, object]) -> None:
+def report(
+    phases: dict[str, Phase], *, cores: int, phones: int, sizes: dict[str, object], server_errors: dict[str, int]
+) -> None:
     common = {
-        "web_workers": cores, "cpu_cores": os.cpu_count(), **sizes,
+        "web_workers": cores, "cpu_cores": os.cpu_count(), **sizes, "server_errors": server_errors,
         "note": "client-side latency on loopback; the load generator runs on the same cores as the server",
     }  # fmt: skip
     rps = phases["list_rps"]
@@ -569,7 +612,7 @@ def report(phases: dict[str, Phase], *, cores: int, phones: int, sizes: dict[str
         "list_fragment_rps", ok / rps.seconds, "requests/s", ">= 1500", connections=RPS_CONNECTIONS,
         seconds=round(rps.seconds, 1), errors=rps.stats.errors(), p50=percentile(rps.stats.all_latencies(), 0.5),
         p95=percentile(rps.stats.all_latencies(), 0.95), loadgen_cores=rps.loadgen_cores,
-        server_cores=rps.server_cores, **common,
+        server_cores=rps.server_cores, machine=rps.machine, **common,
     )  # fmt: skip
     mix = phases["mix"]
     main_routes = [r for r in mix.stats.latencies if not r.startswith("million_")]
@@ -580,14 +623,15 @@ def report(phases: dict[str, Phase], *, cores: int, phones: int, sizes: dict[str
         errors_5xx=sum(mix.stats.errors(r) for r in main_routes), routes=route_table(mix.stats, mix.seconds),
         server_p95_ms_bucket=server_p95_ms(mix.metrics_before, mix.metrics_after),
         cache=cache_ratio(mix.metrics_before, mix.metrics_after),
-        loadgen_cores=mix.loadgen_cores, server_cores=mix.server_cores, **common,
+        loadgen_cores=mix.loadgen_cores, server_cores=mix.server_cores, machine=mix.machine, **common,
     )  # fmt: skip
     big_routes = [r for r in mix.stats.latencies if r.startswith("million_")]
     emit(
         "million_list_p95_ms", percentile(mix.stats.all_latencies(big_routes), 0.95), "ms", "< 30",
         measured="list, load more and search answers to the big studio's phones during the mix",
         phones=max(1, round(phones * MILLION_PHONES_SHARE)),
-        routes={r: v for r, v in route_table(mix.stats, mix.seconds).items() if r in big_routes}, **common,
+        routes={r: v for r, v in route_table(mix.stats, mix.seconds).items() if r in big_routes}, machine=mix.machine,
+        **common,
     )  # fmt: skip
     browse = phases["browse"]
     ratio = cache_ratio(browse.metrics_before, browse.metrics_after)
@@ -596,7 +640,8 @@ def report(phases: dict[str, Phase], *, cores: int, phones: int, sizes: dict[str
         measured="steady browse (list, load more, detail, search; no writes)", tiers=ratio, phones=phones,
         seconds=round(browse.seconds, 1), rps=round(len(browse.stats.all_latencies()) / browse.seconds, 1),
         errors_5xx=browse.stats.errors(), p95=percentile(browse.stats.all_latencies(), 0.95),
-        mix_tiers=cache_ratio(mix.metrics_before, mix.metrics_after), **common,
+        mix_tiers=cache_ratio(mix.metrics_before, mix.metrics_after), loadgen_cores=browse.loadgen_cores,
+        server_cores=browse.server_cores, machine=browse.machine, **common,
     )  # fmt: skip
 
 
@@ -638,7 +683,7 @@ def main() -> int:
                     "suppliers": SUPPLIERS, "clients_each": CLIENTS_PER_SUPPLIER, "big_supplier_clients": MILLION,
                     "setup": timings,
                 }  # fmt: skip
-                report(phases, cores=cores, phones=PHONES, sizes=sizes)
+                report(phases, cores=cores, phones=PHONES, sizes=sizes, server_errors=web.server_errors())
     return 0
 
 
