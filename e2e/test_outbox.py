@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Iterator
 
 import psycopg
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, expect
 
 from e2e.conftest import DEVICES, device_context_options
-from tests.fixtures import Server, Services, seed_clients
+from tests.fixtures import Server, Services, seed_clients, wait_for
 
 PENDING = "Saved on this phone — will send when you're back online"
 
@@ -29,19 +30,26 @@ def context(
     ctx.close()
 
 
+PASSWORD = "a long enough password"
+
+
 def _sign_up(page: Page, services: Services) -> int:
     email = f"outbox-{secrets.token_hex(5)}@example.com"
     page.goto("/signup")
     page.get_by_label("Business name").fill("Venue Signal Studio")
     page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("a long enough password")
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_role("heading", name="Venue Signal Studio")).to_be_visible()
     page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     with psycopg.connect(services.database_url) as conn:
         row = conn.execute("SELECT id FROM suppliers WHERE email = %s", [email]).fetchone()
     assert row is not None
+    EMAILS[int(row[0])] = email
     return int(row[0])
+
+
+EMAILS: dict[int, str] = {}
 
 
 def _rows(services: Services, sql: str, params: list[object]) -> list[tuple[object, ...]]:
@@ -124,3 +132,203 @@ def test_offline_changes_are_pending_then_applied_exactly_once(context: BrowserC
         [supplier_id],
     )
     assert leads == [("Nell", "Archer")]
+
+
+def _waiting_notes(page: Page, n: int) -> None:
+    expect(page.locator(".notes .outbox-pending")).to_have_count(n)
+
+
+@pytest.mark.e2e
+def test_replay_interrupted_midway_still_applies_each_once(context: BrowserContext, services: Services) -> None:
+    page = context.new_page()
+    supplier_id = _sign_up(page, services)
+    [cid] = seed_clients(services.database_url, supplier_id, [{"partner1_first": "Rosa"}])
+    _open_client(page, cid)
+    context.set_offline(True)
+    for n, text in enumerate(("First look by the lake", "Ring shots", "Sparkler exit at 10"), 1):
+        _add_note(page, text)
+        _waiting_notes(page, n)  # one tap at a time, as a thumb does
+
+    posts: list[str] = []
+
+    def lose_second_answer(route: Route) -> None:
+        posts.append(route.request.headers.get("idempotency-key", ""))
+        if len(posts) == 2:
+            route.fetch()  # the server applies it ...
+            route.abort("internetdisconnected")  # ... and the phone never hears back
+        else:
+            route.continue_()
+
+    context.route("**/clients/*/notes", lose_second_answer)
+    context.set_offline(False)
+    # The run stops at the lost answer and retries by itself (backoff), sending the second note again, same key.
+    # (Waiting through Playwright, not wait_for: the route handler runs only while Playwright has control.)
+    expect(_badge(page)).to_be_hidden(timeout=30000)
+    assert _notes(services, cid) == ["First look by the lake", "Ring shots", "Sparkler exit at 10"]
+    assert posts[1] == posts[2], "the lost request was re-sent under its own Idempotency-Key"
+    assert len(set(posts)) == 3
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("context", ["iPhone 14"], indirect=True)
+def test_without_background_sync_the_online_event_replays(context: BrowserContext, services: Services) -> None:
+    # As on Safari and Firefox: no SyncManager, so the worker registers no sync; the page's `online` replays.
+    context.add_init_script("delete window.SyncManager")
+    page = context.new_page()
+    supplier_id = _sign_up(page, services)
+    [cid] = seed_clients(services.database_url, supplier_id, [{"partner1_first": "Iris"}])
+    _open_client(page, cid)
+    context.set_offline(True)
+    _add_note(page, "Vows by the old oak")
+    _waiting_notes(page, 1)
+    tags = page.evaluate("() => navigator.serviceWorker.ready.then((r) => (r.sync ? r.sync.getTags() : []))")
+    assert tags == []
+    assert page.evaluate("() => 'SyncManager' in window") is False
+    context.set_offline(False)
+    wait_for(lambda: _notes(services, cid) == ["Vows by the old oak"], 15, "the note to arrive")
+    expect(page.locator(".notes .outbox-pending small")).to_have_text("Sent")
+    expect(_badge(page)).to_be_hidden()
+
+
+@pytest.mark.e2e
+def test_conflict_needs_you_and_the_choice_is_applied(context: BrowserContext, services: Services) -> None:
+    page = context.new_page()
+    supplier_id = _sign_up(page, services)
+    mine, theirs = seed_clients(
+        services.database_url,
+        supplier_id,
+        [{"partner1_first": "Kit", "status": "lead"}, {"partner1_first": "Lou", "status": "lead"}],
+    )
+    page.goto("/outbox")
+    _open_client(page, mine)
+    second = context.new_page()
+    _open_client(second, theirs)
+    context.set_offline(True)
+    page.get_by_role("button", name="completed").click()
+    second.get_by_role("button", name="archived").click()
+    expect(_badge(page)).to_have_text("2")
+    second.close()
+    # Meanwhile, on the studio's laptop, both couples were marked booked.
+    with psycopg.connect(services.database_url) as conn:
+        conn.execute("UPDATE clients SET status = 'booked', version = version + 1 WHERE id = ANY(%s)", [[mine, theirs]])
+    context.set_offline(False)
+    page.goto("/outbox")
+    conflicts = page.locator(".outbox-item.needs_you")
+    expect(conflicts).to_have_count(2)
+    expect(conflicts.first).to_contain_text("Changed on another device")
+    expect(conflicts.first.get_by_test_id("theirs")).to_have_text("booked")
+    expect(conflicts.first.get_by_test_id("yours")).to_have_text("completed")
+    expect(_badge(page)).to_have_text("2")
+    assert _status(services, mine) == ("booked", 2)
+
+    conflicts.first.get_by_role("button", name="Keep mine").click()
+    wait_for(lambda: _status(services, mine) == ("completed", 3), 15, "my status to be applied")
+    expect(page.locator(".outbox-item.needs_you")).to_have_count(1)
+    page.locator(".outbox-item.needs_you").get_by_role("button", name="Use theirs").click()
+    expect(page.locator(".outbox-item.needs_you")).to_have_count(0)
+    expect(_badge(page)).to_be_hidden()
+    assert _status(services, theirs) == ("booked", 2)
+
+
+@pytest.mark.e2e
+def test_validation_error_shows_the_servers_message_and_can_be_fixed(
+    context: BrowserContext, services: Services
+) -> None:
+    page = context.new_page()
+    supplier_id = _sign_up(page, services)
+    [cid] = seed_clients(services.database_url, supplier_id, [{"partner1_first": "Ned"}])
+    page.goto("/outbox")
+    _open_client(page, cid)
+    context.set_offline(True)
+    _add_note(page, "   ")  # only spaces: the browser lets it through, the server does not
+    _waiting_notes(page, 1)
+    context.set_offline(False)
+    page.goto("/outbox")
+    item = page.locator(".outbox-item.needs_you")
+    expect(item.get_by_role("alert")).to_have_text("Note is required.")
+    item.get_by_text("Edit").click()
+    item.get_by_label("Body").fill("Bring the ring box")
+    item.get_by_role("button", name="Send again").click()
+    wait_for(lambda: _notes(services, cid) == ["Bring the ring box"], 15, "the fixed note")
+    expect(_badge(page)).to_be_hidden()
+
+
+@pytest.mark.e2e
+def test_session_expired_offline_sign_in_then_replay(context: BrowserContext, services: Services) -> None:
+    page = context.new_page()
+    supplier_id = _sign_up(page, services)
+    [cid] = seed_clients(services.database_url, supplier_id, [{"partner1_first": "Opal"}])
+    page.goto("/outbox")
+    _open_client(page, cid)
+    context.set_offline(True)
+    _add_note(page, "Speeches start at 4")
+    _waiting_notes(page, 1)
+    context.clear_cookies()  # the session (and its CSRF cookie) is gone by the time the signal returns
+    context.set_offline(False)
+    page.goto("/outbox")
+    expect(page.locator(".outbox-signin")).to_contain_text("Sign in to send 1 saved change")
+    assert _notes(services, cid) == []
+    page.locator(".outbox-signin").get_by_role("link", name="Sign in").click()
+    page.get_by_label("Email").fill(EMAILS[supplier_id])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Venue Signal Studio")).to_be_visible()
+    wait_for(lambda: _notes(services, cid) == ["Speeches start at 4"], 15, "the note after signing in")
+    expect(_badge(page)).to_be_hidden()
+
+
+QUEUE_NOTES_JS = """async ([cid, n]) => {
+  const token = JSON.parse(document.body.getAttribute("hx-headers"))["x-csrftoken"];
+  for (let i = 0; i < n; i++) {
+    const text = "Shot " + String(i).padStart(2, "0");
+    const body = new URLSearchParams({ body: text, idempotency_key: crypto.randomUUID() });
+    await fetch(`/clients/${cid}/notes`, {
+      method: "POST", body,
+      headers: { "content-type": "application/x-www-form-urlencoded", "hx-request": "true", "x-csrftoken": token },
+    });
+  }
+}"""
+
+
+@pytest.mark.e2e
+def test_fifty_queued_actions_replay_in_order(context: BrowserContext, services: Services) -> None:
+    page = context.new_page()
+    supplier_id = _sign_up(page, services)
+    [cid] = seed_clients(services.database_url, supplier_id, [{"partner1_first": "Pia"}])
+    _open_client(page, cid)
+    context.set_offline(True)
+    page.evaluate(QUEUE_NOTES_JS, [cid, 50])
+    expect(_badge(page)).to_have_text("50")
+    started = time.monotonic()
+    context.set_offline(False)
+    wait_for(lambda: len(_notes(services, cid)) >= 50, 30, "50 notes")
+    took = time.monotonic() - started
+    print(f"outbox: 50 queued notes replayed in {took:.2f} s")  # a figure for the report, not a timed assertion
+    assert _notes(services, cid) == [f"Shot {i:02d}" for i in range(50)]
+    expect(_badge(page)).to_be_hidden()
+
+
+@pytest.mark.e2e
+def test_two_tabs_never_replay_the_same_item_twice(context: BrowserContext, services: Services) -> None:
+    one = context.new_page()
+    supplier_id = _sign_up(one, services)
+    [cid] = seed_clients(services.database_url, supplier_id, [{"partner1_first": "Quin"}])
+    _open_client(one, cid)
+    two = context.new_page()
+    _open_client(two, cid)
+    context.set_offline(True)
+    _add_note(one, "From the first tab")
+    _add_note(two, "From the second tab")
+    expect(_badge(one)).to_have_text("2")
+    sent: list[str] = []
+    context.on("request", lambda r: sent.append(r.headers.get("idempotency-key", "")) if r.method == "POST" else None)
+    context.set_offline(False)  # both tabs see `online` and both ask for a replay
+    two.bring_to_front()
+    one.bring_to_front()
+    wait_for(lambda: len(_notes(services, cid)) == 2, 15, "both notes")
+    expect(_badge(one)).to_be_hidden()
+    expect(_badge(two)).to_be_hidden()
+    assert sorted(_notes(services, cid)) == ["From the first tab", "From the second tab"]
+    keys = [k for k in sent if k]
+    assert len(keys) == 2, f"each item sent once, got {keys}"
+    assert len(set(keys)) == 2
