@@ -65,12 +65,38 @@ def test_single_flight_cold_key_queries_postgres_once(account: Account, services
         load = Counted(pool, account.supplier_id, gate)
         gen = await cache.generation(account.supplier_id)
         first = [asyncio.create_task(cache.get(gen, "t_counts", (), DashboardCounts, load)) for _ in range(25)]
-        await load.entered.wait()  # the load is running in PostgreSQL's place: these join it in flight
+        await asyncio.wait_for(load.entered.wait(), 10)  # the load is running: these join it in flight
         late = [asyncio.create_task(cache.get(gen, "t_counts", (), DashboardCounts, load)) for _ in range(25)]
         gate.set()
         results = await asyncio.gather(*first, *late)
         assert load.calls == 1
         assert {r.clients for r in results} == {3}
+
+    _run(services, body)
+
+
+def test_single_flight_across_processes_through_a_redis_lock(account: Account, services: Services) -> None:
+    seed_clients(services.database_url, account.supplier_id, [{"partner1_first": "L"}, {"partner1_first": "M"}])
+
+    class Observed(HotCache):
+        waiting = asyncio.Event()
+
+        async def _wait_for_other_process(self, rkey: str, codec: Any) -> Any:
+            self.waiting.set()
+            return await super()._wait_for_other_process(rkey, codec)
+
+    async def body(first: HotCache, pool: Any, redis: Redis) -> None:
+        second = Observed(redis)  # another web process: its own memory, the same Redis
+        gate = asyncio.Event()
+        load_first, load_second = Counted(pool, account.supplier_id, gate), Counted(pool, account.supplier_id)
+        gen = await first.generation(account.supplier_id)
+        a = asyncio.create_task(first.get(gen, "t_lock", (), DashboardCounts, load_first))
+        await asyncio.wait_for(load_first.entered.wait(), 10)  # the first process holds the lock and is querying
+        b = asyncio.create_task(second.get(gen, "t_lock", (), DashboardCounts, load_second))
+        await asyncio.wait_for(second.waiting.wait(), 10)  # the second found the lock taken and waits for the value
+        gate.set()
+        assert ((await a).clients, (await b).clients) == (2, 2)
+        assert (load_first.calls, load_second.calls) == (1, 0)
 
     _run(services, body)
 

@@ -25,9 +25,10 @@ How freshness works
 Isolation: every key starts with the supplier id, every loader runs in ``tenant(...)`` (RLS), and nothing with a
 CRM secret is cached (integration rows are cached as ``IntegrationSummary``: labels, no key).
 
-Single flight: one in-process asyncio task per key; concurrent cold reads of a key in one process run its
-PostgreSQL query once. Across N web processes a cold key costs at most N queries (no cross-process lock: a lock
-round trip on every miss costs more than the rare duplicate query it saves).
+Single flight: one in-process asyncio task per key, so concurrent cold reads of a key in one process run its
+PostgreSQL query once; across processes, the first to miss in Redis takes a short lock (``SET NX PX``) and the
+others poll Redis for its value for up to 1 s before loading it themselves (a lock holder that died costs one
+slow read, never a stuck page).
 
 Library evaluation (why this is mostly glue):
 * ``cachetools`` (TTLCache): bounded size + TTL, LRU eviction, ships its own types. Used for the memory tier and
@@ -79,6 +80,9 @@ MEMORY_ENTRIES = 2_000  # a list page is ~50 rows: a few tens of MB at most per 
 MEMORY_TTL_S = 300.0
 REDIS_TTL_S = 600
 DEGRADED_TTL_S = 2.0
+LOCK_SUFFIX = ":loading"
+LOCK_MS = 3_000  # longer than any hot read should take; a holder that dies frees the key after this
+LOCK_WAIT_S = 1.0
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 # INCR, but never below the clock in µs: generations keep going up even after Redis restarts empty. A supplier-
@@ -154,7 +158,6 @@ class HotCache:
         self._bump_script = redis.register_script(_BUMP)
         self._tasks: list[asyncio.Task[None]] = []
         self._build = _templates_digest()
-        self.listening = asyncio.Event()  # set while the invalidation subscription is live (tests wait on it)
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -177,7 +180,6 @@ class HotCache:
             try:
                 async with self.redis.pubsub() as pubsub:
                     await pubsub.subscribe(CHANNEL)
-                    self.listening.set()
                     delay = 0.5
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
@@ -186,7 +188,6 @@ class HotCache:
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
-                self.listening.clear()
                 log.warning("cache invalidation subscription lost; retrying", error=type(exc).__name__, in_s=delay)
             await asyncio.sleep(delay)  # a back-off between reconnects, not a synchronisation
             delay = min(delay * 2, 10)
@@ -319,33 +320,73 @@ class HotCache:
             version = gen.shared if gen.scoped is None else f"{gen.shared}.{gen.scoped}"
             rkey = VALUE_KEY.format(sid=gen.supplier_id, gen=version, name=name, schema=codec.schema, digest=digest)
             value = await self._from_redis(rkey, codec)
+            if value is None and not await self._lock(rkey):
+                value = await self._wait_for_other_process(rkey, codec)
             if value is not None:
                 self._memory[key] = (time.monotonic(), value[0])
                 return value[0]  # type: ignore[no-any-return]
-        loaded = await load()
+        try:
+            loaded = await load()
+        except BaseException:
+            if rkey is not None:  # free the key at once for the processes waiting on us
+                with contextlib.suppress(RedisDown):
+                    await self.guard.run("unlock", lambda: self.redis.delete(rkey + LOCK_SUFFIX))
+            raise
         self._memory[key] = (time.monotonic(), loaded)
         if rkey is not None:
             payload = msgspec.msgpack.encode(loaded)
+
+            async def store() -> None:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.set(rkey, payload, ex=self.redis_ttl)
+                    pipe.delete(rkey + LOCK_SUFFIX)
+                    await pipe.execute()
+
             with contextlib.suppress(RedisDown):
-                await self.guard.run("set", lambda: self.redis.set(rkey, payload, ex=self.redis_ttl))
+                await self.guard.run("set", store)
         return loaded
 
-    async def _from_redis(self, rkey: str, codec: _Codec) -> tuple[Any] | None:
+    async def _lock(self, rkey: str) -> bool:
+        """Cross-process single flight: the first process to miss a key in Redis loads it; the others wait for its
+        value (``_wait_for_other_process``). True when this process should load (also when Redis is away)."""
+        try:
+            got = await self.guard.run("lock", lambda: self.redis.set(rkey + LOCK_SUFFIX, b"1", nx=True, px=LOCK_MS))
+        except RedisDown:
+            return True
+        return bool(got)
+
+    async def _wait_for_other_process(self, rkey: str, codec: _Codec) -> tuple[Any] | None:
+        """Poll for the value another process is loading, for at most ``LOCK_WAIT_S`` (then load it ourselves: a
+        process that died holding the lock costs one slow read, not a stuck page)."""
+        deadline = time.monotonic() + LOCK_WAIT_S
+        delay = 0.002
+        while time.monotonic() < deadline:
+            await asyncio.sleep(delay)  # waiting on another process's query; Redis has no cheaper "tell me when"
+            delay = min(delay * 2, 0.025)
+            value = await self._from_redis(rkey, codec, count=False)
+            if value is not None:
+                return value
+        return None
+
+    async def _from_redis(self, rkey: str, codec: _Codec, *, count: bool = True) -> tuple[Any] | None:
         raw: Any
         try:
             raw = await self.guard.run("get", lambda: self.redis.get(rkey))
         except RedisDown:
             return None
         if raw is None:
-            CACHE_LOOKUPS.labels("redis", "miss").inc()
+            if count:
+                CACHE_LOOKUPS.labels("redis", "miss").inc()
             return None
         try:
             value = codec.decoder.decode(raw)
         except msgspec.DecodeError:
-            CACHE_LOOKUPS.labels("redis", "miss").inc()
+            if count:
+                CACHE_LOOKUPS.labels("redis", "miss").inc()
             CACHE_ERRORS.labels("get", "undecodable").inc()
             return None
-        CACHE_LOOKUPS.labels("redis", "hit").inc()
+        if count:
+            CACHE_LOOKUPS.labels("redis", "hit").inc()
         return (value,)
 
     # -- HTTP ------------------------------------------------------------------------------------------------
