@@ -136,6 +136,7 @@ def test_offline_changes_are_pending_then_applied_exactly_once(context: BrowserC
 
 def _waiting_notes(page: Page, n: int) -> None:
     expect(page.locator(".notes .outbox-pending")).to_have_count(n)
+    expect(_badge(page)).to_have_text(str(n))  # the worker has counted them (so "badge hidden" later means sent)
 
 
 @pytest.mark.e2e
@@ -174,6 +175,12 @@ def test_replay_interrupted_midway_still_applies_each_once(context: BrowserConte
 def test_without_background_sync_the_online_event_replays(context: BrowserContext, services: Services) -> None:
     # As on Safari and Firefox: no SyncManager, so the worker registers no sync; the page's `online` replays.
     context.add_init_script("delete window.SyncManager")
+    # Record what the page asks of the worker (the replay must be asked for on `online`).
+    context.add_init_script(
+        "const post = ServiceWorker.prototype.postMessage; window.__asked = [];"
+        "ServiceWorker.prototype.postMessage = function (m) {"
+        "  window.__asked.push(m && m.type); return post.apply(this, arguments); };"
+    )
     page = context.new_page()
     supplier_id = _sign_up(page, services)
     [cid] = seed_clients(services.database_url, supplier_id, [{"partner1_first": "Iris"}])
@@ -184,7 +191,9 @@ def test_without_background_sync_the_online_event_replays(context: BrowserContex
     tags = page.evaluate("() => navigator.serviceWorker.ready.then((r) => (r.sync ? r.sync.getTags() : []))")
     assert tags == []
     assert page.evaluate("() => 'SyncManager' in window") is False
+    asked_before = page.evaluate("() => window.__asked.length")
     context.set_offline(False)
+    page.wait_for_function("(n) => window.__asked.slice(n).includes('outbox:replay')", arg=asked_before)
     wait_for(lambda: _notes(services, cid) == ["Vows by the old oak"], 15, "the note to arrive")
     expect(page.locator(".notes .outbox-pending small")).to_have_text("Sent")
     expect(_badge(page)).to_be_hidden()
@@ -242,15 +251,70 @@ def test_validation_error_shows_the_servers_message_and_can_be_fixed(
     context.set_offline(True)
     _add_note(page, "   ")  # only spaces: the browser lets it through, the server does not
     _waiting_notes(page, 1)
+    _add_note(page, "Second thought: bring the ring box")
+    _waiting_notes(page, 2)
     context.set_offline(False)
     page.goto("/outbox")
     item = page.locator(".outbox-item.needs_you")
     expect(item.get_by_role("alert")).to_have_text("Note is required.")
+    # The later note for the same couple waits behind the one that needs fixing: order is kept.
+    expect(page.locator(".outbox-item.pending")).to_have_count(1)
+    assert _notes(services, cid) == []
     item.get_by_text("Edit").click()
-    item.get_by_label("Body").fill("Bring the ring box")
+    item.get_by_label("Body").fill("Speeches before the meal")
     item.get_by_role("button", name="Send again").click()
-    wait_for(lambda: _notes(services, cid) == ["Bring the ring box"], 15, "the fixed note")
-    expect(_badge(page)).to_be_hidden()
+    expect(_badge(page)).to_be_hidden(timeout=15000)
+    assert _notes(services, cid) == ["Speeches before the meal", "Second thought: bring the ring box"]
+
+
+@pytest.mark.e2e
+def test_server_errors_are_retried_with_backoff_never_dropped(context: BrowserContext, services: Services) -> None:
+    page = context.new_page()
+    supplier_id = _sign_up(page, services)
+    [cid] = seed_clients(services.database_url, supplier_id, [{"partner1_first": "Uma"}])
+    _open_client(page, cid)
+    context.set_offline(True)
+    _add_note(page, "Drone shots if calm")
+    _waiting_notes(page, 1)
+    answers: list[int] = []
+
+    def flaky_server(route: Route) -> None:
+        if len(answers) < 2:  # WedSync has a bad moment: two 503s, then it recovers
+            answers.append(503)
+            route.fulfill(status=503, body="Service Unavailable")
+        else:
+            answers.append(200)
+            route.continue_()
+
+    context.route("**/clients/*/notes", flaky_server)
+    context.set_offline(False)
+    expect(_badge(page)).to_be_hidden(timeout=30000)
+    assert answers == [503, 503, 200]
+    assert _notes(services, cid) == ["Drone shots if calm"]
+
+
+@pytest.mark.e2e
+def test_start_sync_offline_starts_one_job_when_back(context: BrowserContext, services: Services) -> None:
+    page = context.new_page()
+    supplier_id = _sign_up(page, services)
+    with psycopg.connect(services.database_url) as conn:
+        conn.execute("SELECT set_config('app.supplier_id', %s, true)", [str(supplier_id)])
+        row = conn.execute(
+            "INSERT INTO crm_integrations (supplier_id, provider, name, base_url) "
+            "VALUES (%s, 'tave', 'Studio Tave', 'http://127.0.0.1:9') RETURNING id",
+            [supplier_id],
+        ).fetchone()
+    assert row is not None
+    page.goto("/outbox")
+    page.goto("/integrations")
+    context.set_offline(True)
+    page.get_by_role("button", name="Sync changes").click()
+    expect(page).to_have_url(re.compile(r"/outbox\?saved=\d+$"))
+    expect(page.locator(".outbox-item")).to_contain_text("Sync changes")
+    context.set_offline(False)
+    expect(_badge(page)).to_be_hidden(timeout=15000)
+    jobs = _rows(services, "SELECT kind FROM sync_jobs WHERE integration_id = %s", [row[0]])
+    assert jobs == [("incremental_sync",)]
 
 
 @pytest.mark.e2e
