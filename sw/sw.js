@@ -17,8 +17,9 @@ const PAGES_CACHE = "wedsync-pages-" + VERSION;
 const PAGES_MAX = 50;
 const NETWORK_TIMEOUT_MS = 3000;
 const SAVED_AT_HEADER = "x-wedsync-saved-at";
-// The pages a photographer reads at a venue: the dashboard, the client list (any search) and each client.
-const KEEP = /^\/(clients\/(\d+)?)?$/;
+// The pages a photographer uses at a venue: the dashboard, the client list (any search), each client, and the
+// new-lead form (the outbox keeps what is typed into it offline; its page script gives each send a fresh key).
+const KEEP = /^\/(clients\/(\d+|new)?)?$/;
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -105,19 +106,23 @@ async function forgetPages() {
 }
 
 function cacheable(response) {
-  // Only a real 200 page: never an error page, a redirect (to /login or elsewhere) or a fragment.
+  // Only a real 200 page: never an error page, a redirect (to /login or elsewhere), a fragment, or a page the
+  // server marked no-store.
   return (
     response &&
     response.status === 200 &&
     response.type === "basic" &&
     !response.redirected &&
-    (response.headers.get("content-type") || "").startsWith("text/html")
+    (response.headers.get("content-type") || "").startsWith("text/html") &&
+    !/no-store/.test(response.headers.get("cache-control") || "")
   );
 }
 
-async function savePage(key, response) {
+async function savePage(key, response, savedAt = new Date().toISOString()) {
   const headers = new Headers(response.headers);
-  headers.set(SAVED_AT_HEADER, new Date().toISOString());
+  // The body is stored decoded: its transfer headers no longer describe it.
+  for (const name of ["content-encoding", "content-length", "etag"]) headers.delete(name);
+  headers.set(SAVED_AT_HEADER, savedAt);
   const copy = new Response(await response.blob(), { status: 200, statusText: "OK", headers });
   const cache = await caches.open(PAGES_CACHE);
   // Cache Storage keeps insertion order: delete + put moves a page to the end, so the oldest is first (LRU).
@@ -132,12 +137,10 @@ async function savedPage(key) {
   const hit = await cache.match(key);
   if (!hit) return null;
   const savedAt = hit.headers.get(SAVED_AT_HEADER) || "";
-  await savePage(key, hit.clone()); // reading it counts as opening it recently
+  await savePage(key, hit.clone(), savedAt); // reading it counts as opening it recently (same "saved at")
   // Tell the page it is a saved copy: a <meta> the page script turns into "Saved at 14:02 — you're offline".
   const html = (await hit.text()).replace("<head>", `<head><meta name="wedsync-saved-at" content="${savedAt}">`);
-  const headers = new Headers(hit.headers);
-  headers.delete("content-length");
-  return new Response(html, { status: 200, headers });
+  return new Response(html, { status: 200, headers: hit.headers });
 }
 
 function offlinePage() {
