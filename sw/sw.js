@@ -153,8 +153,11 @@ async function navigate(event, url) {
   // The preload request started while this worker was waking up; use it rather than asking twice.
   const network = Promise.resolve(event.preloadResponse).then((preloaded) => preloaded || fetch(event.request));
   if (keep) {
+    const forgets = forgotten; // a sign-out while this page loads: don't save it afterwards
     event.waitUntil(
-      network.then((response) => (cacheable(response) ? savePage(key, response.clone()) : null)).catch(() => null),
+      network
+        .then((response) => (cacheable(response) && forgets === forgotten ? savePage(key, response.clone()) : null))
+        .catch(() => null),
     );
   }
   let timer;
@@ -163,7 +166,8 @@ async function navigate(event, url) {
   });
   try {
     const first = await Promise.race([network, keep ? slow : new Promise(() => {})]);
-    if (first !== "slow") return first;
+    // Our server in trouble is, for the photographer, like no signal: the saved copy beats an error page.
+    if (first !== "slow") return (keep && first.status >= 500 && (await savedPage(key))) || first;
     // Network too slow: a saved copy now, or keep waiting for the network if there is none.
     return (await savedPage(key)) || (await network);
   } catch (e) {
