@@ -396,3 +396,35 @@ def test_two_tabs_never_replay_the_same_item_twice(context: BrowserContext, serv
     keys = [k for k in sent if k]
     assert len(keys) == 2, f"each item sent once, got {keys}"
     assert len(set(keys)) == 2
+
+
+@pytest.mark.e2e
+def test_changes_wait_for_the_account_that_made_them(context: BrowserContext, services: Services) -> None:
+    """A phone shared at the studio: a lead saved by one photographer is never sent into a colleague's account."""
+    page = context.new_page()
+    first = _sign_up(page, services)
+    page.goto("/outbox")
+    page.goto("/clients/new")
+    context.set_offline(True)
+    page.get_by_label("First name").first.fill("Wren")
+    page.get_by_role("button", name="Save lead").click()
+    expect(page).to_have_url(re.compile(r"/outbox\?saved=\d+$"))
+    expect(_badge(page)).to_have_text("1")
+    context.clear_cookies()  # signed out before the signal came back
+    context.set_offline(False)
+    expect(page.locator(".outbox-signin")).to_be_visible()
+
+    second = _sign_up(page, services)  # a colleague signs in on the same phone
+    page.goto("/outbox")
+    expect(page.locator(".outbox-item.pending")).to_contain_text("Saved by another account on this phone")
+    manual = "SELECT supplier_id, partner1_first FROM clients WHERE supplier_id = ANY(%s) AND source = 'manual'"
+    assert _rows(services, manual, [[first, second]]) == []
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()  # signed out before signing in again
+    page.get_by_label("Email").fill(EMAILS[first])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Venue Signal Studio")).to_be_visible()
+    expect(_badge(page)).to_be_hidden(timeout=15000)
+    assert _rows(services, manual, [[first, second]]) == [(first, "Wren")]

@@ -447,11 +447,11 @@
     }
     if (!items.length) return out + `<p class="muted" data-testid="outbox-empty">Nothing is waiting to be sent.</p>`;
     out += `<ul class="list outbox">`;
-    for (const item of items) out += itemHtml(item);
+    for (const item of items) out += itemHtml(item, meta);
     return out + "</ul>";
   }
 
-  function itemHtml(item) {
+  function itemHtml(item, meta) {
     const f = fields(item);
     const id = item.id;
     const where = item.clientId ? ` <a href="/clients/${esc(item.clientId)}">open client</a>` : "";
@@ -459,6 +459,10 @@
     let out = `<li class="outbox-item ${item.state}" data-outbox-item="${id}" data-state="${item.state}">`;
     out += `<p class="what">${esc(describe(item))}${where}</p>`;
     let detail = item.state === "pending" ? item.note || "Will send when you're back online" : "";
+    if (unsent(item) && item.account && meta.account && item.account !== meta.account) {
+      // Never sent into someone else's account: it waits for the person who made it to sign in on this phone.
+      detail = "Saved by another account on this phone — it will send when they sign in";
+    }
     if (item.state === "sent") detail = "Sent at " + new Date(item.sentAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
     out += `<p class="state"><strong>${states[item.state]}</strong>${detail ? " — " + esc(detail) : ""} <small>saved ${esc(new Date(item.createdAt).toLocaleString())}</small></p>`;
     const act = (action, label, extra) =>
