@@ -76,6 +76,7 @@ SCOPE_GEN_KEY = "wedsync:gen:{}:{}"  # a narrower generation inside a supplier, 
 SCOPE_GEN_TTL_S = 86_400  # refreshed on every bump; an expired one restarts at "now", which is always higher
 VALUE_KEY = "wedsync:cache:{sid}:{gen}:{name}:{schema}:{digest}"
 CHANNEL = "wedsync:cache:invalidate"
+LISTS = "lists"  # the scope of everything that lists clients: list pages, searches, dashboard counts and upcoming
 MEMORY_ENTRIES = 2_000  # a list page is ~50 rows: a few tens of MB at most per process
 MEMORY_TTL_S = 300.0
 REDIS_TTL_S = 600
@@ -108,7 +109,7 @@ class Generation(msgspec.Struct, frozen=True):
     supplier_id: int
     shared: int | None  # the Redis generation; None when Redis could not be asked (degraded)
     local: int  # this process's own count of writes and invalidations for the supplier
-    scoped: int | None = None  # the generation of the narrower scope asked for (one client), if any
+    scoped: int | None = None  # the generation of the narrower scope asked for ("c:42", "lists"), if any
 
     @property
     def degraded(self) -> bool:
@@ -231,41 +232,45 @@ class HotCache:
             results = await pipe.execute()
         return list(results[-1])
 
-    async def bump(self, supplier_id: int, scope: str | None = None) -> None:
-        """Call after a committed write; ``scope`` narrows it (``"c:42"``: only client 42's detail changed).
-        A supplier-wide bump moves the local counter first, synchronously; a scoped one moves it only if Redis
-        did not take the bump. Either way the writer's next read in this process is fresh."""
-        if scope is None:
+    async def bump(self, supplier_id: int, *scopes: str) -> None:
+        """Call after a committed write; ``scopes`` narrow it (``"c:42"``: client 42's page; ``"lists"``: the list
+        and dashboard). None means everything of the supplier's. A supplier-wide bump moves the local counter first,
+        synchronously; a scoped one moves it only if Redis did not take the bump. Either way the writer's next read
+        in this process is fresh."""
+        targets: tuple[str | None, ...] = scopes or (None,)
+        if not scopes:
             self.invalidate_local(supplier_id)
-        if not await self._shared_bump(supplier_id, scope) and scope is not None:
-            self.invalidate_local(supplier_id)
-
-    async def _shared_bump(self, supplier_id: int, scope: str | None) -> bool:
         try:
-            await self._shared_bump_once(supplier_id, scope)
+            await self._shared_bump(supplier_id, targets)
         except RedisDown:
-            self._pending[supplier_id].add(scope)
-            return False
-        return True
+            self._pending[supplier_id].update(targets)
+            if scopes:
+                self.invalidate_local(supplier_id)
 
     async def _replay(self, supplier_id: int) -> bool:
         """Send the bumps Redis missed; True when none is left for the supplier."""
-        scopes = self._pending.get(supplier_id, set())
-        for scope in sorted(scopes, key=lambda s: s or ""):
+        scopes = self._pending.get(supplier_id)
+        if scopes:
             try:
-                await self._shared_bump_once(supplier_id, scope)
+                await self._shared_bump(supplier_id, tuple(scopes))
             except RedisDown:
                 return False
-            scopes.discard(scope)
         self._pending.pop(supplier_id, None)
         return True
 
-    async def _shared_bump_once(self, supplier_id: int, scope: str | None) -> None:
-        if scope is None:
-            keys, args = [GEN_KEY.format(supplier_id), CHANNEL], [_now_us(), str(supplier_id), "0"]
-        else:
-            keys, args = [SCOPE_GEN_KEY.format(supplier_id, scope), CHANNEL], [_now_us(), "", str(SCOPE_GEN_TTL_S)]
-        await self.guard.run("bump", lambda: self._bump_script(keys=keys, args=args))
+    async def _shared_bump(self, supplier_id: int, scopes: tuple[str | None, ...]) -> None:
+        async def send() -> None:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for scope in scopes:
+                    if scope is None:
+                        keys, args = [GEN_KEY.format(supplier_id), CHANNEL], [_now_us(), str(supplier_id), "0"]
+                    else:
+                        keys = [SCOPE_GEN_KEY.format(supplier_id, scope), CHANNEL]
+                        args = [_now_us(), "", str(SCOPE_GEN_TTL_S)]
+                    await self._bump_script(keys=keys, args=args, client=pipe)
+                await pipe.execute()
+
+        await self.guard.run("bump", send)
 
     # -- reads -----------------------------------------------------------------------------------------------
     def _codec(self, name: str, type_: Any) -> _Codec:
@@ -395,7 +400,8 @@ class HotCache:
         path, query, fragment). None when degraded: without the shared generation we cannot promise freshness."""
         if gen.shared is None:
             return None
-        raw = "\x1f".join((self._build, str(gen.supplier_id), str(gen.shared), dt.date.today().isoformat(), *parts))
+        versions = f"{gen.shared}.{gen.scoped}"  # the scope's generation too: a status change bumps only "lists"
+        raw = "\x1f".join((self._build, str(gen.supplier_id), versions, dt.date.today().isoformat(), *parts))
         return 'W/"' + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest() + '"'
 
 
@@ -423,15 +429,22 @@ async def bump_after_write(message: Any, scope: Any) -> None:
     cache = getattr(resources, "cache", None)
     if not isinstance(cache, HotCache):
         return
-    # A route may declare that it changes less than the whole supplier: opt={"cache_scope": "client"} means only
-    # the client in its path (a note shows on that client's page and nowhere else). Undeclared means everything.
+    # A route may declare that it changes less than the whole supplier: opt={"cache_scope": ("client",)} means only
+    # the client in its path (a note shows on that client's page and nowhere else), "lists" the client list and
+    # dashboard. Undeclared (or anything not understood) means everything.
     handler = scope.get("route_handler")
-    declared = getattr(handler, "opt", {}).get("cache_scope") if handler is not None else None
+    declared = getattr(handler, "opt", {}).get("cache_scope", ()) if handler is not None else ()
     client_id = scope.get("path_params", {}).get("client_id")
-    if declared == "client" and isinstance(client_id, int):
-        await cache.bump(supplier_id, f"c:{client_id}")
-    else:
-        await cache.bump(supplier_id)
+    scopes = []
+    for name in declared:
+        if name == "client" and isinstance(client_id, int):
+            scopes.append(f"c:{client_id}")
+        elif name == "lists":
+            scopes.append(LISTS)
+        else:
+            scopes = []
+            break
+    await cache.bump(supplier_id, *scopes)
 
 
 # -- workers ---------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from litestar.params import Parameter
 from litestar.response import Redirect
 
 from webapp.auth import provide_supplier_id, require_supplier
-from webapp.cache import etag_matches
+from webapp.cache import LISTS, etag_matches
 from webapp.db.pool import tenant
 from webapp.forms import FormError, parse, read_form
 from webapp.idempotency import run_idempotent
@@ -98,7 +98,7 @@ class ClientController(Controller):
         after = q.Cursor.decode(cursor) if cursor else None
         # "Load more" and infinite scroll append rows; a new search replaces the whole list.
         fragment = ("clients/_rows.html" if after else "clients/_list.html") if is_htmx(request) else None
-        gen = await res.cache.generation(supplier_id)
+        gen = await res.cache.generation(supplier_id, LISTS)
         etag = res.cache.etag(gen, str(request.url.path), str(request.url.query), fragment or "") if fragment else None
         if etag and etag_matches(request.headers.get("if-none-match"), etag):
             return Response("", status_code=304, headers=_revalidate(etag))
@@ -184,7 +184,7 @@ class ClientController(Controller):
         )
 
     # A note shows only on its client's page: it bumps that client's cache generation, not the whole supplier's.
-    @post("/{client_id:int}/notes", name="add_note", opt={"cache_scope": "client"})
+    @post("/{client_id:int}/notes", name="add_note", opt={"cache_scope": ("client",)})
     async def add_note(self, request: Request[Any, Any, Any], supplier_id: int, client_id: int) -> Response[str]:
         raw = await read_form(request)
 
@@ -200,7 +200,8 @@ class ClientController(Controller):
 
         return await run_idempotent(request, supplier_id, raw, action)
 
-    @post("/{client_id:int}/status", name="change_status")
+    # A status shows on the client's page and in the lists and dashboard counts, not on other clients' pages.
+    @post("/{client_id:int}/status", name="change_status", opt={"cache_scope": ("client", "lists")})
     async def change_status(self, request: Request[Any, Any, Any], supplier_id: int, client_id: int) -> Response[str]:
         raw = await read_form(request)
 

@@ -10,6 +10,7 @@ from litestar import Request, Response, get
 from litestar.response import Redirect
 
 from webapp.auth import signed_in_supplier_id
+from webapp.cache import LISTS
 from webapp.db.pool import tenant
 from webapp.models import ClientListRow, DashboardCounts
 from webapp.queries import clients as client_q
@@ -42,7 +43,7 @@ async def show_dashboard(request: Request[Any, Any, Any]) -> Response[str] | Red
     # Counts and upcoming weddings are hot and cached; the supplier row (is the account still there?) and the
     # jobs (their status moves without a client write) are read fresh.
     today = dt.date.today().isoformat()  # the upcoming window moves at midnight
-    gen = await res.cache.generation(supplier_id)
+    gen = await res.cache.generation(supplier_id, LISTS)
     data = await res.cache.get(gen, "dashboard", (UPCOMING_DAYS, today), DashboardData, load)
     async with tenant(res.pool, supplier_id) as conn:
         supplier = await supplier_q.get_supplier(conn, supplier_id)
