@@ -608,8 +608,15 @@ def report(
     }  # fmt: skip
     rps = phases["list_rps"]
     ok = sum(n for code, n in rps.stats.statuses.get("list", Counter()).items() if 200 <= code < 300)
+    done = max(1, sum(rps.stats.statuses.get("list", Counter()).values()))
+    # CPU per request barely depends on what else the machine runs, unlike requests/s: the ceiling the two cores
+    # would give the server alone (generator elsewhere) is cores / server CPU per request.
+    server_ms = rps.server_cores * rps.seconds * 1000 / done
+    loadgen_ms = rps.loadgen_cores * rps.seconds * 1000 / done
     emit(
         "list_fragment_rps", ok / rps.seconds, "requests/s", ">= 1500", connections=RPS_CONNECTIONS,
+        server_cpu_ms_per_request=round(server_ms, 3), loadgen_cpu_ms_per_request=round(loadgen_ms, 3),
+        ceiling_rps_server_alone=round((os.cpu_count() or 1) * 1000 / server_ms) if server_ms else None,
         seconds=round(rps.seconds, 1), errors=rps.stats.errors(), p50=percentile(rps.stats.all_latencies(), 0.5),
         p95=percentile(rps.stats.all_latencies(), 0.95), loadgen_cores=rps.loadgen_cores,
         server_cores=rps.server_cores, machine=rps.machine, **common,
