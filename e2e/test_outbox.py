@@ -428,3 +428,23 @@ def test_changes_wait_for_the_account_that_made_them(context: BrowserContext, se
     expect(page.get_by_role("heading", name="Venue Signal Studio")).to_be_visible()
     expect(_badge(page)).to_be_hidden(timeout=15000)
     assert _rows(services, manual, [[first, second]]) == [(first, "Wren")]
+
+
+@pytest.mark.e2e
+def test_two_offline_status_changes_apply_in_turn_without_a_false_conflict(
+    context: BrowserContext, services: Services
+) -> None:
+    # Both taps carry the version the page showed; the second is moved onto the version the first produced.
+    page = context.new_page()
+    supplier_id = _sign_up(page, services)
+    [cid] = seed_clients(services.database_url, supplier_id, [{"partner1_first": "Vera", "status": "lead"}])
+    _open_client(page, cid)
+    context.set_offline(True)
+    page.get_by_role("button", name="booked").click()
+    expect(page.get_by_test_id("status")).to_have_text("booked")
+    page.get_by_role("button", name="completed").click()
+    expect(page.get_by_test_id("status")).to_have_text("completed")
+    expect(_badge(page)).to_have_text("2")
+    context.set_offline(False)
+    expect(_badge(page)).to_be_hidden(timeout=15000)
+    assert _status(services, cid) == ("completed", 3)
