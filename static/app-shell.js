@@ -45,7 +45,8 @@
     if (controlled) reload();
     controlled = true;
   });
-  sw.register("/sw.js").then((reg) => {
+  // After the load event: on a first visit the worker's precache must not compete with the page's own files.
+  const register = () => sw.register("/sw.js").then((reg) => {
     let shown = false;
     const offer = (worker) => {
       if (!worker || !sw.controller || shown) return;
@@ -58,4 +59,6 @@
       worker.addEventListener("statechange", () => worker.state === "installed" && offer(worker));
     });
   });
+  if (d.readyState === "complete") register();
+  else addEventListener("load", register);
 })();
