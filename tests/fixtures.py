@@ -245,4 +245,8 @@ def seed_clients(database_url: str, supplier_id: int, rows: list[dict[str, objec
             ).fetchone()
             assert new_id is not None
             ids.append(new_id[0])
+    # Written behind the app's back, as an import is: tell the web processes' caches the way a worker does.
+    from webapp.cache import bump_from_worker
+
+    bump_from_worker(supplier_id)
     return ids

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
@@ -40,6 +41,15 @@ class Counted:
             await self.gate.wait()
         async with tenant(self.pool, self.supplier_id) as conn:
             return await client_q.dashboard_counts(conn, self.supplier_id, days=60)
+
+
+def _insert_unannounced(services: Services, supplier_id: int, first: str) -> None:
+    """A client written behind the cache's back (``seed_clients`` announces its writes, as a worker does)."""
+    with psycopg.connect(services.database_url) as conn:
+        conn.execute(
+            "INSERT INTO clients (supplier_id, source, external_id, partner1_first) VALUES (%s, 'csv', %s, %s)",
+            [supplier_id, f"u-{first}-{supplier_id}", first],
+        )
 
 
 def _run(services: Services, body: Any, *, redis_url: str | None = None, **cache_options: Any) -> None:
@@ -112,7 +122,7 @@ def test_keys_are_per_supplier_and_a_bump_makes_the_next_read_fresh(account: Acc
             return (await cache.get(gen, "t_counts", ("same",), DashboardCounts, Counted(pool, sid))).clients
 
         assert (await counts(account.supplier_id), await counts(other.supplier_id)) == (1, 2)
-        seed_clients(services.database_url, account.supplier_id, [{"partner1_first": "A2"}])
+        _insert_unannounced(services, account.supplier_id, "A2")
         assert await counts(account.supplier_id) == 1  # cached, and nothing told the cache
         await cache.bump(account.supplier_id)
         assert await counts(account.supplier_id) == 2
@@ -179,7 +189,7 @@ def test_failed_bump_is_replayed_and_reads_skip_redis_until_then(account: Accoun
         sid = account.supplier_id
         gen = await cache.generation(sid)
         assert (await cache.get(gen, "t_counts", (), DashboardCounts, Counted(pool, sid))).clients == 1
-        seed_clients(services.database_url, sid, [{"partner1_first": "E"}])
+        _insert_unannounced(services, sid, "E")
         breaker = cache.guard.breaker
         breaker.failures, breaker.open_until = breaker.threshold, float("inf")  # Redis "down" for this process
         await cache.bump(sid)
@@ -212,7 +222,7 @@ def test_redis_unreachable_serves_memory_briefly_and_postgres_always(account: Ac
         for _ in range(3):
             assert (await cache.get(gen, "t_counts", (), DashboardCounts, load)).clients == 1
         assert load.calls == 1  # within DEGRADED_TTL_S the in-process copy answers
-        seed_clients(services.database_url, sid, [{"partner1_first": "G"}])
+        _insert_unannounced(services, sid, "G")
         await cache.bump(sid)  # the writer's own bump is local and synchronous
         gen = await cache.generation(sid)
         assert (await cache.get(gen, "t_counts", (), DashboardCounts, load)).clients == 2
