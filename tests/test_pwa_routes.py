@@ -145,3 +145,13 @@ def test_gzip_sizes_of_page_scripts_fit_the_budget(server: Server, account: Acco
     urls = [u for u in _hashed_urls(account.client.get("/clients/").text) if u.endswith(".js")]
     total = sum(len(gzip.compress(httpx.get(server.url + u).content, 9)) for u in urls)
     assert total <= 25 * 1024, (total, urls)
+
+
+def test_head_requests_on_static_files(server: Server) -> None:
+    full = httpx.get(server.url + "/static/app.css", headers={"accept-encoding": "identity"})
+    head = httpx.head(server.url + "/static/app.css")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == str(len(full.content))
+    assert head.headers["etag"] == full.headers["etag"]
+    assert httpx.head(server.url + "/static/nope.css").status_code == 404

@@ -139,6 +139,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             serve_metrics,
             operator.show_operator,
             pwa.serve_static,
+            pwa.serve_static_head,
             pwa.serve_service_worker,
             pwa.serve_service_worker_outbox,
             pwa.serve_web_app_manifest,

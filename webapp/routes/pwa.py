@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import Request, Response, get, head
 
-from webapp.assets import AssetManifest
+from webapp.assets import Asset, AssetManifest
 from webapp.rendering import page
 
 THEME_COLOUR = "#5b3f8c"
@@ -57,6 +57,10 @@ def _not_modified(request: Request[Any, Any, Any], etag: str) -> bool:
     return etag in request.headers.get("if-none-match", "")
 
 
+def _static_headers(asset: Asset, hashed: bool) -> dict[str, str]:
+    return {"cache-control": IMMUTABLE if hashed else SHORT, "etag": f'"{asset.digest}"'}
+
+
 @get("/static/{name:path}", name="static", skip_session=True, exclude_from_csrf=True, include_in_schema=False)
 async def serve_static(request: Request[Any, Any, Any], name: str) -> Response[bytes]:
     found = assets(request).lookup(name.lstrip("/"))
@@ -64,11 +68,21 @@ async def serve_static(request: Request[Any, Any, Any], name: str) -> Response[b
         # Plain text: the HTML error page needs the session, which static files skip.
         return Response(b"Not found", status_code=404, media_type="text/plain")
     asset, hashed = found
-    etag = f'"{asset.digest}"'
-    headers = {"cache-control": IMMUTABLE if hashed else SHORT, "etag": etag}
-    if _not_modified(request, etag):
+    headers = _static_headers(asset, hashed)
+    if _not_modified(request, headers["etag"]):
         return Response(b"", status_code=304, headers=headers)
     return Response(asset.content, media_type=asset.media_type, headers=headers)
+
+
+@head("/static/{name:path}", name="static_head", skip_session=True, exclude_from_csrf=True, include_in_schema=False)
+async def serve_static_head(request: Request[Any, Any, Any], name: str) -> Response[None]:
+    # Link checkers and caches ask with HEAD; Litestar's own static router answered it, so this one does too.
+    found = assets(request).lookup(name.lstrip("/"))
+    if found is None:
+        return Response(None, status_code=404)
+    asset, hashed = found
+    headers = {**_static_headers(asset, hashed), "content-length": str(len(asset.content))}
+    return Response(None, media_type=asset.media_type, headers=headers)
 
 
 @get("/sw.js", name="service_worker", skip_session=True, exclude_from_csrf=True, include_in_schema=False)
