@@ -11,7 +11,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.fixtures import Account, Services, seed_clients
+from tests.fixtures import Account, Server, Services, seed_clients
 from webapp.idempotency import request_fingerprint
 
 
@@ -227,3 +227,19 @@ def test_status_conflict_carries_both_versions(account: Account, services: Servi
     assert 'data-status="booked"' in resp.text
     assert 'data-version="2"' in resp.text
     assert "archived" in resp.text  # mine, named in the message
+
+
+def test_outbox_screen_is_served_to_anyone_and_empty_without_a_service_worker(account: Account, server: Server) -> None:
+    # Signed out (an expired session) must still reach the screen that says what is waiting to be sent.
+    anonymous = httpx.get(server.url + "/outbox")
+    assert anonymous.status_code == 200
+    assert 'id="outbox-list"' in anonymous.text
+    assert 'hx-get="/outbox/list"' in anonymous.text
+    page = account.client.get("/outbox").text
+    assert 'href="/outbox" class="outbox-link"' in page
+    assert "data-outbox-count" in page
+    assert f'data-account="{account.supplier_id}"' in page
+    # Without a service worker nothing can have been saved on the phone: the list is empty.
+    listing = httpx.get(server.url + "/outbox/list")
+    assert listing.status_code == 200
+    assert "Nothing is waiting to be sent." in listing.text
