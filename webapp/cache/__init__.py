@@ -9,8 +9,12 @@ How freshness works
   app-level ``before_send`` hook, so a route added tomorrow is covered too), and workers bump after each committed
   import batch and at the end of a job (``bump_from_worker``). The bump also publishes the supplier id on
   ``wedsync:cache:invalidate`` so every web process drops that supplier's in-process entries at once.
-* Each request reads the generation once (one GET). Keys in both tiers carry supplier id + generation, so a
-  missed pub/sub message can only cost a miss, never a stale read; old entries age out (TTL / LRU).
+* A route may narrow its bump with ``opt={"cache_scope": (...)}``: ``"client"`` (the client in its path: a note)
+  and ``"lists"`` (list pages, searches, dashboard: a status change bumps both). Scoped generations
+  (``wedsync:gen:<supplier_id>:<scope>``) are read with the supplier's; anything undeclared bumps everything.
+* Each request reads the generation once (one MGET of the supplier's and, if any, the read's scope). Keys in both
+  tiers carry supplier id + generations, so a missed pub/sub message can only cost a miss, never a stale read;
+  old entries age out (TTL / LRU).
 * The web process that made a write bumps its own local counter synchronously before it responds, so its next
   read is fresh even when the Redis bump fails. A failed Redis bump is remembered and replayed (the supplier's
   reads skip the Redis tier until it succeeds), so other processes learn about it as soon as Redis answers.
@@ -20,7 +24,9 @@ How freshness works
 * Generations only go up: a bump is ``max(INCR, now in µs)`` and a missing key is created at "now in µs", so a
   Redis that restarts empty cannot bring an old generation (and the entries cached under it) back.
 * Residual risk, stated: if PostgreSQL commits, the Redis bump fails AND the writing process dies before Redis
-  is back, other processes may serve the pre-write value until the entry's TTL (memory 5 min, Redis 10 min).
+  is back, other processes may serve the pre-write value for up to 15 min (an entry lives 10 min in Redis, and a
+  copy taken from Redis just before that lives 5 min in memory). The same holds for rows written behind the app's
+  back: whoever does that calls ``bump_from_worker`` after the commit.
 
 Isolation: every key starts with the supplier id, every loader runs in ``tenant(...)`` (RLS), and nothing with a
 CRM secret is cached (integration rows are cached as ``IntegrationSummary``: labels, no key).
