@@ -486,15 +486,24 @@ async def run_mix(phones: list[Phone], mix: dict[str, int], seconds: float, thin
     return stats
 
 
-async def run_list_rps(phones: list[Phone], seconds: float, connections: int) -> Stats:
-    """Back-to-back client-list fragments on ``connections`` phones of 2,000-client studios (no think time)."""
+async def run_list_rps(phones: list[Phone], seconds: float, connections: int, *, conditional: bool = False) -> Stats:
+    """Back-to-back client-list fragments on ``connections`` phones of 2,000-client studios (no think time).
+
+    ``conditional``: each phone sends back the ETag it got (as a browser revalidating its cached copy does), so
+    an unchanged list is a 304; recorded as route ``list_conditional``.
+    """
     small = [p for p in phones if not p.tenant.million][:connections]
     stats = Stats()
     until = time.perf_counter() + seconds
+    route = "list_conditional" if conditional else "list"
 
     async def hammer(phone: Phone) -> None:
+        etag = ""
         while time.perf_counter() < until:
-            await _timed(phone, stats, "list", phone.client.get("/clients/", headers=_HX))
+            headers = {**_HX, "If-None-Match": etag} if etag else _HX
+            resp = await _timed(phone, stats, route, phone.client.get("/clients/", headers=headers))
+            if conditional and resp is not None:
+                etag = resp.headers.get("etag", "")
 
     await asyncio.gather(*(hammer(p) for p in small))
     return stats
@@ -594,9 +603,25 @@ async def run_all(web: Web, phones: list[Phone], seconds: float, warmup_s: float
     phases: dict[str, Phase] = {}
     await run_mix(phones, BROWSE, warmup_s)  # connections open, caches and PostgreSQL buffers warm
     phases["list_rps"] = await measured(web, lambda: run_list_rps(phones, seconds, RPS_CONNECTIONS))
+    phases["list_304"] = await measured(
+        web, lambda: run_list_rps(phones, seconds / 2, RPS_CONNECTIONS, conditional=True)
+    )
     phases["browse"] = await measured(web, lambda: run_mix(phones, BROWSE, seconds))
     phases["mix"] = await measured(web, lambda: run_mix(phones, MIX, seconds))
     return phases
+
+
+def _conditional_detail(phase: Phase) -> dict[str, object]:
+    """The same list asked for with If-None-Match: requests/s and how many were 304 (nothing rendered)."""
+    statuses = phase.stats.statuses.get("list_conditional", Counter())
+    return {
+        "rps": round(sum(statuses.values()) / phase.seconds, 1),
+        "share_304": round(statuses.get(304, 0) / max(1, sum(statuses.values())), 3),
+        "p95": percentile(phase.stats.all_latencies(), 0.95),
+        "errors": phase.stats.errors(),
+        "server_cores": phase.server_cores,
+        "loadgen_cores": phase.loadgen_cores,
+    }
 
 
 def report(
@@ -617,17 +642,20 @@ def report(
         "list_fragment_rps", ok / rps.seconds, "requests/s", ">= 1500", connections=RPS_CONNECTIONS,
         server_cpu_ms_per_request=round(server_ms, 3), loadgen_cpu_ms_per_request=round(loadgen_ms, 3),
         ceiling_rps_server_alone=round((os.cpu_count() or 1) * 1000 / server_ms) if server_ms else None,
+        conditional=_conditional_detail(phases["list_304"]),
         seconds=round(rps.seconds, 1), errors=rps.stats.errors(), p50=percentile(rps.stats.all_latencies(), 0.5),
         p95=percentile(rps.stats.all_latencies(), 0.95), loadgen_cores=rps.loadgen_cores,
         server_cores=rps.server_cores, machine=rps.machine, **common,
     )  # fmt: skip
     mix = phases["mix"]
     main_routes = [r for r in mix.stats.latencies if not r.startswith("million_")]
+    mix_latencies = mix.stats.all_latencies(main_routes)
     emit(
         "mix_p95_ms", percentile(mix.stats.all_latencies(main_routes), 0.95), "ms", "< 50",
         phones=phones, think_s=THINK_S, seconds=round(mix.seconds, 1),
         rps=round(len(mix.stats.all_latencies(main_routes)) / mix.seconds, 1),
         errors_5xx=sum(mix.stats.errors(r) for r in main_routes), routes=route_table(mix.stats, mix.seconds),
+        server_cpu_ms_per_request=round(mix.server_cores * mix.seconds * 1000 / max(1, len(mix_latencies)), 3),
         server_p95_ms_bucket=server_p95_ms(mix.metrics_before, mix.metrics_after),
         cache=cache_ratio(mix.metrics_before, mix.metrics_after),
         loadgen_cores=mix.loadgen_cores, server_cores=mix.server_cores, machine=mix.machine, **common,
