@@ -365,6 +365,11 @@ def test_fragment_etag_answers_304_until_a_write(account: Account, services: Ser
     other = account.client.get("/clients/", params={"q": "nia"}, headers={**htmx, "If-None-Match": etag})
     assert other.status_code == 200
 
+    # A note changes only that client's page (its route declares cache_scope "client"): the list is still valid.
+    assert account.post(f"/clients/{cid}/notes", {"body": "Sparklers at 10"}, htmx=True).status_code == 200
+    assert account.client.get("/clients/", headers={**htmx, "If-None-Match": etag}).status_code == 304
+    assert "Sparklers at 10" in account.client.get(f"/clients/{cid}").text
+
     assert account.post(f"/clients/{cid}/status", {"status": "booked", "version": "1"}, htmx=True).status_code == 200
     after = account.client.get("/clients/", headers={**htmx, "If-None-Match": etag})
     assert after.status_code == 200
