@@ -71,10 +71,10 @@
     }
     return dbPromise;
   }
-  async function idb(store, mode, fn) {
+  async function idb(store, mode, fn, durability) {
     const db = await openDb();
     return new Promise((resolve, reject) => {
-      const tx = db.transaction(store, mode);
+      const tx = db.transaction(store, mode, { durability: durability || "strict" });
       const req = fn(tx.objectStore(store));
       let result;
       if (req) req.onsuccess = () => (result = req.result);
@@ -84,7 +84,10 @@
   }
   const allItems = () => idb("items", "readonly", (s) => s.getAll());
   const getItem = (id) => idb("items", "readonly", (s) => s.get(id));
+  // A saved change is written durably (flushed to disk before we say "Saved on this phone"). Progress marks
+  // ("sending", "sent", back-off) are relaxed: losing one in a crash only means a re-send under the same key.
   const putItem = (item) => idb("items", "readwrite", (s) => s.put(item));
+  const markItem = (item) => idb("items", "readwrite", (s) => s.put(item), "relaxed");
   const deleteItem = (id) => idb("items", "readwrite", (s) => s.delete(id));
   const getMeta = () => idb("meta", "readonly", (s) => s.get("state")).then((m) => m || {});
   const setMeta = (patch) =>
@@ -319,7 +322,7 @@
   async function send(item, meta) {
     item.state = "sending";
     item.sendingSince = Date.now();
-    await putItem(item);
+    await markItem(item);
     broadcast();
     // The freshest token: after signing in again the CSRF cookie is new, and the one saved with the item is stale.
     const csrf = meta.csrf || item.csrf;
@@ -388,7 +391,7 @@
     item.state = "sent";
     item.sentAt = Date.now();
     item.problem = null;
-    await putItem(item);
+    await markItem(item);
     if (item.kind !== "status") return;
     // My own later status changes for this client were made on top of the version this one started from: move
     // them onto the version it produced, so they don't look like a change from another device. They were never
