@@ -157,6 +157,7 @@ class Web:
     url: str
     process: subprocess.Popen[bytes]
     log: Path | None = None
+    postgres_hint: str | None = None  # a path in the command line of the bench's own PostgreSQL
 
     def server_errors(self) -> dict[str, int]:
         """Unhandled errors in the server's log by exception (last traceback line): what a 5xx was."""
@@ -583,17 +584,21 @@ class Phase:
 async def measured(web: Web, run: Callable[[], Awaitable[Stats]]) -> Phase:
     async with httpx.AsyncClient(base_url=web.url, timeout=30) as plain:
         before = await scrape(plain)
+        pg0 = postgres_cpu_s(web.postgres_hint)
         cpu0, srv0, sys0, t0 = time.process_time(), web.cpu_s(), psutil.cpu_times(), time.perf_counter()
         stats = await run()
         elapsed = time.perf_counter() - t0
         cpu1, srv1, sys1 = time.process_time(), web.cpu_s(), psutil.cpu_times()
+        pg1 = postgres_cpu_s(web.postgres_hint)
         after = await scrape(plain)
     loadgen, server = (cpu1 - cpu0) / elapsed, (srv1 - srv0) / elapsed
+    postgres = (pg1 - pg0) / elapsed if pg0 is not None and pg1 is not None else 0.0
     busy = (sum(sys1) - sum(sys0) - (sys1.idle - sys0.idle) - (sys1.iowait - sys0.iowait)) / elapsed
     # The bench machine may be shared: what else ran shows how far the figures are from a quiet machine.
     machine = {
         "busy_cores": round(busy, 2),
-        "other_cores": round(max(0.0, busy - loadgen - server), 2),  # PostgreSQL, Valkey and anything else
+        "postgres_cores": round(postgres, 2),
+        "other_cores": round(max(0.0, busy - loadgen - server - postgres), 2),  # Valkey and anything else
         "loadavg_1m": round(os.getloadavg()[0], 2),
     }
     return Phase(stats, elapsed, round(loadgen, 2), round(server, 2), before, after, machine)
@@ -609,6 +614,26 @@ async def run_all(web: Web, phones: list[Phone], seconds: float, warmup_s: float
     phases["browse"] = await measured(web, lambda: run_mix(phones, BROWSE, seconds))
     phases["mix"] = await measured(web, lambda: run_mix(phones, MIX, seconds))
     return phases
+
+
+def postgres_cpu_s(data_hint: str | None) -> float | None:
+    """CPU seconds so far of the PostgreSQL server whose command line names ``data_hint`` (the bench's embedded
+    one) and its backends; None when it is not on this machine (``DATABASE_URL`` elsewhere)."""
+    if not data_hint:
+        return None
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info.get("cmdline") or []
+        if any("postgres" in part for part in cmdline[:1]) and any(data_hint in part for part in cmdline):
+            total = 0.0
+            with contextlib.suppress(psutil.NoSuchProcess):
+                own = proc.cpu_times()
+                total += own.children_user + own.children_system  # backends that have exited
+                for each in [proc, *proc.children(recursive=True)]:
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        times = each.cpu_times()
+                        total += times.user + times.system
+            return total
+    return None
 
 
 def _conditional_detail(phase: Phase) -> dict[str, object]:
@@ -702,6 +727,7 @@ def main() -> int:
 
             migrate(database_url)
             with web_server(database_url, redis_url, tmp / "var", cores) as web:
+                web.postgres_hint = None if os.environ.get("DATABASE_URL") else str(tmp / "postgres")
                 tenants, jars, timings = make_tenants(web.url, database_url, SUPPLIERS, CLIENTS_PER_SUPPLIER, MILLION)
 
                 async def go() -> dict[str, Phase]:
