@@ -212,6 +212,36 @@ def test_jobs_screen_lists_running_first_and_filters(
     assert re.search(r'<ol class="timeline">.*Started\..*</ol>', timeline, re.S)
 
 
+def test_jobs_screen_pages_through_older_imports_with_a_keyset(account: Account, services: Services) -> None:
+    with psycopg.connect(services.database_url) as conn:
+        conn.execute(
+            "INSERT INTO sync_jobs (supplier_id, kind, source, status, created_at) "
+            "SELECT %s, 'file_import', 'csv', CASE WHEN i = 120 THEN 'running' ELSE 'succeeded' END, "
+            "       now() - make_interval(mins => i) FROM generate_series(1, 120) AS i",
+            [account.supplier_id],
+        )
+    seen: list[int] = []
+    url: str | None = "/jobs/?source=csv"
+    pages = 0
+    while url:
+        html = account.client.get(url).text
+        seen += [int(m) for m in re.findall(r'id="job-status-(\d+)"', html)]
+        found = re.search(r'href="([^"]+)" data-testid="older-jobs"', html)
+        url = found.group(1).replace("&amp;", "&") if found else None
+        if url:
+            assert "source=csv" in url  # the filter survives paging
+        pages += 1
+    assert pages == 3  # 50 + 50 + 20
+    assert len(seen) == len(set(seen)) == 120  # every import once, none twice
+    with psycopg.connect(services.database_url) as conn:
+        oldest_running = conn.execute(
+            "SELECT id FROM sync_jobs WHERE supplier_id = %s AND status = 'running'", [account.supplier_id]
+        ).fetchone()
+    assert oldest_running
+    assert seen[0] == oldest_running[0]  # running first, on the first page, although it is the oldest
+    assert account.client.get("/jobs/", params={"after": "not-a-cursor"}).status_code == 200  # a bad link: page 1
+
+
 def test_retry_all_failed_needs_confirmation_and_requeues(
     account: Account, services: Services, worker: subprocess.Popen[bytes]
 ) -> None:

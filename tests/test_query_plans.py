@@ -184,8 +184,16 @@ def run_plans(url: str, supplier_id: int, noted_client: int) -> dict[str, dict[s
             notes = await capture("client notes", lambda c: notes_q.list_notes(c, supplier_id, noted_client))
             assert len(notes) == 10
             jobs = await capture("job list", lambda c: jobs_q.list_jobs(c, supplier_id, status=None, source=None))
-            assert jobs
-            assert jobs[0].status == "running"
+            assert jobs.jobs
+            assert jobs.jobs[0].status == "running"
+            job_after = jobs_q.JobCursor.decode(jobs.next_cursor)
+            assert job_after is not None
+            older = await capture(
+                "job list next page",
+                lambda c: jobs_q.list_jobs(c, supplier_id, status=None, source=None, after=job_after),
+            )
+            assert older.jobs
+            assert older.jobs[0].id not in {j.id for j in jobs.jobs}
             await capture("job list filtered", lambda c: jobs_q.list_jobs(c, supplier_id, status="failed", source=None))
             counts = await capture(
                 "dashboard counts", lambda c: clients_q.dashboard_counts(c, supplier_id, days=60, today=today)
@@ -215,6 +223,7 @@ def test_page_queries_use_indexes_at_100k_clients(plans_db: tuple[str, int, int]
         "client detail": "clients_pkey",
         "client notes": "client_notes_client_idx",
         "job list": "sync_jobs_list_idx",
+        "job list next page": "sync_jobs_list_idx",
         "dashboard counts": "clients_counts_idx",
     }
     for label, index in expect.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from typing import Any
 
@@ -185,18 +186,25 @@ async def queue_draft(conn: psycopg.AsyncConnection, job_id: int, options: dict[
     return await cur.fetchone() is not None
 
 
+ACTIVE_STATES = ("running", "queued")  # listed first: what is happening now
 JOB_STATES = ("queued", "running", "succeeded", "partially_succeeded", "failed", "cancelled")
 # Running and queued first, then the most recent; filters are optional.
-LIST_JOBS = """
+_LIST_JOBS = """
 SELECT id, integration_id, kind, source, status, total, processed, created_count, updated_count, unchanged_count,
        failed_count, message, options, cancel_requested, created_at, started_at, finished_at
 FROM sync_jobs
 WHERE supplier_id = %(sid)s AND status <> 'draft'
   AND (%(status)s::text IS NULL OR status = %(status)s)
   AND (%(source)s::text IS NULL OR source = %(source)s)
+  {after}
 ORDER BY (status IN ('running', 'queued')) DESC, created_at DESC, id DESC
 LIMIT %(limit)s
 """
+LIST_JOBS = _LIST_JOBS.format(after="")
+# Keyset: the row comparison follows the ORDER BY (all descending), so sync_jobs_list_idx serves both pages.
+LIST_JOBS_AFTER = _LIST_JOBS.format(
+    after="AND ((status IN ('running', 'queued')), created_at, id) < (%(active)s, %(at)s, %(id)s)"
+)
 JOB_EVENTS = """
 SELECT at, status, processed, message FROM sync_job_events
 WHERE supplier_id = %(sid)s AND job_id = %(job)s ORDER BY id DESC LIMIT %(limit)s
@@ -216,12 +224,50 @@ class JobEvent(msgspec.Struct, frozen=True):
     message: str
 
 
+class JobCursor(msgspec.Struct, array_like=True, frozen=True):
+    """Keyset position in the job list: the last card shown (running first, then newest)."""
+
+    active: bool
+    at: dt.datetime
+    id: int
+
+    def encode(self) -> str:
+        return base64.urlsafe_b64encode(msgspec.json.encode(self)).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str | None) -> JobCursor | None:
+        if not token:
+            return None
+        try:
+            return msgspec.json.decode(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)), type=cls)
+        except (ValueError, msgspec.DecodeError):
+            return None
+
+
+class JobPage(msgspec.Struct, frozen=True):
+    jobs: list[JobDetail]
+    next_cursor: str | None
+
+
 async def list_jobs(
-    conn: psycopg.AsyncConnection, supplier_id: int, *, status: str | None, source: str | None, limit: int = 50
-) -> list[JobDetail]:
+    conn: psycopg.AsyncConnection,
+    supplier_id: int,
+    *,
+    status: str | None,
+    source: str | None,
+    after: JobCursor | None = None,
+    limit: int = 50,
+) -> JobPage:
+    params: dict[str, Any] = {"sid": supplier_id, "status": status, "source": source, "limit": limit + 1}
+    if after is not None:
+        params.update(active=after.active, at=after.at, id=after.id)
     async with conn.cursor(row_factory=class_row(JobDetail)) as cur:
-        await cur.execute(LIST_JOBS, {"sid": supplier_id, "status": status, "source": source, "limit": limit})
-        return await cur.fetchall()
+        await cur.execute(LIST_JOBS if after is None else LIST_JOBS_AFTER, params)
+        rows = await cur.fetchall()
+    if len(rows) <= limit:
+        return JobPage(rows, None)
+    last = rows[limit - 1]
+    return JobPage(rows[:limit], JobCursor(last.status in ACTIVE_STATES, last.created_at, last.id).encode())
 
 
 async def job_events(conn: psycopg.AsyncConnection, supplier_id: int, job_id: int, limit: int = 100) -> list[JobEvent]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
@@ -36,21 +37,26 @@ class JobController(Controller):
         supplier_id: int,
         wanted_state: Annotated[str | None, Parameter(query="state")] = None,
         source: str | None = None,
+        after: str | None = None,
     ) -> Response[str]:
         status = wanted_state if wanted_state in q.JOB_STATES else None
         chosen_source = source if source in SOURCES else None
+        cursor = q.JobCursor.decode(after)
         async with tenant(resources(request).pool, supplier_id) as conn:
-            jobs = await q.list_jobs(conn, supplier_id, status=status, source=chosen_source)
+            listed = await q.list_jobs(conn, supplier_id, status=status, source=chosen_source, after=cursor)
+        filters = {k: v for k, v in (("state", status), ("source", chosen_source)) if v}
         return page(
             request,
             "jobs/list.html",
-            jobs=jobs,
-            cards=[progress_of(j, supplier_id) for j in jobs],
+            jobs=listed.jobs,
+            cards=[progress_of(j, supplier_id) for j in listed.jobs],
             states=q.JOB_STATES,
             sources=SOURCES,
             state=status,
             source=chosen_source,
-            failed=sum(1 for j in jobs if j.status == "failed"),
+            failed=sum(1 for j in listed.jobs if j.status == "failed"),
+            older_url=f"/jobs/?{urlencode({**filters, 'after': listed.next_cursor})}" if listed.next_cursor else None,
+            first_url=f"/jobs/?{urlencode(filters)}" if cursor is not None else None,
         )
 
     @post("/{job_id:int}/retry", name="job_retry")
