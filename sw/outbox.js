@@ -31,6 +31,7 @@
   const SAVED_ONLINE = "Saved on this phone — sending now";
   const SAVED_OFFLINE = "Saved on this phone — will send when you're back online";
   const SIGN_IN = "Saved on this phone — sign in to send it";
+  const SERVER_TROUBLE = "Saved on this phone — WedSync had a problem, will try again shortly";
   // The unsafe requests the outbox may replay, and how each is grouped for ordering.
   const ROUTES = [
     { kind: "note", re: /^\/clients\/(\d+)\/notes\/?$/, group: (m) => "client:" + m[1] },
@@ -209,6 +210,15 @@
       // The session ended (or the form's token did): keep the change rather than lose it on the sign-in page.
       await setMeta({ signIn: true });
       return queue(item, htmx, SIGN_IN, false);
+    }
+    if (response.status >= 500) {
+      // WedSync had a bad moment (a 5xx is never stored against the key): keep the change and try again later.
+      item.attempts = 1;
+      item.nextAt = Date.now() + BACKOFF_MS[0];
+      item.note = "WedSync had a problem — will try again";
+      const answer = await queue(item, htmx, SERVER_TROUBLE, false);
+      scheduleRetry(item.nextAt);
+      return answer;
     }
     return response; // saved, or the server's own answer (e.g. the form again with its message)
   }
