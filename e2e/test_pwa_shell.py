@@ -244,6 +244,14 @@ def test_sign_out_forgets_saved_pages(
         assert page.evaluate("() => sessionStorage.getItem('htmx-history-cache')") is None
         page.wait_for_function(f"async () => (await ({SAVED_PATHS_JS})()).length === 0")
 
+        # Signed out, a saved page's address answers with a redirect to sign in: followed, nothing saved (the
+        # worker never saves a redirect, and reaching the sign-in page forgets saved pages anyway).
+        page.goto("/clients/")
+        expect(page).to_have_url(re.compile(r"/login$"))
+        page.goto("/")
+        expect(page).to_have_url(re.compile(r"/login$"))
+        assert page.evaluate(SAVED_PATHS_JS) == []
+
         # Offline, the next person on this phone sees the offline page, not the last photographer's clients.
         context.set_offline(True)
         page.goto("/clients/")
