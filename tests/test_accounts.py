@@ -110,3 +110,19 @@ def test_login_is_throttled_with_retry_after(server: Server, services: Services)
         r = redis.Redis.from_url(services.redis_url)
         for key in r.scan_iter("wedsync:ratelimit*"):
             r.delete(key)
+
+
+def test_unknown_pages_and_methods_get_the_friendly_error_page(server: Server, account: Account) -> None:
+    """Routing answers 404/405 before the session middleware runs; the error page must still render."""
+    anonymous = browser_client(server.url)
+    missing = anonymous.get("/no-such-page")
+    assert missing.status_code == 404
+    assert "find that page" in missing.text
+    signed_in = account.client.get("/no-such-page")
+    assert signed_in.status_code == 404
+    assert "find that page" in signed_in.text
+    wrong_method = account.client.put("/clients/", headers={"x-csrftoken": "x"})
+    assert wrong_method.status_code in (403, 405)  # CSRF or method: either way a page, not a crash
+    assert "Something went wrong on our side" not in wrong_method.text
+    head = anonymous.head("/login")
+    assert head.status_code in (200, 405)
