@@ -117,7 +117,9 @@ class ClientController(Controller):
                 )
 
         today = dt.date.today().isoformat()  # the upcoming window moves at midnight
-        result = await res.cache.get(gen, "client_list", (text, upcoming, cursor or "", today), q.ClientPage, load)
+        # Search is case-insensitive (search_pattern lower-cases), so "Emma" and "emma" share one cached page.
+        key = (text.lower(), upcoming, cursor or "", today)
+        result = await res.cache.get(gen, "client_list", key, q.ClientPage, load)
         context: dict[str, Any] = {"page": result, "query": text, "upcoming": upcoming}
         if fragment:
             return page(request, fragment, headers=_revalidate(etag) if etag else None, **context)
