@@ -41,8 +41,12 @@ def _sign_up(page: Page, services: Services) -> int:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_role("heading", name="Venue Signal Studio")).to_be_visible()
-    # The worker installs (precaching the shell) and takes the page; slow on a busy machine, so a longer wait.
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=60000)
+    # The worker's first install: once it is active, a page loaded before it took over (its claim can land while
+    # the sign-up redirect is still loading, leaving that page uncontrolled) is reloaded, which it then controls.
+    page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
+    if not page.evaluate("() => navigator.serviceWorker.controller !== null"):
+        page.reload()
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     with psycopg.connect(services.database_url) as conn:
         row = conn.execute("SELECT id FROM suppliers WHERE email = %s", [email]).fetchone()
     assert row is not None
