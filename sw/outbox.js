@@ -545,6 +545,12 @@
       return null;
     }
     if (request.method !== "POST") return null;
+    // Signing out: forget the kept copy of the outbox screen (it shows the signed-in header). Saved changes stay:
+    // they are the photographer's work, and wait for their account (see runOnce).
+    if (url.pathname === "/logout") {
+      event.waitUntil(caches.delete(PAGE_CACHE));
+      return null;
+    }
     const action = url.pathname.match(/^\/outbox\/items\/(\d+)\/(retry|discard|keep-mine|edit)$/);
     if (action) return itemAction(event, Number(action[1]), action[2]);
     const route = routeFor(url.pathname);
