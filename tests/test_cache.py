@@ -399,3 +399,36 @@ def test_hit_and_miss_counters_move_in_metrics(account: Account, services: Servi
     for tier, result in (("memory", "miss"), ("memory", "hit"), ("redis", "miss"), ("redis", "hit")):
         assert after.get((tier, result), 0) > before.get((tier, result), 0), (tier, result)
     twin.close()
+
+
+def test_sessions_survive_an_open_circuit_and_a_dead_redis(services: Services) -> None:
+    from litestar.stores.redis import RedisStore
+
+    from webapp.cache.sessions import FallbackStore
+
+    async def main() -> None:
+        redis = Redis.from_url(services.redis_url)
+        guard = RedisGuard(breaker=Breaker(threshold=1, cool_down=60))
+        elsewhere = RedisStore(redis, namespace="wedsync:test-session")
+        here = FallbackStore(RedisStore(redis, namespace="wedsync:test-session"), guard)
+        await elsewhere.set("signed-in-elsewhere", b"supplier 7")
+        guard.breaker.failure()  # a slow moment opened the circuit
+        assert guard.breaker.is_open
+        # No copy here: Redis is asked anyway, so the phone is not signed out by a saturated machine.
+        assert await here.get("signed-in-elsewhere") == b"supplier 7"
+        # A sign-in (a changed session) reaches Redis too, so the phone's next request may go to any process.
+        await here.set("signed-in-here", b"supplier 8")
+        assert await elsewhere.get("signed-in-here") == b"supplier 8"
+        await redis.aclose()
+
+        # Redis gone: sessions this process has served are answered from its copy; the rest are signed out.
+        dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
+        away = FallbackStore(RedisStore(dead, namespace="wedsync:test-session"), RedisGuard())
+        away._local["known"] = b"supplier 9"
+        assert await away.get("known") == b"supplier 9"
+        assert await away.get("unknown") is None
+        await away.set("known", b"supplier 9 renewed")  # every response rewrites the session: no error
+        assert await away.get("known") == b"supplier 9 renewed"
+        await dead.aclose()
+
+    asyncio.run(main())

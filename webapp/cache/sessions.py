@@ -5,6 +5,9 @@ middleware reads the session before the handler runs and writes it back after). 
 a bounded copy of the sessions it has served recently (cachetools ``TTLCache``) and answers from that copy while
 Redis is unreachable; writes are kept locally and Redis is retried through the shared circuit breaker.
 
+A read of a session this process has no copy of, and a write that changes a session, go to Redis even while the
+circuit is open (2 s timeout): a saturated machine that opened the circuit must not sign phones out.
+
 Stated limits while Redis is down: a sign-out only ends the session in the process that handled it (others
 still honour their copy until Redis is back or the copy expires after ``LOCAL_TTL_S``), and a phone whose session
 this process has never seen is sent to the sign-in page rather than getting an error.
@@ -22,6 +25,7 @@ from webapp.cache.guard import RedisDown, RedisGuard
 
 LOCAL_SESSIONS = 20_000  # a session is ~40 bytes of msgpack: this is a few MB
 LOCAL_TTL_S = 3600.0
+ESSENTIAL_TIMEOUT_S = 2.0  # a session read or sign-in with no fallback waits longer than a cache read
 
 
 class FallbackStore(Store):
@@ -30,16 +34,32 @@ class FallbackStore(Store):
         self._local: TTLCache[str, bytes] = TTLCache(LOCAL_SESSIONS, LOCAL_TTL_S)
 
     async def set(self, key: str, value: str | bytes, expires_in: int | dt.timedelta | None = None) -> None:
-        self._local[key] = value.encode() if isinstance(value, str) else value
-        # Kept locally if Redis is away; the next successful set (every response writes the session) stores it.
+        data = value.encode() if isinstance(value, str) else value
+        # A changed session (sign-in) must reach Redis even while the circuit is open, or the phone's next request
+        # on another process finds no session; an unchanged one (every response rewrites it) can wait.
+        changed = self._local.get(key) != data
+        self._local[key] = data
         with contextlib.suppress(RedisDown):
-            await self.guard.run("session_set", lambda: self.inner.set(key, value, expires_in))
+            await self.guard.run(
+                "session_set",
+                lambda: self.inner.set(key, value, expires_in),
+                force=changed,
+                limit_s=ESSENTIAL_TIMEOUT_S if changed else None,
+            )
 
     async def get(self, key: str, renew_for: int | dt.timedelta | None = None) -> bytes | None:
+        local = self._local.get(key)
         try:
-            value = await self.guard.run("session_get", lambda: self.inner.get(key, renew_for))
+            # Without a copy here, Redis is the only way to know who this is: ask it even while the circuit is open
+            # (on a saturated machine a few slow answers open it; that must not sign people out).
+            value = await self.guard.run(
+                "session_get",
+                lambda: self.inner.get(key, renew_for),
+                force=local is None,
+                limit_s=ESSENTIAL_TIMEOUT_S if local is None else None,
+            )
         except RedisDown:
-            return self._local.get(key)
+            return local
         if value is None:
             self._local.pop(key, None)  # ended elsewhere (sign-out in another process) or expired
         else:
@@ -48,8 +68,10 @@ class FallbackStore(Store):
 
     async def delete(self, key: str) -> None:
         self._local.pop(key, None)
-        with contextlib.suppress(RedisDown):
-            await self.guard.run("session_delete", lambda: self.inner.delete(key))
+        with contextlib.suppress(RedisDown):  # a sign-out must reach every process: tried even with the circuit open
+            await self.guard.run(
+                "session_delete", lambda: self.inner.delete(key), force=True, limit_s=ESSENTIAL_TIMEOUT_S
+            )
 
     async def delete_all(self) -> None:
         self._local.clear()
