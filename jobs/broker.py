@@ -14,6 +14,7 @@ from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, Shutdow
 
 from jobs.failures import DeadJobRecorder
 from jobs.heartbeat import WorkerHeartbeat
+from jobs.housekeeping import Housekeeping
 from jobs.metrics import JobDurations
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -40,6 +41,7 @@ broker = RedisBroker(  # type: ignore[no-untyped-call]
     maintenance_chance=MAINTENANCE_CHANCE,
 )
 broker.add_middleware(WorkerHeartbeat(REDIS_URL))
+broker.add_middleware(Housekeeping(REDIS_URL))
 broker.add_middleware(DeadJobRecorder())
 broker.add_middleware(JobDurations())
 dramatiq.set_broker(broker)
