@@ -157,6 +157,7 @@ def test_second_supplier_gets_404_on_every_client_url_of_the_first(server: Serve
     [cid] = seed_clients(services.database_url, owner.supplier_id, [{"partner1_first": "Private", "status": "lead"}])
     assert intruder.client.get(f"/clients/{cid}").status_code == 404
     assert intruder.post(f"/clients/{cid}/notes", {"body": "snoop"}).status_code == 404
+    assert intruder.client.get(f"/clients/{cid}/notes/older", params={"before": 1}).status_code == 404
     assert intruder.post(f"/clients/{cid}/status", {"status": "archived", "version": "1"}).status_code == 404
     assert "Private" not in intruder.client.get("/clients/", params={"q": "private"}).text
     with psycopg.connect(services.database_url) as conn:
@@ -196,3 +197,28 @@ def test_new_lead_is_created_once(account: Account, services: Services) -> None:
             "SELECT partner1_email, partner1_phone FROM clients WHERE supplier_id = %s", [account.supplier_id]
         ).fetchall()
     assert rows == [("maya@example.com", "+447700900555")]
+
+
+def test_notes_page_through_older_ones_with_a_keyset(account: Account, services: Services) -> None:
+    [cid] = seed_clients(services.database_url, account.supplier_id, [{"partner1_first": "Tess"}])
+    with psycopg.connect(services.database_url) as conn:
+        conn.execute(  # 120 notes a minute apart, two of them sharing a timestamp (the id breaks the tie)
+            "INSERT INTO client_notes (supplier_id, client_id, body, created_at) "
+            "SELECT %s, %s, 'note ' || i, now() - make_interval(mins => CASE WHEN i = 51 THEN 50 ELSE i END) "
+            "FROM generate_series(1, 120) AS i",
+            [account.supplier_id, cid],
+        )
+    html = account.client.get(f"/clients/{cid}").text
+    seen = re.findall(r"<p>(note \d+)</p>", html)
+    pages = 1
+    while (older := re.search(r'hx-get="([^"]+)"[^>]*data-testid="older-notes"', html)) is not None:
+        html = account.client.get(older.group(1).replace("&amp;", "&"), headers={"HX-Request": "true"}).text
+        assert "<html" not in html  # htmx gets list items, not a page
+        seen += re.findall(r"<p>(note \d+)</p>", html)
+        pages += 1
+    assert pages == 3  # 50 + 50 + 20
+    assert len(seen) == len(set(seen)) == 120  # every note once, none twice, the tie included
+    assert seen[0] == "note 1"  # newest first
+    without_js = account.client.get(f"/clients/{cid}/notes/older", params={"before": 1})
+    assert without_js.status_code == 200
+    assert "Older notes" in without_js.text

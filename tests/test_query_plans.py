@@ -183,6 +183,10 @@ def run_plans(url: str, supplier_id: int, noted_client: int) -> dict[str, dict[s
             assert client is not None
             notes = await capture("client notes", lambda c: notes_q.list_notes(c, supplier_id, noted_client))
             assert len(notes) == 10
+            await capture(
+                "client older notes",
+                lambda c: notes_q.list_notes(c, supplier_id, noted_client, before=notes[4].id),
+            )
             jobs = await capture("job list", lambda c: jobs_q.list_jobs(c, supplier_id, status=None, source=None))
             assert jobs.jobs
             assert jobs.jobs[0].status == "running"
@@ -222,6 +226,7 @@ def test_page_queries_use_indexes_at_100k_clients(plans_db: tuple[str, int, int]
         "upcoming next page": "clients_wedding_idx",
         "client detail": "clients_pkey",
         "client notes": "client_notes_client_idx",
+        "client older notes": "client_notes_client_idx",
         "job list": "sync_jobs_list_idx",
         "job list next page": "sync_jobs_list_idx",
         "dashboard counts": "clients_counts_idx",

@@ -7,9 +7,18 @@ from psycopg.rows import class_row
 
 from webapp.models import Note
 
+NOTES_PAGE = 50
 LIST_NOTES = """
 SELECT id, body, created_at FROM client_notes
 WHERE supplier_id = %(sid)s AND client_id = %(client_id)s
+ORDER BY created_at DESC, id DESC LIMIT %(limit)s
+"""
+# Keyset: older than the last note shown (its id is the cursor; RLS and the client check keep it in the tenant).
+LIST_NOTES_BEFORE = """
+SELECT id, body, created_at FROM client_notes
+WHERE supplier_id = %(sid)s AND client_id = %(client_id)s
+  AND (created_at, id) < (SELECT n.created_at, n.id FROM client_notes n
+                          WHERE n.id = %(before)s AND n.client_id = %(client_id)s)
 ORDER BY created_at DESC, id DESC LIMIT %(limit)s
 """
 INSERT_NOTE = """
@@ -19,9 +28,14 @@ RETURNING id, body, created_at
 """
 
 
-async def list_notes(conn: psycopg.AsyncConnection, supplier_id: int, client_id: int, limit: int = 100) -> list[Note]:
+async def list_notes(
+    conn: psycopg.AsyncConnection, supplier_id: int, client_id: int, *, before: int | None = None
+) -> list[Note]:
+    """The newest page of notes (or the page older than note ``before``), plus one more when more exist: the
+    template shows ``NOTES_PAGE`` and offers "Show older notes" when it got the extra one."""
+    params = {"sid": supplier_id, "client_id": client_id, "limit": NOTES_PAGE + 1, "before": before}
     async with conn.cursor(row_factory=class_row(Note)) as cur:
-        await cur.execute(LIST_NOTES, {"sid": supplier_id, "client_id": client_id, "limit": limit})
+        await cur.execute(LIST_NOTES if before is None else LIST_NOTES_BEFORE, params)
         return await cur.fetchall()
 
 

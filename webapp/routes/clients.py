@@ -178,12 +178,28 @@ class ClientController(Controller):
             "clients/detail.html",
             client=detail.client,
             notes=detail.notes,
+            notes_page=notes_q.NOTES_PAGE,
             statuses=CLIENT_STATUSES,
             note_key=new_idempotency_key(),
             status_key=new_idempotency_key(),
             status_error=None,
             note_error=None,
         )
+
+    @get("/{client_id:int}/notes/older", name="older_notes")
+    async def show_older_notes(
+        self, request: Request[Any, Any, Any], supplier_id: int, client_id: int, before: int
+    ) -> Response[str]:
+        """The page of notes older than note ``before``: list items for htmx, a small page without it."""
+        async with tenant(resources(request).pool, supplier_id) as conn:
+            client = await q.get_client(conn, client_id)
+            if client is None:
+                raise NotFoundException("We couldn't find that client.")
+            notes = await notes_q.list_notes(conn, supplier_id, client_id, before=before)
+        context: dict[str, Any] = {"client_id": client_id, "notes": notes, "notes_page": notes_q.NOTES_PAGE}
+        if is_htmx(request):
+            return Response(render_html(request, "clients/_note_items.html", **context), media_type="text/html")
+        return page(request, "clients/older_notes.html", client=client, **context)
 
     # A note shows only on its client's page: it bumps that client's cache generation, not the whole supplier's.
     @post("/{client_id:int}/notes", name="add_note", opt={"cache_scope": ("client",)})
@@ -244,6 +260,7 @@ async def _notes_response(
         "clients/_notes.html",
         client_id=client_id,
         notes=notes,
+        notes_page=notes_q.NOTES_PAGE,
         note_error=error,
         note_key=new_idempotency_key(),
     )
