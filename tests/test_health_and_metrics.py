@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 import uuid
 
 import httpx
 import psycopg
 
-from tests.fixtures import Account, Server, Services, wait_for
+from tests.fixtures import ROOT, Account, Server, Services, free_port, wait_for
 
 
 def test_health_reports_postgres_redis_and_worker(server: Server, worker: subprocess.Popen[bytes]) -> None:
@@ -62,3 +63,33 @@ def test_worker_runs_a_real_job(services: Services, worker: subprocess.Popen[byt
     wait_for(done, 30, "the worker to finish the ping job")
     assert time.monotonic() - started < 30
     assert "succeeded" in account.client.get("/").text
+
+
+def test_log_level_setting_silences_request_lines(services: Services) -> None:
+    """LOG_LEVEL=WARNING: no per-request INFO lines (a busy server's largest log cost); INFO still has them."""
+    outputs = {}
+    for level in ("WARNING", "INFO"):
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "webapp.cli", "web", "--port", str(port)],
+            env=services.env(LOG_LEVEL=level),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for(lambda port=port: _answers(f"http://127.0.0.1:{port}/login"), 30, "the web server")
+            for _ in range(3):
+                httpx.get(f"http://127.0.0.1:{port}/login", timeout=5)
+        finally:
+            proc.terminate()
+            outputs[level] = proc.communicate(timeout=30)[0].decode()
+    assert '"HTTP Request"' in outputs["INFO"]
+    assert '"HTTP Request"' not in outputs["WARNING"]
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False

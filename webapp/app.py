@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -116,7 +117,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[accounts.login_rate_limit(settings.login_attempts_per_minute).middleware],
     )(accounts.log_in)
 
-    logging_config = StructLoggingConfig(log_exceptions="debug")
+    logging_config = StructLoggingConfig(
+        log_exceptions="debug",
+        # LOG_LEVEL=WARNING drops the two request/response lines per request (a busy server's biggest log cost).
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping().get(settings.log_level, 20)),
+    )
     asset_manifest = load_manifest()  # content hashes of static/ and the service worker, once per process
     return Litestar(
         route_handlers=[

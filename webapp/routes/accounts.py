@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import anyio
 import msgspec
 from email_validator import EmailNotValidError, validate_email
 from litestar import Request, Response, get, post
@@ -70,12 +71,13 @@ async def create_account(request: Request[Any, Any, Any]) -> Response[str] | Red
     except FormError as exc:
         return page(request, "accounts/signup.html", status_code=400, form=raw, error=exc.message)
     res = resources(request)
+    password_hash = await anyio.to_thread.run_sync(hash_password, data.password)  # CPU-heavy by design
     async with unscoped(res.pool) as conn:
         supplier = await q.create_supplier(
             conn,
             business_name=data.business_name,
             email=email,
-            password_hash=hash_password(data.password),
+            password_hash=password_hash,
             default_region=res.settings.default_region,
         )
     if supplier is None:
@@ -107,10 +109,15 @@ async def log_in(request: Request[Any, Any, Any]) -> Response[str] | Redirect:
     res = resources(request)
     async with unscoped(res.pool) as conn:
         login = await q.get_login(conn, data.email)
-        if not verify_password(login.password_hash if login else None, data.password) or login is None:
-            return page(request, "accounts/login.html", status_code=400, form=raw, error=wrong)
-        if needs_rehash(login.password_hash):
-            await q.set_password_hash(conn, login.id, hash_password(data.password))
+    # argon2 takes tens of milliseconds of CPU by design: in a thread, so other phones' requests keep moving,
+    # and with no pooled connection held meanwhile.
+    matches = await anyio.to_thread.run_sync(verify_password, login.password_hash if login else None, data.password)
+    if not matches or login is None:
+        return page(request, "accounts/login.html", status_code=400, form=raw, error=wrong)
+    if needs_rehash(login.password_hash):
+        new_hash = await anyio.to_thread.run_sync(hash_password, data.password)
+        async with unscoped(res.pool) as conn:
+            await q.set_password_hash(conn, login.id, new_hash)
     sign_in(request, login.id)
     return Redirect("/", status_code=303)
 
