@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -430,5 +431,34 @@ def test_sessions_survive_an_open_circuit_and_a_dead_redis(services: Services) -
         await away.set("known", b"supplier 9 renewed")  # every response rewrites the session: no error
         assert await away.get("known") == b"supplier 9 renewed"
         await dead.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_session_write_that_never_landed_is_not_read_as_a_sign_out(services: Services) -> None:
+    """A sign-in whose session write timed out: when Redis answers again it has no such session. That is "not
+    written yet", so the phone stays signed in and the write is repeated; a session that did land and was then
+    deleted elsewhere (a sign-out in another process) still ends here."""
+    from litestar.stores.redis import RedisStore
+
+    from webapp.cache.sessions import FallbackStore
+
+    async def main() -> None:
+        namespace = f"wedsync:test-unsynced-{secrets.token_hex(3)}"
+        dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
+        here = FallbackStore(RedisStore(dead, namespace=namespace), RedisGuard())
+        await here.set("signing-in", b"supplier 11", 3600)  # the write fails: kept here only
+        live = Redis.from_url(services.redis_url)
+        elsewhere = RedisStore(live, namespace=namespace)
+        here.inner = RedisStore(live, namespace=namespace)  # Redis is back (empty of that write)
+        assert await here.get("signing-in") == b"supplier 11"
+        assert await elsewhere.get("signing-in") == b"supplier 11"  # written again, for every process
+        assert 0 < (await elsewhere.expires_in("signing-in") or 0) <= 3600
+
+        await here.set("signed-in", b"supplier 12", 3600)  # lands in Redis
+        await elsewhere.delete("signed-in")  # signed out through another process
+        assert await here.get("signed-in") is None
+        await dead.aclose()
+        await live.aclose()
 
     asyncio.run(main())

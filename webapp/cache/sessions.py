@@ -32,6 +32,9 @@ class FallbackStore(Store):
     def __init__(self, inner: Store, guard: RedisGuard) -> None:
         self.inner, self.guard = inner, guard
         self._local: TTLCache[str, bytes] = TTLCache(LOCAL_SESSIONS, LOCAL_TTL_S)
+        # Sessions whose latest write never reached Redis (timed out or Redis away), with their expiry. Redis
+        # answering "no such session" for one of these means "not written yet", not "signed out elsewhere".
+        self._unsynced: TTLCache[str, int | dt.timedelta | None] = TTLCache(LOCAL_SESSIONS, LOCAL_TTL_S)
 
     async def set(self, key: str, value: str | bytes, expires_in: int | dt.timedelta | None = None) -> None:
         data = value.encode() if isinstance(value, str) else value
@@ -39,13 +42,17 @@ class FallbackStore(Store):
         # on another process finds no session; an unchanged one (every response rewrites it) can wait.
         changed = self._local.get(key) != data
         self._local[key] = data
-        with contextlib.suppress(RedisDown):
+        try:
             await self.guard.run(
                 "session_set",
                 lambda: self.inner.set(key, value, expires_in),
                 force=changed,
                 limit_s=ESSENTIAL_TIMEOUT_S if changed else None,
             )
+        except RedisDown:
+            self._unsynced[key] = expires_in
+        else:
+            self._unsynced.pop(key, None)
 
     async def get(self, key: str, renew_for: int | dt.timedelta | None = None) -> bytes | None:
         local = self._local.get(key)
@@ -60,6 +67,11 @@ class FallbackStore(Store):
             )
         except RedisDown:
             return local
+        if value is None and local is not None and key in self._unsynced:
+            # Our write of this session never landed (a sign-in on a saturated machine): keep the phone signed in
+            # and try the write again, rather than reading the gap as a sign-out.
+            await self.set(key, local, self._unsynced[key])
+            return local
         if value is None:
             self._local.pop(key, None)  # ended elsewhere (sign-out in another process) or expired
         else:
@@ -68,6 +80,7 @@ class FallbackStore(Store):
 
     async def delete(self, key: str) -> None:
         self._local.pop(key, None)
+        self._unsynced.pop(key, None)
         with contextlib.suppress(RedisDown):  # a sign-out must reach every process: tried even with the circuit open
             await self.guard.run(
                 "session_delete", lambda: self.inner.delete(key), force=True, limit_s=ESSENTIAL_TIMEOUT_S
