@@ -83,7 +83,7 @@ _CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
 _VERSION = re.compile(r'name="version" value="(\d+)"')
 _MORE = re.compile(r'hx-get="(/clients/\?cursor=[^"]+)"')
 _CACHE = re.compile(r"^wedsync_cache_lookups_total\{(?P<labels>[^}]*)\} (?P<value>[0-9.e+]+)$", re.MULTILINE)
-_BUCKET = re.compile(r"^wedsync_request_duration_seconds_bucket\{(?P<labels>[^}]*)\} (?P<count>[0-9.e+]+)$", re.M)
+_BUCKET = re.compile(r"^wedsync_request_duration_seconds_bucket\{(?P<labels>.*)\} (?P<count>[0-9.e+]+)$", re.M)
 
 
 @dataclass
@@ -556,12 +556,15 @@ def cache_ratio(before: str, after: str) -> dict[str, object] | None:
     return out
 
 
-def server_p95_ms(before: str, after: str) -> float | None:
-    """The server's own p95 (upper bucket bound) over every route, from the request-duration histogram."""
+def server_p95_ms(before: str, after: str, labels_match: Callable[[str], bool] = lambda _: True) -> float | None:
+    """The server's own p95 (upper bucket bound) between two ``/metrics`` scrapes, from the request-duration
+    histogram: every route, or the series whose label text ``labels_match`` accepts."""
 
     def buckets(text: str) -> dict[float, float]:
         out: dict[float, float] = {}
         for m in _BUCKET.finditer(text):
+            if not labels_match(m.group("labels")):
+                continue
             le = re.search(r'le="([^"]+)"', m.group("labels"))
             if le:
                 bound = float("inf") if le.group(1) == "+Inf" else float(le.group(1))

@@ -31,38 +31,17 @@ from pathlib import Path
 import httpx
 
 from bench.imports import emit, services
+from bench.load import server_p95_ms
 from bench.sse import Tenant, Web, raise_nofile, sign_up_tenants, web_process
 
 POLLERS = 200
 SUPPLIERS = 25
 SECONDS = float(os.environ.get("BENCH_POLL_SECONDS", "10"))
 PHONE_INTERVAL_S = 2.0  # live.js on 4g
-_BUCKET = re.compile(r"^wedsync_request_duration_seconds_bucket\{(?P<labels>.*)\} (?P<count>[0-9.e+]+)$", re.MULTILINE)
 
 
-def _progress_buckets(metrics: str) -> dict[float, float]:
-    """Cumulative counts per upper bound for 304 answers of the poll route, from Prometheus text."""
-    out: dict[float, float] = {}
-    for m in _BUCKET.finditer(metrics):
-        labels = m.group("labels")
-        if "progress" not in labels or 'status_code="304"' not in labels:
-            continue
-        le = re.search(r'le="([^"]+)"', labels)
-        if le:
-            bound = float("inf") if le.group(1) == "+Inf" else float(le.group(1))
-            out[bound] = out.get(bound, 0.0) + float(m.group("count"))
-    return out
-
-
-def _server_p95_ms(before: dict[float, float], after: dict[float, float]) -> float | None:
-    delta = {b: after.get(b, 0.0) - before.get(b, 0.0) for b in after}
-    total = delta.get(float("inf"), 0.0)
-    if not total:
-        return None
-    for bound in sorted(delta):
-        if delta[bound] >= 0.95 * total:
-            return bound * 1000
-    return None
+def _is_progress_304(labels: str) -> bool:
+    return "progress" in labels and 'status_code="304"' in labels
 
 
 async def _poller(
@@ -132,9 +111,9 @@ async def run_async(web: Web, tenants: list[Tenant]) -> None:
             first = await client.get(f"/jobs/{t.job_id}/progress", headers={"cookie": t.cookie})
             assert first.status_code == 200, first.status_code
             etags[t.job_id] = first.headers["etag"]
-        before = _progress_buckets((await client.get("/metrics")).text)
+        before = (await client.get("/metrics")).text
         phones, phone_other, phone_s = await _phase(web, tenants, etags, PHONE_INTERVAL_S)
-        after = _progress_buckets((await client.get("/metrics")).text)
+        after = (await client.get("/metrics")).text
         flat_out, flat_other, flat_s = await _phase(web, tenants, etags, 0.0)
 
     def statuses(other: list[int]) -> dict[str, int]:
@@ -145,7 +124,7 @@ async def run_async(web: Web, tenants: list[Tenant]) -> None:
         measured=f"client side, loopback, {POLLERS} phones each polling every {PHONE_INTERVAL_S:g} s",
         p50=round(statistics.median(phones), 2) if phones else None, p99=_pct(phones, 0.99),
         responses_304=len(phones), rps_304=round(len(phones) / phone_s, 1), other_statuses=statuses(phone_other),
-        seconds=round(phone_s, 1), server_p95_ms_bucket=_server_p95_ms(before, after),
+        seconds=round(phone_s, 1), server_p95_ms_bucket=server_p95_ms(before, after, _is_progress_304),
         capacity={
             "rps_304": round(len(flat_out) / flat_s, 1), "p50_ms": _pct(flat_out, 0.5), "p95_ms": _pct(flat_out, 0.95),
             "other_statuses": statuses(flat_other), "note": f"{POLLERS} connections back to back, one web process",
