@@ -32,7 +32,7 @@ from litestar.template.config import TemplateConfig
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from webapp.assets import load_manifest
-from webapp.cache import HotCache, bump_after_write
+from webapp.cache import HotCache, bump_after_write_middleware
 from webapp.cache.guard import RedisGuard
 from webapp.cache.sessions import FallbackStore
 from webapp.db.pool import make_async_pool
@@ -154,7 +154,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         lifespan=[lifespan],
         on_shutdown=[forget_this_process],
-        before_send=[bump_after_write],
         state=State({"assets": asset_manifest, "latency": latency}),
         stores={
             "sessions": FallbackStore(RedisStore(redis, namespace="wedsync:session"), redis_guard),
@@ -163,6 +162,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[
             DefineMiddleware(request_id_middleware),
             DefineMiddleware(security_headers_middleware),
+            DefineMiddleware(bump_after_write_middleware),
             DefineMiddleware(latency.middleware),
             PrometheusConfig(
                 app_name="wedsync", prefix="wedsync", group_path=True, exclude=["^/metrics", "^/static"]
