@@ -15,6 +15,7 @@ from psycopg import sql
 from psycopg.rows import class_row
 
 from webapp.models import Client, ClientListRow, ClientStatus, DashboardCounts
+from webapp.queries.keyset import decode_cursor, encode_cursor
 
 PAGE_SIZE = 50
 
@@ -72,19 +73,11 @@ class Cursor(msgspec.Struct, array_like=True, frozen=True):
     id: int
 
     def encode(self) -> str:
-        import base64
-
-        return base64.urlsafe_b64encode(msgspec.json.encode(self)).decode().rstrip("=")
+        return encode_cursor(self)
 
     @classmethod
-    def decode(cls, token: str) -> Cursor | None:
-        import base64
-
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            return msgspec.json.decode(raw, type=cls)
-        except (ValueError, msgspec.DecodeError):
-            return None
+    def decode(cls, token: str | None) -> Cursor | None:
+        return decode_cursor(token, cls)
 
 
 class ClientPage(msgspec.Struct, frozen=True):

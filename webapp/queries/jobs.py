@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from typing import Any
 
@@ -11,6 +10,7 @@ import psycopg
 from psycopg.rows import class_row
 
 from webapp.models import SyncJob
+from webapp.queries.keyset import decode_cursor, encode_cursor
 
 _COLUMNS = """
 id, kind, source, status, total, processed, created_count, updated_count, unchanged_count,
@@ -232,16 +232,11 @@ class JobCursor(msgspec.Struct, array_like=True, frozen=True):
     id: int
 
     def encode(self) -> str:
-        return base64.urlsafe_b64encode(msgspec.json.encode(self)).decode().rstrip("=")
+        return encode_cursor(self)
 
     @classmethod
     def decode(cls, token: str | None) -> JobCursor | None:
-        if not token:
-            return None
-        try:
-            return msgspec.json.decode(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)), type=cls)
-        except (ValueError, msgspec.DecodeError):
-            return None
+        return decode_cursor(token, cls)
 
 
 class JobPage(msgspec.Struct, frozen=True):
