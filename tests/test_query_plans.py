@@ -252,9 +252,12 @@ def test_page_queries_use_indexes_at_100k_clients(plans_db: tuple[str, int, int]
     }
     for label, index in expect.items():
         assert index in {name for _, name in report[label]}, f"{label} does not use {index}: {report[label]}"
-    # A rare term is found through the trigram index. A venue shared by hundreds of couples may instead walk
-    # the name-ordered index until it has a page, which the planner prices lower; both are index scans.
-    for label in ("search name", "search email", "search phone digits", "search matches first"):
+    # The planner may find a page of matches through the trigram index or by walking the name-ordered index (its
+    # choice varies with ANALYZE's sample); both are index scans, and the walk has a time budget. Past it, the
+    # search reads every match through the trigram index: that one must be usable under RLS.
+    for label in ("search name", "search email", "search phone digits", "search venue"):
         used = {name for _, name in scans(found[label], "clients")}
-        assert "clients_search_idx" in used, f"{label} does not use the trigram index: {report[label]}"
-    assert {name for _, name in scans(found["search venue"], "clients")} <= {"clients_search_idx", "clients_list_idx"}
+        assert used <= {"clients_search_idx", "clients_list_idx"}, f"{label}: {report[label]}"
+        assert used, f"{label} scanned no index: {report[label]}"
+    used = {name for _, name in scans(found["search matches first"], "clients")}
+    assert used == {"clients_search_idx"}, f"the matches-first search does not use the trigram index: {used}"
