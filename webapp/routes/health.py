@@ -36,42 +36,52 @@ class Health(msgspec.Struct):
     worker: WorkerCheck
 
 
-async def _timed(coro: Any) -> Check:
+async def _timed(coro: Any, timeout_s: float) -> Check:
     start = time.perf_counter()
     try:
-        await asyncio.wait_for(coro, CHECK_TIMEOUT_S)
+        await asyncio.wait_for(coro, timeout_s)
     except Exception as exc:  # any failure is a "not ok", reported by type only (no secrets)
         return Check(False, round((time.perf_counter() - start) * 1000, 2), type(exc).__name__)
     return Check(True, round((time.perf_counter() - start) * 1000, 2))
 
 
-@get("/health", name="health", exclude_from_csrf=True, skip_session=True, cache=False)
-async def health(request: Request[Any, Any, Any]) -> Response[bytes]:
-    res = resources(request)
+async def _core_checks(res: Any, timeout_s: float) -> tuple[Check, Check, WorkerCheck]:
+    """PostgreSQL, Redis and the freshest worker heartbeat, each within ``timeout_s``: shared by both endpoints."""
 
     async def pg() -> None:
-        async with res.pool.connection(timeout=CHECK_TIMEOUT_S) as conn:
+        async with res.pool.connection(timeout=timeout_s) as conn:
             await conn.execute("SELECT 1")
 
-    pg_check, redis_check = await asyncio.gather(_timed(pg()), _timed(res.redis.ping()))
+    pg_check, redis_check = await asyncio.gather(_timed(pg(), timeout_s), _timed(res.redis.ping(), timeout_s))
     worker = WorkerCheck(False, 0, None)
     if redis_check.ok:
         try:
-            beats = await asyncio.wait_for(res.redis.zrange(HEARTBEAT_KEY, -1, -1, withscores=True), CHECK_TIMEOUT_S)
-            count = await res.redis.zcount(HEARTBEAT_KEY, time.time() - STALE_AFTER_S, "+inf")
-        except Exception:  # reported as an unhealthy worker below
+            beats = await asyncio.wait_for(res.redis.zrange(HEARTBEAT_KEY, -1, -1, withscores=True), timeout_s)
+            count = await asyncio.wait_for(
+                res.redis.zcount(HEARTBEAT_KEY, time.time() - STALE_AFTER_S, "+inf"), timeout_s
+            )
+        except Exception:  # reported as an unhealthy worker
             beats, count = [], 0
         if beats:
             age = round(max(0.0, time.time() - float(beats[0][1])), 1)
             worker = WorkerCheck(age < STALE_AFTER_S, int(count), age)
-    ok = pg_check.ok and redis_check.ok and worker.ok
-    body = Health("ok" if ok else "degraded", pg_check, redis_check, worker)
+    return pg_check, redis_check, worker
+
+
+def _answer(body: msgspec.Struct, ok: bool) -> Response[bytes]:
     return Response(
         msgspec.json.encode(body),
         status_code=200 if ok else 503,
         media_type="application/json",
         headers={"cache-control": "no-store"},
     )
+
+
+@get("/health", name="health", exclude_from_csrf=True, skip_session=True, cache=False)
+async def health(request: Request[Any, Any, Any]) -> Response[bytes]:
+    pg_check, redis_check, worker = await _core_checks(resources(request), CHECK_TIMEOUT_S)
+    ok = pg_check.ok and redis_check.ok and worker.ok
+    return _answer(Health("ok" if ok else "degraded", pg_check, redis_check, worker), ok)
 
 
 # Readiness: may this process take traffic? Slower checks than liveness are fine here (a load balancer polls it
@@ -98,41 +108,19 @@ class Readiness(msgspec.Struct):
     problems: list[str]
 
 
-async def _ready_timed(coro: Any) -> Check:
-    start = time.perf_counter()
-    try:
-        await asyncio.wait_for(coro, READY_TIMEOUT_S)
-    except Exception as exc:  # reported by type only
-        return Check(False, round((time.perf_counter() - start) * 1000, 2), type(exc).__name__)
-    return Check(True, round((time.perf_counter() - start) * 1000, 2))
-
-
 @get("/health/ready", name="health_ready", exclude_from_csrf=True, skip_session=True, cache=False)
 async def ready(request: Request[Any, Any, Any]) -> Response[bytes]:
     res = resources(request)
-
-    async def pg() -> None:
-        async with res.pool.connection(timeout=READY_TIMEOUT_S) as conn:
-            await conn.execute("SELECT 1")
-
-    pg_check, redis_check = await asyncio.gather(_ready_timed(pg()), _ready_timed(res.redis.ping()))
-    worker = WorkerCheck(False, 0, None)
+    pg_check, redis_check, worker = await _core_checks(res, READY_TIMEOUT_S)
     queue = QueueCheck(False, 0, None, [])
     problems = []
     if not pg_check.ok:
         problems.append("The database is not answering.")
     if redis_check.ok:
         try:
-            count = await asyncio.wait_for(
-                res.redis.zcount(HEARTBEAT_KEY, time.time() - STALE_AFTER_S, "+inf"), READY_TIMEOUT_S
-            )
-            beats = await asyncio.wait_for(res.redis.zrange(HEARTBEAT_KEY, -1, -1, withscores=True), READY_TIMEOUT_S)
-            stats = await asyncio.wait_for(queue_stats(res.redis), READY_TIMEOUT_S)
+            stats: list[QueueStats] | None = await asyncio.wait_for(queue_stats(res.redis), READY_TIMEOUT_S)
         except Exception:  # counted as not ready below
-            count, beats, stats = 0, [], None
-        if beats:
-            age = round(max(0.0, time.time() - float(beats[0][1])), 1)
-            worker = WorkerCheck(age < STALE_AFTER_S, int(count), age)
+            stats = None
         if stats is not None:
             oldest = max((q.oldest_age_s for q in stats), default=0.0)
             queue = QueueCheck(oldest <= READY_MAX_QUEUE_LAG_S, sum(q.depth for q in stats), oldest, stats)
@@ -143,10 +131,4 @@ async def ready(request: Request[Any, Any, Any]) -> Response[bytes]:
     if redis_check.ok and not worker.ok:
         problems.append("No worker has checked in for 30 seconds.")
     ok = pg_check.ok and redis_check.ok and worker.ok and queue.ok
-    body = Readiness("ready" if ok else "not ready", pg_check, redis_check, worker, queue, problems)
-    return Response(
-        msgspec.json.encode(body),
-        status_code=200 if ok else 503,
-        media_type="application/json",
-        headers={"cache-control": "no-store"},
-    )
+    return _answer(Readiness("ready" if ok else "not ready", pg_check, redis_check, worker, queue, problems), ok)
