@@ -55,8 +55,9 @@ import httpx
 import psutil
 import psycopg
 
-from bench.imports import ROOT, services
+from bench.imports import services
 from bench.seed_scale import FIRST_NAMES, LAST_NAMES, VENUES, Seeded, analyze, seed_supplier
+from bench.server import running_web
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 SUPPLIERS = max(3, int(50 * min(1.0, SCALE * 4)))
@@ -192,10 +193,8 @@ class Web:
 
 @contextlib.contextmanager
 def web_server(database_url: str, redis_url: str, var_dir: Path, workers: int, **extra: str) -> Iterator[Web]:
-    """``wedsync web --workers N`` on a free port, logging to our stderr (stdout carries only the JSON lines)."""
-    from webapp.embedded import free_port
-
-    port = free_port()
+    """``wedsync web --workers N`` on a free port, logging to ``var_dir/web.log`` (stdout carries only the JSON
+    lines)."""
     env = dict(os.environ)
     env.update(
         DATABASE_URL=database_url, REDIS_URL=redis_url, WEDSYNC_VAR_DIR=str(var_dir), LOG_LEVEL="WARNING",
@@ -203,32 +202,12 @@ def web_server(database_url: str, redis_url: str, var_dir: Path, workers: int, *
     )  # fmt: skip
     env.update(extra)
     var_dir.mkdir(parents=True, exist_ok=True)
-    log = (var_dir / "web.log").open("ab")  # read by server_errors(); the child keeps its own descriptor
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "webapp.cli", "web", "--port", str(port), "--workers", str(workers)],
-        env=env, cwd=ROOT, stdout=log, stderr=log,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError("the web server exited during start-up")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(url + "/login", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the web server did not start within 60 s")
-            time.sleep(0.1)  # polling a child's port: there is nothing to wait on
+    # read by server_errors(); the child keeps its own descriptor
+    with (
+        (var_dir / "web.log").open("ab") as log,
+        running_web(env, "--workers", str(workers), stdout=log, stderr=log) as (url, _, proc),
+    ):
         yield Web(url, proc, var_dir / "web.log")
-    finally:
-        log.close()
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 # --- tenants and phones -----------------------------------------------------------------------------------------

@@ -34,7 +34,8 @@ import psutil
 import psycopg
 import redis
 
-from bench.imports import ROOT, emit, services
+from bench.imports import emit, services
+from bench.server import running_web
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 CONNECTIONS = max(250, int(5_000 * SCALE))
@@ -73,39 +74,15 @@ def raise_nofile(wanted: int = 20_000) -> int:
 
 @contextlib.contextmanager
 def web_process(database_url: str, redis_url: str, tmp: Path) -> Iterator[Web]:
-    """``wedsync web`` on a free loopback port (it inherits our raised file limit)."""
-    from webapp.embedded import free_port
-
-    port = free_port()
+    """``wedsync web`` on a free loopback port (it inherits our raised file limit); its log lines go to stderr,
+    stdout carries only the JSON lines."""
     env = dict(os.environ)
     env.update(
         DATABASE_URL=database_url, REDIS_URL=redis_url, WEDSYNC_VAR_DIR=str(tmp / "var"), LOG_LEVEL="WARNING",
         LOGIN_ATTEMPTS_PER_MINUTE="1000", COOKIE_SECURE="0", PYTHONUNBUFFERED="1",
     )  # fmt: skip
-    proc = subprocess.Popen(  # its log lines go to stderr: stdout carries only the JSON lines
-        [sys.executable, "-m", "webapp.cli", "web", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, cwd=ROOT, stdout=sys.stderr, stderr=sys.stderr,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError("the web server exited during start-up")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(url + "/login", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the web server did not start")
-            time.sleep(0.1)
+    with running_web(env, "--host", "127.0.0.1", stdout=sys.stderr, stderr=sys.stderr) as (url, port, proc):
         yield Web(url, port, proc)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _keep(jar: dict[str, str], response: httpx.Response) -> None:
