@@ -18,12 +18,15 @@ KIND_CODES = {"job": 1, "person": 2, "jobcontact": 3, "event": 4}
 _CODE_KINDS = {v: k for k, v in KIND_CODES.items()}
 
 
-def _encode(value: int, length: int) -> str:
-    out = []
-    for _ in range(length):
-        out.append(_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(out))
+# Two characters (10 bits) per table lookup: 13 lookups per id instead of 26 Python steps; a
+# 100,000-client import renders over a million ids.
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
+_SHIFTS = tuple(range(120, -1, -10))
+
+
+def _encode130(value: int) -> str:
+    """26 Crockford base32 characters for a number below 2**130 (48-bit time + 80 random bits)."""
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])
 
 
 def _keyed_hash(seed: int, kind: str, job_index: int, slot: int) -> int:
@@ -33,7 +36,7 @@ def _keyed_hash(seed: int, kind: str, job_index: int, slot: int) -> int:
 
 def make_id(seed: int, kind: str, job_index: int, slot: int, created_ms: int) -> str:
     rand = (KIND_CODES[kind] << 76) | (slot << _HASH_BITS) | _keyed_hash(seed, kind, job_index, slot)
-    return _encode(created_ms, 10) + _encode(rand, 16)
+    return _encode130((created_ms << 80) | rand)
 
 
 def split_id(value: str) -> tuple[int, str, int, int] | None:

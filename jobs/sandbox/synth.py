@@ -7,6 +7,7 @@ import random
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 from jobs.sandbox import wordlists as w
 
@@ -38,6 +39,7 @@ class SynthJob:
     web_lead: bool
 
 
+@lru_cache(maxsize=4096)  # names come from small word lists
 def _ascii(text: str) -> str:
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return "".join(c for c in folded.lower() if c.isalnum())
