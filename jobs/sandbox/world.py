@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from jobs.sandbox import ids
 from jobs.sandbox.config import SandboxConfig
@@ -24,10 +24,22 @@ Kind = Literal["job", "person", "jobcontact", "event"]
 MULTIPLICITY: dict[str, int] = {"job": 1, "event": 1, "person": 2, "jobcontact": 2}
 _SPAN_S = 4 * 365 * 86400
 _UNIX_DAY = date(1970, 1, 1)
-# Synthesised jobs kept: an import reads each job's records in four separate walks (jobs, job
-# contacts, contacts, events), so a cache smaller than the studio synthesises every job four
-# times. About 0.7 KB each: ~90 MB at most, only for studios this big that are read end to end.
-SYNTH_CACHE = 1 << 17
+# Jobs kept ready to render: an import reads each job's records in four separate walks (jobs,
+# job contacts, contacts, events), so a cache smaller than the studio makes every job four times.
+# About 1.4 KB each: ~140 MB at most, reached only when a studio this big is read end to end.
+CARD_CACHE = 100_000
+# The six ids one job's records carry, in ``_Card.ids`` order.
+_ID_SLOTS = (("job", 0), ("event", 0), ("person", 0), ("person", 1), ("jobcontact", 0), ("jobcontact", 1))
+_ID_INDEX = {key: n for n, key in enumerate(_ID_SLOTS)}
+
+
+class _Card(NamedTuple):
+    """What every record of one job shares, made once: its synthetic data, ids and creation stamp
+    (an id is a keyed hash plus encoding, and each one appears in two or three records)."""
+
+    synth: SynthJob
+    ids: tuple[str, ...]
+    created: str
 
 
 @lru_cache(maxsize=8192)
@@ -66,7 +78,7 @@ class World:
         self._hot_order: list[int] | None = None
         self._touched_desc: list[int] = []
         self._touch_rng = random.Random(f"touch:{self.seed}")
-        self._synth = lru_cache(maxsize=SYNTH_CACHE)(self._make_synth)
+        self._card = lru_cache(maxsize=CARD_CACHE)(self._make_card)
 
     # --- time and identity -------------------------------------------------------------------
     def created_s(self, index: int) -> int:
@@ -79,7 +91,7 @@ class World:
         return self.created_s(index) + (index * 2654435761 + self.seed * 97) % self.step_s
 
     def record_id(self, kind: str, index: int, slot: int = 0) -> str:
-        return ids.make_id(self.seed, kind, index, slot, self.created_s(index) * 1000)
+        return self._card(index).ids[_ID_INDEX[kind, slot]]
 
     def locate(self, record_id: str, kind: str) -> tuple[int, int] | None:
         """Map an id back to (job index, slot), or None if no such record exists now."""
@@ -174,11 +186,13 @@ class World:
         self._changed()
 
     # --- rendering ---------------------------------------------------------------------------
-    def _make_synth(self, index: int) -> SynthJob:
-        return synth_job(self.seed, index, self.today)
+    def _make_card(self, index: int) -> _Card:
+        created_s = self.created_s(index)
+        made = tuple(ids.make_id(self.seed, kind, index, slot, created_s * 1000) for kind, slot in _ID_SLOTS)
+        return _Card(synth_job(self.seed, index, self.today), made, _ts(created_s))
 
     def synth(self, index: int) -> SynthJob:
-        return self._synth(index)
+        return self._card(index).synth
 
     def render(self, kind: Kind, index: int, slot: int = 0) -> dict[str, Any]:
         if kind == "job":
@@ -190,11 +204,12 @@ class World:
         return self._event(index)
 
     def _common(self, kind: str, index: int, slot: int, path: str) -> dict[str, Any]:
-        rid = self.record_id(kind, index, slot)
+        card = self._card(index)
+        rid = card.ids[_ID_INDEX[kind, slot]]
         return {
             "links": {"self": {"href": f"/v2/{path}/{rid}"}},
             "id": rid,
-            "created": _ts(self.created_s(index)),
+            "created": card.created,
             "modified": _ts(self.modified_s(index)),
             "hidden": False,
         }
