@@ -20,8 +20,9 @@ from jobs.importing.readers import open_table
 from jobs.importing.records import ClientRecord, ImportFileError, RawRow, RowError
 from jobs.importing.validate import build_record
 from jobs.importing.vcard import read_vcards
+from jobs.providers.errors import ProviderError
 from jobs.providers.tave import TaveClient
-from jobs.providers.tave_models import TaveCouple, TaveCursor
+from jobs.providers.tave_models import TaveCouple, TaveCursor, TavePage
 from webapp.db.pool import tenant_sync
 
 BATCH_SIZE = 2_000
@@ -168,15 +169,39 @@ def tave_batches(
     else:
         start_page = int((checkpoint or {}).get("page", 0)) + 1
         pages = client.iter_couples(start_page=start_page)
-    for page in pages:
-        items: list[ClientRecord | RowError] = []
-        for couple in page.couples:
-            fields = couple_fields(couple)
-            items.append(build_record(fields, page.page, RawRow(page.page, fields), ctx))
-        yield Batch(
-            items,
-            {"page": page.page},
-            total=page.total_items or None,
-            skipped=len(page.skipped_ids),
-            cursor=msgspec.to_builtins(page.cursor) if page.cursor is not None else None,
-        )
+    # Pages are grouped into batches of about BATCH_SIZE couples: one transaction per 100-couple page
+    # spent more time committing and reporting than importing. A batch never spans two passes (page
+    # numbers restart), and its checkpoint is its last page, saved with the rows of every page in it.
+    # If Tave fails for good mid-way, the pages already in hand are committed first (as a broken line in a
+    # file keeps the rows before it), then the error goes on to the runner.
+    items: list[ClientRecord | RowError] = []
+    skipped, last = 0, None
+    try:
+        for page in pages:
+            if last is not None and page.pass_number != last.pass_number and (items or skipped):
+                yield _tave_batch(items, skipped, last)
+                items, skipped = [], 0
+            for couple in page.couples:
+                fields = couple_fields(couple)
+                items.append(build_record(fields, page.page, RawRow(page.page, fields), ctx))
+            skipped += len(page.skipped_ids)
+            last = page
+            if page.is_last or len(items) + skipped >= BATCH_SIZE:
+                yield _tave_batch(items, skipped, page)
+                items, skipped = [], 0
+    except ProviderError:
+        if last is not None and (items or skipped):
+            yield _tave_batch(items, skipped, last)
+        raise
+    if last is not None and not last.is_last and (items or skipped):
+        yield _tave_batch(items, skipped, last)
+
+
+def _tave_batch(items: list[ClientRecord | RowError], skipped: int, page: TavePage) -> Batch:
+    return Batch(
+        items,
+        {"page": page.page},
+        total=page.total_items or None,
+        skipped=skipped,
+        cursor=msgspec.to_builtins(page.cursor) if page.cursor is not None else None,
+    )
