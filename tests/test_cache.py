@@ -378,6 +378,68 @@ def test_fragment_etag_answers_304_until_a_write(account: Account, services: Ser
     assert 'class="badge booked"' in after.text
 
 
+def test_cached_list_fragment_is_fresh_after_a_write_and_holds_nothing_of_the_request(
+    account: Account, services: Services, second: Server
+) -> None:
+    """The list fragment's HTML is cached whole (and gzipped once): a repeat is the same bytes from the cache, yet a
+    write through either web process shows in both at once, and no phone's CSRF token is ever in it."""
+    more = [{"partner1_first": f"Pia{i}", "status": "booked"} for i in range(12)]  # over the 500 B gzip floor
+    cid, *_ = seed_clients(
+        services.database_url, account.supplier_id, [{"partner1_first": "Ola", "status": "lead"}, *more]
+    )
+    a, b = account.client, _twin(account, second)
+    htmx = {"HX-Request": "true"}
+    for c in (a, b):
+        first, again = c.get("/clients/", headers=htmx), c.get("/clients/", headers=htmx)
+        assert first.headers["content-encoding"] == "gzip"  # stored compressed, sent as such
+        assert "accept-encoding" in first.headers["vary"].lower()
+        assert again.content == first.content
+        assert again.text.count('class="badge lead"') == 1
+        plain = c.get("/clients/", headers={**htmx, "Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers
+        assert plain.text == first.text
+        assert "csrf" not in first.text.lower()
+        assert _csrf(c) not in first.text
+
+    resp = b.post(f"/clients/{cid}/status", data={"_csrf_token": _csrf(b), "status": "booked", "version": "1"})
+    assert resp.status_code == 303
+    for c in (a, b):
+        assert 'class="badge lead"' not in c.get("/clients/", headers=htmx).text
+
+    # The query is in the markup as typed: "Zed" and "zed" share their rows but not their rendering.
+    for term in ("Zed", "zed", "Zed"):
+        assert f"No clients match “{term}”" in a.get("/clients/", params={"q": term}, headers=htmx).text
+    b.close()
+
+
+def test_an_unchanged_session_is_rewritten_at_most_once_per_renew_period(services: Services) -> None:
+    """Every response rewrites its session; unchanged, that write only moves the expiry, so it is skipped for a
+    while. A changed session (sign-in) is always written, and a sign-out elsewhere is always read."""
+    from litestar.stores.redis import RedisStore
+
+    from webapp.cache.sessions import FallbackStore
+
+    async def main() -> None:
+        namespace = f"wedsync:test-renew-{secrets.token_hex(3)}"
+        redis = Redis.from_url(services.redis_url)
+        elsewhere = RedisStore(redis, namespace=namespace)
+        here = FallbackStore(RedisStore(redis, namespace=namespace), RedisGuard())
+        await here.set("phone", b"supplier 21", 3600)
+        assert await elsewhere.get("phone") == b"supplier 21"
+        await elsewhere.set("phone", b"marker", 60)  # what Redis holds now, to see whether the next write lands
+        await here.set("phone", b"supplier 21", 3600)  # unchanged, written moments ago: skipped
+        assert await elsewhere.get("phone") == b"marker"
+        await here.set("phone", b"supplier 22", 3600)  # changed: written
+        assert await elsewhere.get("phone") == b"supplier 22"
+        await elsewhere.delete("phone")  # signed out through another process
+        assert await here.get("phone") is None
+        await here.set("phone", b"supplier 22", 3600)  # after a read that saw the change, written again
+        assert await elsewhere.get("phone") == b"supplier 22"
+        await redis.aclose()
+
+    asyncio.run(main())
+
+
 def _lookups(server: Server) -> dict[tuple[str, str], float]:
     text = httpx.get(server.url + "/metrics").text
     values: dict[tuple[str, str], float] = {}

@@ -17,7 +17,8 @@ def signed_in_supplier_id(connection: ASGIConnection[Any, Any, Any, Any]) -> int
     return value if isinstance(value, int) else None
 
 
-def require_supplier(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def require_supplier(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    # async: Litestar runs a sync guard in a worker thread, a thread hop on every signed-in request
     if signed_in_supplier_id(connection) is None:
         raise NotAuthorizedException("Please sign in.")
 

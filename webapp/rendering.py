@@ -6,9 +6,11 @@ can be stored verbatim for ``Idempotency-Key`` replays and so fragments and page
 
 from __future__ import annotations
 
+import gzip
 import html
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.enums import MediaType
 from litestar.utils.scope.state import ScopeState
@@ -37,6 +39,43 @@ def render_html(request: Request[Any, Any, Any], template: str, **context: Any) 
             **context,
         )
     )
+
+
+def render_shared(request: Request[Any, Any, Any], template: str, **context: Any) -> str:
+    """A rendering that may be cached and handed to every phone of the supplier: no request and no CSRF token
+    in its context (a template that asks for them gets Jinja's empty undefined, never another phone's token)."""
+    engine = request.app.template_engine
+    assert engine is not None
+    return str(engine.get_template(template).render(source_labels=SOURCE_LABELS, kind_labels=KIND_LABELS, **context))
+
+
+GZIP_MIN_BYTES = 500  # as the app's CompressionConfig: smaller bodies are sent as they are
+GZIP_LEVEL = 6
+
+
+class Rendered(msgspec.Struct, frozen=True):
+    """A cacheable rendering and its gzip: compressed once when it is rendered, not once per response."""
+
+    html: bytes
+    gzipped: bytes  # empty when the body is too small to be worth compressing
+
+
+def rendered(html_text: str) -> Rendered:
+    body = html_text.encode()
+    return Rendered(body, gzip.compress(body, GZIP_LEVEL, mtime=0) if len(body) >= GZIP_MIN_BYTES else b"")
+
+
+def rendered_response(
+    request: Request[Any, Any, Any], content: Rendered, headers: dict[str, str] | None = None
+) -> Response[bytes]:
+    """``content`` as the phone accepts it. The gzip is already final, so the app's compression middleware is told
+    to pass it through (``is_cached``: Litestar's own flag for a response whose body is stored ready to send)."""
+    out = {**(headers or {}), "vary": ", ".join(filter(None, ((headers or {}).get("vary"), "Accept-Encoding")))}
+    if content.gzipped and "gzip" in request.headers.get("accept-encoding", ""):
+        ScopeState.from_scope(request.scope).is_cached = True
+        out["content-encoding"] = "gzip"
+        return Response(content.gzipped, media_type=MediaType.HTML, headers=out)
+    return Response(content.html, media_type=MediaType.HTML, headers=out)
 
 
 def page(

@@ -164,7 +164,7 @@ class HotCache:
         self._codecs: dict[str, _Codec] = {}
         self._bump_script = redis.register_script(_BUMP)
         self._tasks: list[asyncio.Task[None]] = []
-        self._build = _templates_digest()
+        self.build = _templates_digest()  # part of ETags and of cached renderings' keys
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -407,7 +407,7 @@ class HotCache:
         if gen.shared is None:
             return None
         versions = f"{gen.shared}.{gen.scoped}"  # the scope's generation too: a status change bumps only "lists"
-        raw = "\x1f".join((self._build, str(gen.supplier_id), versions, dt.date.today().isoformat(), *parts))
+        raw = "\x1f".join((self.build, str(gen.supplier_id), versions, dt.date.today().isoformat(), *parts))
         return 'W/"' + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest() + '"'
 
 

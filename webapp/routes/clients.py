@@ -24,7 +24,7 @@ from webapp.models import CLIENT_STATUSES, Client, ClientStatus, Note
 from webapp.queries import clients as q
 from webapp.queries import notes as notes_q
 from webapp.queries import suppliers as supplier_q
-from webapp.rendering import is_htmx, page, render_html
+from webapp.rendering import Rendered, is_htmx, page, render_html, render_shared, rendered, rendered_response
 from webapp.state import resources
 
 UPCOMING_DAYS = 60
@@ -92,7 +92,7 @@ class ClientController(Controller):
         search: Annotated[str | None, Parameter(query="q", max_length=MAX_QUERY)] = None,
         upcoming: bool = False,
         cursor: str | None = None,
-    ) -> Response[str]:
+    ) -> Response[Any]:
         res = resources(request)
         text = (search or "").strip()
         after = q.Cursor.decode(cursor) if cursor else None
@@ -117,13 +117,21 @@ class ClientController(Controller):
                 )
 
         today = dt.date.today().isoformat()  # the upcoming window moves at midnight
+        if fragment:
+            # The fragment's HTML is cached whole (same tiers, generations and single flight as the rows): a hit
+            # skips PostgreSQL and Jinja. It holds no request data (render_shared); the query text is in it as
+            # typed, so the key keeps its case; the templates' digest keeps a deploy from serving old markup.
+            async def render() -> Rendered:
+                rows = await load()
+                return rendered(render_shared(request, fragment, page=rows, query=text, upcoming=upcoming))
+
+            html_key = (text, upcoming, cursor or "", today, fragment, res.cache.build)
+            html = await res.cache.get(gen, "client_list_html", html_key, Rendered, render)
+            return rendered_response(request, html, _revalidate(etag) if etag else None)
         # Search is case-insensitive (search_pattern lower-cases), so "Emma" and "emma" share one cached page.
         key = (text.lower(), upcoming, cursor or "", today)
         result = await res.cache.get(gen, "client_list", key, q.ClientPage, load)
-        context: dict[str, Any] = {"page": result, "query": text, "upcoming": upcoming}
-        if fragment:
-            return page(request, fragment, headers=_revalidate(etag) if etag else None, **context)
-        return page(request, "clients/list.html", **context)
+        return page(request, "clients/list.html", page=result, query=text, upcoming=upcoming)
 
     @get("/new", name="lead_form")
     async def show_new_lead(self, request: Request[Any, Any, Any]) -> Response[str]:
