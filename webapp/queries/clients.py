@@ -42,6 +42,14 @@ _ORDER_DATE = sql.SQL(" ORDER BY wedding_date, id LIMIT %(limit)s")
 # walk gets a short budget; past it, the search reads every match through the trigram index and sorts them
 # (MATERIALIZED keeps ORDER BY ... LIMIT out of the match: cost follows the matches, not the book).
 _MATCHES_FIRST = sql.SQL("WITH matches AS MATERIALIZED ({}) SELECT * FROM matches")
+# The walk itself reads only the name index, which includes search_text (migrations/0007): the page's ids come from
+# an index-only scan that tests the pattern on index entries, then only the rows shown are read from the table.
+_PAGE_IDS_BY_NAME = sql.SQL("SELECT id, sort_name FROM clients WHERE supplier_id = %(sid)s")
+_WALK_BY_NAME = sql.SQL(
+    "WITH page AS MATERIALIZED ({} ORDER BY sort_name, id LIMIT %(limit)s) SELECT "
+    + ", ".join("c." + column.strip() for column in _LIST_COLUMNS.split(","))
+    + " FROM page JOIN clients c ON c.id = page.id ORDER BY page.sort_name, page.id"
+)
 TRIGRAM_MIN_CHARS = 3
 SEARCH_WALK_BUDGET_MS = 150
 
@@ -118,7 +126,11 @@ async def list_clients(
     filtered = sql.Composed(parts)
     ordering = _ORDER_DATE if order == "date" else _ORDER_NAME
     if pattern is not None and len(pattern.replace("\\", "").strip("%")) >= TRIGRAM_MIN_CHARS:
-        rows = await _search_with_fallback(conn, filtered, ordering, params)
+        walk = sql.Composed([filtered, ordering])
+        if order == "name":
+            walk = _WALK_BY_NAME.format(sql.Composed([_PAGE_IDS_BY_NAME, *parts[1:]]))
+        matches_first = sql.Composed([_MATCHES_FIRST.format(filtered), ordering])
+        rows = await _search_with_fallback(conn, walk, matches_first, params)
     else:
         rows = await _fetch_rows(conn, sql.Composed([filtered, ordering]), params)
     next_cursor = None
@@ -139,16 +151,17 @@ async def _fetch_rows(
 
 
 async def _search_with_fallback(
-    conn: psycopg.AsyncConnection, filtered: sql.Composed, ordering: sql.SQL, params: dict[str, object]
+    conn: psycopg.AsyncConnection, walk: sql.Composed, matches_first: sql.Composed, params: dict[str, object]
 ) -> list[ClientListRow]:
-    """The planner's plan within ``SEARCH_WALK_BUDGET_MS``, else matches first. The walk runs in a savepoint that
-    is always rolled back (it only reads), which also undoes its short timeout for the rest of the transaction."""
+    """The walk (the planner's plan) within ``SEARCH_WALK_BUDGET_MS``, else matches first. The walk runs in a
+    savepoint that is always rolled back (it only reads), which also undoes its short timeout for the rest of the
+    transaction."""
     try:
         async with conn.transaction(force_rollback=True):
             await conn.execute(_SET_LOCAL_TIMEOUT, [str(SEARCH_WALK_BUDGET_MS)])
-            return await _fetch_rows(conn, sql.Composed([filtered, ordering]), params)
+            return await _fetch_rows(conn, walk, params)
     except psycopg.errors.QueryCanceled:
-        return await _fetch_rows(conn, sql.Composed([_MATCHES_FIRST.format(filtered), ordering]), params)
+        return await _fetch_rows(conn, matches_first, params)
 
 
 _SET_LOCAL_TIMEOUT = "SELECT set_config('statement_timeout', %s, true)"
