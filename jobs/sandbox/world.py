@@ -28,14 +28,11 @@ _UNIX_DAY = date(1970, 1, 1)
 # job contacts, contacts, events), so a cache smaller than the studio makes every job four times.
 # About 1.4 KB each: ~140 MB at most, reached only when a studio this big is read end to end.
 CARD_CACHE = 100_000
-# The six ids one job's records carry, in ``_Card.ids`` order.
-_ID_SLOTS = (("job", 0), ("event", 0), ("person", 0), ("person", 1), ("jobcontact", 0), ("jobcontact", 1))
-_ID_INDEX = {key: n for n, key in enumerate(_ID_SLOTS)}
 
 
 class _Card(NamedTuple):
-    """What every record of one job shares, made once: its synthetic data, ids and creation stamp
-    (an id is a keyed hash plus encoding, and each one appears in two or three records)."""
+    """What every record of one job shares, made once: its synthetic data, ids (``ids.SLOTS``
+    order; each appears in two or three records) and creation stamp."""
 
     synth: SynthJob
     ids: tuple[str, ...]
@@ -91,7 +88,7 @@ class World:
         return self.created_s(index) + (index * 2654435761 + self.seed * 97) % self.step_s
 
     def record_id(self, kind: str, index: int, slot: int = 0) -> str:
-        return self._card(index).ids[_ID_INDEX[kind, slot]]
+        return self._card(index).ids[ids.SLOT_INDEX[kind, slot]]
 
     def locate(self, record_id: str, kind: str) -> tuple[int, int] | None:
         """Map an id back to (job index, slot), or None if no such record exists now."""
@@ -188,7 +185,7 @@ class World:
     # --- rendering ---------------------------------------------------------------------------
     def _make_card(self, index: int) -> _Card:
         created_s = self.created_s(index)
-        made = tuple(ids.make_id(self.seed, kind, index, slot, created_s * 1000) for kind, slot in _ID_SLOTS)
+        made = ids.job_ids(self.seed, index, created_s * 1000)
         return _Card(synth_job(self.seed, index, self.today), made, _ts(created_s))
 
     def synth(self, index: int) -> SynthJob:
@@ -205,7 +202,7 @@ class World:
 
     def _common(self, kind: str, index: int, slot: int, path: str) -> dict[str, Any]:
         card = self._card(index)
-        rid = card.ids[_ID_INDEX[kind, slot]]
+        rid = card.ids[ids.SLOT_INDEX[kind, slot]]
         return {
             "links": {"self": {"href": f"/v2/{path}/{rid}"}},
             "id": rid,
