@@ -88,7 +88,7 @@ def file_batches(
     else:
         rows = iter(open_table(stream))
     mapping = msgspec.convert(options["mapping"], Mapping)
-    prepared = PreparedImport(rows, mapping)
+    prepared = PreparedImport(rows, mapping, parallel=True)
     done = int((checkpoint or {}).get("items", 0))
     cap = max_file_rows()
     items = iter(prepared)

@@ -215,6 +215,21 @@ def test_reimport_same_file_writes_nothing(imports: ImportEnv, tmp_path: Path) -
     assert sum(v for k, v in versions.items() if k != "c7") == 4499
 
 
+def test_a_client_repeated_in_the_next_batch_ends_with_its_later_row(imports: ImportEnv, tmp_path: Path) -> None:
+    """Batches are written two at a time; a client in both must still end as the later row says."""
+    sid, _ = imports.supplier()
+    path = couples_csv(tmp_path / "repeat.csv", 4500)  # batches of 2,000: rows 2-2001, 2002-4001, 4002-4501
+    lines = path.read_text().splitlines()
+    lines[2_500] = lines[10].replace("Venue", "Moved To")  # row c9 again, in the second batch
+    path.write_text("\r\n".join(lines) + "\r\n")
+    summary = imports.import_file(sid, path)
+    assert (summary.status, summary.processed, summary.created, summary.updated, summary.unchanged) == (
+        "succeeded", 4500, 4499, 1, 0,
+    )  # fmt: skip
+    assert imports.rows(sid, "SELECT venue, version FROM clients WHERE external_id = 'c9'") == [("Moved To 9", 2)]
+    assert imports.rows(sid, "SELECT count(*) FROM clients") == [(4499,)]
+
+
 def test_possible_duplicates_across_sources(imports: ImportEnv, tmp_path: Path) -> None:
     sid, _ = imports.supplier()
     couples_csv(tmp_path / "dup.csv", 3)

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from jobs.importing.dates import DateOrderDecision, DateOrderDetector
 from jobs.importing.mapping import Mapping
 from jobs.importing.normalise import NormaliseContext
+from jobs.importing.parallel import clean_rows
 from jobs.importing.records import ClientRecord, ImportFileError, RawRow, RowError
 from jobs.importing.validate import build_record
 
@@ -23,8 +24,17 @@ class PreparedImport:
     with mixed orders produced row errors), so the progress page can say so.
     """
 
-    def __init__(self, rows: Iterable[RawRow], mapping: Mapping, lookahead: int = LOOKAHEAD_ROWS) -> None:
+    def __init__(
+        self,
+        rows: Iterable[RawRow],
+        mapping: Mapping,
+        lookahead: int = LOOKAHEAD_ROWS,
+        parallel: bool = False,
+    ) -> None:
         self.mapping = mapping
+        # Rows after the look-ahead are cleaned in a process pool (jobs.importing.parallel): the
+        # worker's import jobs ask for it; the web preview of a file's first rows does not.
+        self._parallel = parallel
         self._rows = iter(rows)
         # Buffer mapped rows so the look-ahead does not apply the mapping twice.
         self._buffer: list[tuple[RawRow, dict[str, str]]] = []
@@ -55,6 +65,9 @@ class PreparedImport:
         del buffered
         if self._failure is not None:
             raise self._failure
+        if self._parallel:
+            yield from clean_rows(self._rows, self.mapping, ctx)
+            return
         apply = self.mapping.apply
         for row in self._rows:
             yield build_record(apply(row), row.line, row, ctx)

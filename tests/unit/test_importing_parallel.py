@@ -1,0 +1,83 @@
+"""Cleaning rows in the process pool gives exactly what cleaning them in the job's thread gives."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+
+import pytest
+
+from jobs.importing import parallel
+from jobs.importing.mapping import Mapping
+from jobs.importing.normalise import NormaliseContext
+from jobs.importing.pipeline import PreparedImport
+from jobs.importing.records import ClientRecord, ImportFileError, RawRow, RowError
+
+MAPPING = Mapping(columns={"ID": "external_id", "Name": "partner1_name", "Email": "partner1_email",
+                           "Phone": "partner1_phone", "Date": "wedding_date"})  # fmt: skip
+CTX = NormaliseContext(date_order="DMY", default_region="GB")
+
+
+def rows(n: int) -> list[RawRow]:
+    """Every 97th row has an email no one could send to, so row errors sit between records."""
+    return [
+        RawRow(line=i + 2, values={
+            "ID": f"r{i}", "Name": f"Alex Smith{i % 13}", "Phone": f"07700 9{i % 100000:05d}",
+            "Email": "not an email" if i % 97 == 5 else f"alex{i}@example.com", "Date": f"{i % 28 + 1}/6/2027",
+        })
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def in_thread(source: list[RawRow]) -> list[ClientRecord | RowError]:
+    return list(PreparedImport(source, MAPPING, lookahead=0))
+
+
+def test_pool_output_matches_the_thread_in_order_with_row_errors() -> None:
+    source = rows(3 * parallel.CHUNK_ROWS + 250)  # full chunks for the pool, a short tail in the thread
+    got = list(parallel.clean_rows(iter(source), MAPPING, CTX))
+    assert got == in_thread(source)
+    errors = [item for item in got if isinstance(item, RowError)]
+    assert errors
+    assert all("email" in e.reason for e in errors)
+    assert parallel.shared_pool() is not None
+
+
+def test_a_file_that_breaks_mid_way_yields_every_row_before_the_break() -> None:
+    source = rows(parallel.CHUNK_ROWS + 400)
+
+    def breaking() -> Iterator[RawRow]:
+        yield from source
+        raise ImportFileError("Line 1,402 is cut short.")
+
+    got: list[ClientRecord | RowError] = []
+
+    def read_all() -> None:
+        for item in parallel.clean_rows(breaking(), MAPPING, CTX):
+            got.append(item)
+
+    with pytest.raises(ImportFileError, match="cut short"):
+        read_all()
+    assert got == in_thread(source)
+
+
+def test_a_killed_pool_process_loses_no_rows() -> None:
+    pool = parallel.shared_pool()
+    assert pool is not None
+    pool.submit(os.getpid).result()  # make sure its processes exist
+    for pid in list(pool._processes):  # private, but the only handle on the pool's processes
+        os.kill(pid, signal.SIGKILL)
+    source = rows(2 * parallel.CHUNK_ROWS)
+    assert list(parallel.clean_rows(iter(source), MAPPING, CTX)) == in_thread(source)
+    fresh = parallel.shared_pool()  # the broken pool was dropped; the next import gets a new one
+    assert fresh is not None
+    assert fresh is not pool
+    assert fresh.submit(abs, -3).result() == 3
+
+
+def test_pool_off_cleans_in_the_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMPORT_PROCESSES", "0")
+    assert parallel.shared_pool() is None
+    source = rows(parallel.CHUNK_ROWS + 10)
+    assert list(parallel.clean_rows(iter(source), MAPPING, CTX)) == in_thread(source)
