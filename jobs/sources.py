@@ -3,6 +3,7 @@ or a CRM API. Each source yields ``Batch``es whose checkpoint says how to resume
 
 from __future__ import annotations
 
+import collections
 import io
 import itertools
 import os
@@ -15,10 +16,10 @@ from psycopg_pool import ConnectionPool
 from jobs import store
 from jobs.importing.mapping import Mapping
 from jobs.importing.normalise import NormaliseContext
+from jobs.importing.parallel import clean_rows
 from jobs.importing.pipeline import PreparedImport
 from jobs.importing.readers import open_table
 from jobs.importing.records import ClientRecord, ImportFileError, RawRow, RowError
-from jobs.importing.validate import build_record
 from jobs.importing.vcard import read_vcards
 from jobs.providers.errors import ProviderError
 from jobs.providers.tave import TaveClient
@@ -169,32 +170,87 @@ def tave_batches(
     else:
         start_page = int((checkpoint or {}).get("page", 0)) + 1
         pages = client.iter_couples(start_page=start_page)
-    # Pages are grouped into batches of about BATCH_SIZE couples: one transaction per 100-couple page
-    # spent more time committing and reporting than importing. A batch never spans two passes (page
-    # numbers restart), and its checkpoint is its last page, saved with the rows of every page in it.
-    # If Tave fails for good mid-way, the pages already in hand are committed first (as a broken line in a
-    # file keeps the rows before it), then the error goes on to the runner.
-    items: list[ClientRecord | RowError] = []
-    skipped, last = 0, None
-    try:
-        for page in pages:
-            if last is not None and page.pass_number != last.pass_number and (items or skipped):
-                yield _tave_batch(items, skipped, last)
-                items, skipped = [], 0
-            for couple in page.couples:
-                fields = couple_fields(couple)
-                items.append(build_record(fields, page.page, RawRow(page.page, fields), ctx))
-            skipped += len(page.skipped_ids)
-            last = page
-            if page.is_last or len(items) + skipped >= BATCH_SIZE:
-                yield _tave_batch(items, skipped, page)
-                items, skipped = [], 0
-    except ProviderError:
-        if last is not None and (items or skipped):
-            yield _tave_batch(items, skipped, last)
-        raise
-    if last is not None and not last.is_last and (items or skipped):
-        yield _tave_batch(items, skipped, last)
+    # Couples are cleaned in the shared process pool, as file rows are (couple_fields already names
+    # the target fields, so the mapping is the identity); the grouper turns them back into whole pages.
+    mapping = Mapping(columns={f: f for f in _COUPLE_FIELDS}, default_region=region)
+    grouper = _PageGrouper()
+    failure: list[ProviderError] = []
+
+    def rows() -> Iterator[RawRow]:
+        try:
+            for page in pages:
+                grouper.feed(page)
+                for couple in page.couples:
+                    yield RawRow(page.page, couple_fields(couple))
+        except ProviderError as exc:
+            # Tave failed for good: end the rows here, so every couple read before it is cleaned and
+            # committed first (as a broken line in a file keeps the rows before it), then re-raise.
+            failure.append(exc)
+
+    for item in clean_rows(rows(), mapping, ctx):
+        yield from grouper.add(item)
+    yield from grouper.finish()
+    if failure:
+        raise failure[0]
+
+
+_COUPLE_FIELDS = (
+    "external_id", "wedding_date", "booking_date", "inquiry_date", "status", "lead_source", "venue",
+    *(f"partner{n}_{part}" for n in (1, 2) for part in ("first", "last", "email", "phone")),
+)  # fmt: skip
+
+
+class _PageGrouper:
+    """Cleaned couples (one per couple, in order) back into batches of whole Tave pages.
+
+    Pages are grouped into batches of about BATCH_SIZE couples: one transaction per 100-couple page spent
+    more time committing and reporting than importing. A batch holds only pages whose couples have all
+    come back, its checkpoint is its last page (saved with the rows of every page in it), and it never
+    spans two passes (page numbers restart when the list shifted and we went round again).
+    """
+
+    def __init__(self) -> None:
+        self._fed: collections.deque[list[Any]] = collections.deque()  # [page, couples not back yet]
+        self._items: list[ClientRecord | RowError] = []
+        self._skipped = 0
+        self._pass: int | None = None  # the pass of what is held
+        self._last: TavePage | None = None  # the last page whose couples have all come back
+
+    def feed(self, page: TavePage) -> None:
+        self._fed.append([page, len(page.couples)])
+
+    def add(self, item: ClientRecord | RowError) -> Iterator[Batch]:
+        yield from self._close_finished()
+        head = self._fed[0]
+        yield from self._new_pass(head[0])
+        self._items.append(item)
+        self._pass = head[0].pass_number
+        head[1] -= 1
+        yield from self._close_finished()
+
+    def finish(self) -> Iterator[Batch]:
+        yield from self._close_finished()
+        if self._last is not None and (self._items or self._skipped):
+            yield self._flush()
+
+    def _new_pass(self, page: TavePage) -> Iterator[Batch]:
+        if self._pass is not None and page.pass_number != self._pass:
+            yield self._flush()
+
+    def _close_finished(self) -> Iterator[Batch]:
+        while self._fed and self._fed[0][1] == 0:
+            page: TavePage = self._fed.popleft()[0]
+            yield from self._new_pass(page)
+            self._skipped += len(page.skipped_ids)
+            self._pass, self._last = page.pass_number, page
+            if page.is_last or len(self._items) + self._skipped >= BATCH_SIZE:
+                yield self._flush()
+
+    def _flush(self) -> Batch:
+        assert self._last is not None
+        batch = _tave_batch(self._items, self._skipped, self._last)
+        self._items, self._skipped, self._pass = [], 0, None
+        return batch
 
 
 def _tave_batch(items: list[ClientRecord | RowError], skipped: int, page: TavePage) -> Batch:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import msgspec
 import psycopg
 import pytest
 import redis
@@ -396,3 +397,34 @@ def test_sandbox_integrations_are_repointed_not_duplicated(imports: ImportEnv) -
         ("Sandbox Light Blue", "lightblue", "http://127.0.0.1:2222/api.php"),
         ("Sandbox Tave", "tave", "http://127.0.0.1:2222/v2"),
     ]
+
+
+def test_tave_pages_are_committed_in_batches_of_whole_pages_never_across_passes(monkeypatch: Any) -> None:
+    """The grouper alone: couples come back from cleaning one by one; batches hold whole pages."""
+    from jobs import sources
+    from jobs.importing.records import RowError
+    from jobs.providers.tave_models import TaveCouple, TaveCursor, TavePage
+
+    monkeypatch.setattr(sources, "BATCH_SIZE", 5)
+    couple = TaveCouple("j", "2026-01-01T00:00:00Z", *([None] * 12))
+    layout = [(1, 1, 3, 0), (1, 2, 0, 2), (1, 3, 2, 1), (1, 4, 1, 0), (2, 1, 1, 0), (2, 2, 2, 1)]  # pass, page, in, out
+    pages = [
+        TavePage(page=n, couples=(couple,) * kept, skipped_ids=("s",) * skipped, pass_number=p)
+        for p, n, kept, skipped in layout
+    ]
+    pages[-1] = msgspec.structs.replace(pages[-1], is_last=True, cursor=TaveCursor("2026-01-01T00:00:00Z"))
+    grouper = sources._PageGrouper()
+    batches: list[Any] = []
+    number = 0
+    for page in pages:
+        grouper.feed(page)
+        for _ in page.couples:
+            number += 1
+            batches += grouper.add(RowError(number, "x", None, {}))
+    batches += grouper.finish()
+    assert [(b.checkpoint, [i.line for i in b.items], b.skipped) for b in batches] == [
+        ({"page": 2}, [1, 2, 3], 2),  # pages 1-2: 3 couples + 2 skipped reach the batch size
+        ({"page": 4}, [4, 5, 6], 1),  # the rest of pass 1, short: pass 2 restarts page numbers
+        ({"page": 2}, [7, 8, 9], 1),  # pass 2, ending with the last page and its cursor
+    ]
+    assert [b.cursor and b.cursor["modified"] for b in batches] == [None, None, "2026-01-01T00:00:00Z"]

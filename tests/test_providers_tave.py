@@ -208,3 +208,33 @@ def test_wedding_filter() -> None:
     assert is_wedding_job(None)
     assert not is_wedding_job("Family Portrait")
     assert not is_wedding_job("Headshots")
+
+
+def _job_requests(url: str) -> int:
+    stats = httpx.get(f"{url}/_sandbox/stats").json()["endpoints"]
+    return sum(stats.get("GET /v2/job", {}).values())
+
+
+def test_reading_ahead_asks_for_no_page_a_one_by_one_walk_would_not(sandbox: str) -> None:
+    client = _client(sandbox, concurrency=4)
+    httpx.delete(f"{sandbox}/_sandbox/stats")
+    pages = list(client.iter_couples())
+    assert [p.page for p in pages] == [1, 2, 3]
+    # One page for the cursor taken up front, then the three pages of jobs: nothing past the end.
+    assert _job_requests(sandbox) == 4
+
+    cursor = pages[-1].cursor
+    httpx.delete(f"{sandbox}/_sandbox/stats")
+    assert _ids(list(client.iter_changed_since(cursor))) == []
+    # Nothing changed: the newest-first walk stops at its first page, and so do its requests.
+    assert _job_requests(sandbox) == 1
+
+
+def test_pages_read_ahead_arrive_in_order_through_rate_limits(sandbox: str) -> None:
+    httpx.post(f"{sandbox}/_sandbox/faults", json={"rate_limit_every": 3, "retry_after": "0"}).raise_for_status()
+    ahead = list(_client(sandbox, concurrency=4).iter_couples())
+    httpx.post(f"{sandbox}/_sandbox/faults", json={}).raise_for_status()
+    one_by_one = list(_client(sandbox, concurrency=1).iter_couples())
+    assert [p.page for p in ahead] == [1, 2, 3]
+    assert _ids(ahead) == _ids(one_by_one)
+    assert [c for p in ahead for c in p.couples] == [c for p in one_by_one for c in p.couples]
