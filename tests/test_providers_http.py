@@ -42,9 +42,24 @@ def _job_stats(url: str) -> dict[str, int]:
     return stats
 
 
+_VIA = {"path": "client"}
+
+
+@pytest.fixture(autouse=True, params=["client", "transport"])
+def _send_path(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every case both ways: through httpx.Client.request, and straight to the transport the client was built
+    with (how RetryingHttp sends when given one, as the worker's paced Tave transport is)."""
+    _VIA["path"] = request.param
+    yield
+    _VIA["path"] = "client"
+
+
 def _http(url: str, rec: Recorder, timeout: float = 5.0, **policy: Any) -> RetryingHttp:
-    client = httpx.Client(base_url=f"{url}/v2/", headers={"X-API-KEY": KEY}, timeout=timeout)
-    return RetryingHttp(client, provider="Tave", policy=RetryPolicy(**policy), sleep=rec.sleep, on_wait=rec.on_wait)
+    transport = httpx.HTTPTransport() if _VIA["path"] == "transport" else None
+    client = httpx.Client(base_url=f"{url}/v2/", headers={"X-API-KEY": KEY}, timeout=timeout, transport=transport)
+    return RetryingHttp(
+        client, provider="Tave", policy=RetryPolicy(**policy), sleep=rec.sleep, on_wait=rec.on_wait, transport=transport
+    )
 
 
 def test_retry_after_seconds_is_honoured(sandbox: str) -> None:

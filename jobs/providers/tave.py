@@ -108,7 +108,9 @@ class TaveClient:
             timeout=timeout,
             transport=transport,
         )
-        self._http = RetryingHttp(self._client, provider="Tave", policy=policy, sleep=sleep, on_wait=on_wait)
+        self._http = RetryingHttp(
+            self._client, provider="Tave", policy=policy, sleep=sleep, on_wait=on_wait, transport=transport
+        )
         self.page_size = page_size
         # Requests in flight at once per walk (pages read ahead). Per-account pacing, when set,
         # still caps the request rate: this only stops one slow round trip holding up the next.
