@@ -32,11 +32,12 @@ CARD_CACHE = 100_000
 
 class _Card(NamedTuple):
     """What every record of one job shares, made once: its synthetic data, ids (``ids.SLOTS``
-    order; each appears in two or three records) and creation stamp."""
+    order; each appears in two or three records), creation stamp and untouched modified stamp."""
 
     synth: SynthJob
     ids: tuple[str, ...]
     created: str
+    modified: str  # until touched: a touched job's stamp comes from ``hot``
 
 
 @lru_cache(maxsize=8192)
@@ -85,6 +86,9 @@ class World:
         hot = self.hot.get(index)
         if hot is not None:
             return hot
+        return self._untouched_modified_s(index)
+
+    def _untouched_modified_s(self, index: int) -> int:
         return self.created_s(index) + (index * 2654435761 + self.seed * 97) % self.step_s
 
     def record_id(self, kind: str, index: int, slot: int = 0) -> str:
@@ -186,7 +190,8 @@ class World:
     def _make_card(self, index: int) -> _Card:
         created_s = self.created_s(index)
         made = ids.job_ids(self.seed, index, created_s * 1000)
-        return _Card(synth_job(self.seed, index, self.today), made, _ts(created_s))
+        synth = synth_job(self.seed, index, self.today)
+        return _Card(synth, made, _ts(created_s), _ts(self._untouched_modified_s(index)))
 
     def synth(self, index: int) -> SynthJob:
         return self._card(index).synth
@@ -207,7 +212,7 @@ class World:
             "links": {"self": {"href": f"/v2/{path}/{rid}"}},
             "id": rid,
             "created": card.created,
-            "modified": _ts(self.modified_s(index)),
+            "modified": card.modified if (hot := self.hot.get(index)) is None else _ts(hot),
             "hidden": False,
         }
 
