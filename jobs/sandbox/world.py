@@ -30,6 +30,9 @@ _UNIX_DAY = date(1970, 1, 1)
 CARD_CACHE = 100_000
 
 
+_JOB, _EVENT = ids.SLOT_INDEX["job", 0], ids.SLOT_INDEX["event", 0]
+
+
 class _Card(NamedTuple):
     """What every record of one job shares, made once: its synthetic data, ids (``ids.SLOTS``
     order; each appears in two or three records), creation stamp and untouched modified stamp."""
@@ -197,16 +200,16 @@ class World:
         return self._card(index).synth
 
     def render(self, kind: Kind, index: int, slot: int = 0) -> dict[str, Any]:
+        card = self._card(index)  # once per record: the parts below take it rather than look it up again
         if kind == "job":
-            return self._job(index)
+            return self._job(card, index)
         if kind == "person":
-            return self._person(index, slot)
+            return self._person(card, index, slot)
         if kind == "jobcontact":
-            return self._job_contact(index, slot)
-        return self._event(index)
+            return self._job_contact(card, index, slot)
+        return self._event(card, index)
 
-    def _common(self, kind: str, index: int, slot: int, path: str) -> dict[str, Any]:
-        card = self._card(index)
+    def _common(self, card: _Card, kind: str, index: int, slot: int, path: str) -> dict[str, Any]:
         rid = card.ids[ids.SLOT_INDEX[kind, slot]]
         return {
             "links": {"self": {"href": f"/v2/{path}/{rid}"}},
@@ -216,11 +219,11 @@ class World:
             "hidden": False,
         }
 
-    def _job(self, index: int) -> dict[str, Any]:
-        s = self.synth(index)
+    def _job(self, card: _Card, index: int) -> dict[str, Any]:
+        s = card.synth
         p1, p2 = s.partners
         name = f"{p1.first} & {p2.first}" if s.second_is_client else f"{p1.first} {p1.last}"
-        return self._common("job", index, 0, "job") | {
+        return self._common(card, "job", index, 0, "job") | {
             "name": f"{name} - {s.job_type}",
             "title": f"{name} {s.event_date.isoformat()}",
             "eventDate": s.event_date.isoformat(),
@@ -231,13 +234,13 @@ class World:
             "jobTypeName": s.job_type,
             "leadSourceName": s.lead_source,
             "guestCount": s.guest_count,
-            "primarySessionId": self.record_id("event", index),
+            "primarySessionId": card.ids[_EVENT],
             "webLead": s.web_lead,
             "customFields": [],
         }
 
-    def _person(self, index: int, slot: int) -> dict[str, Any]:
-        s = self.synth(index)
+    def _person(self, card: _Card, index: int, slot: int) -> dict[str, Any]:
+        s = card.synth
         p: SynthPerson = s.partners[slot]
         address = None
         if slot == 0 and s.venue is not None and index % 2 == 0:
@@ -250,7 +253,7 @@ class World:
                 "country": country,
             }
         anniversary = s.event_date.isoformat() if s.stage == "completed" and slot < 2 else None
-        return self._common("person", index, slot, "address-book") | {
+        return self._common(card, "person", index, slot, "address-book") | {
             "kind": "person",
             "firstName": p.first,
             "lastName": p.last,
@@ -265,18 +268,18 @@ class World:
             "customFields": [],
         }
 
-    def _job_contact(self, index: int, slot: int) -> dict[str, Any]:
-        client = slot == 0 or self.synth(index).second_is_client
-        return self._common("jobcontact", index, slot, "job-contact") | {
+    def _job_contact(self, card: _Card, index: int, slot: int) -> dict[str, Any]:
+        client = slot == 0 or card.synth.second_is_client
+        return self._common(card, "jobcontact", index, slot, "job-contact") | {
             "client": client,
-            "contactId": self.record_id("person", index, slot),
-            "jobId": self.record_id("job", index),
+            "contactId": card.ids[ids.SLOT_INDEX["person", slot]],
+            "jobId": card.ids[_JOB],
             "jobRoles": [],
             "roleKinds": ["client"] if client else ["vendor"],
         }
 
-    def _event(self, index: int) -> dict[str, Any]:
-        s = self.synth(index)
+    def _event(self, card: _Card, index: int) -> dict[str, Any]:
+        s = card.synth
         location = None
         tz = "Europe/London"
         if s.venue is not None:
@@ -292,8 +295,8 @@ class World:
                     "country": country,
                 },
             }
-        return self._common("event", index, 0, "event") | {
-            "jobId": self.record_id("job", index),
+        return self._common(card, "event", index, 0, "event") | {
+            "jobId": card.ids[_JOB],
             "name": s.job_type,
             "channel": "InPerson",
             "allDay": False,
