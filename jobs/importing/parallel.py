@@ -68,9 +68,10 @@ def shared_pool() -> ProcessPoolExecutor | None:
                 max_workers=size, mp_context=context, initializer=_become_pool_process, initargs=(lifeline,)
             )
             # A Dramatiq worker process is itself a multiprocessing child: on exit it joins its
-            # children before the interpreter's own shutdown hooks run, so an idle pool would keep
-            # it alive for ever. A multiprocessing finalizer shuts the pool down first.
-            multiprocessing.util.Finalize(None, _pool.shutdown, exitpriority=10)
+            # children before the interpreter's own shutdown hooks run, and a graceful pool shutdown
+            # from there can wait for ever on the pool's own queues. So the worker's exit closes the
+            # lifeline (the pool processes exit at once) before anything joins them.
+            multiprocessing.util.Finalize(None, _stop, args=(_pool, _lifeline), exitpriority=100)
         return _pool
 
 
@@ -90,6 +91,11 @@ def _become_pool_process(lifeline: Connection) -> None:
         os._exit(0)
 
     threading.Thread(target=exit_with_the_worker, name="lifeline", daemon=True).start()
+
+
+def _stop(pool: ProcessPoolExecutor, lifeline: Connection) -> None:
+    lifeline.close()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _discard(broken: ProcessPoolExecutor) -> None:
