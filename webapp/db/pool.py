@@ -3,10 +3,17 @@
 Every connection runs as the non-superuser role ``wedsync_app`` so PostgreSQL row-level security
 applies, and every tenant transaction sets ``app.supplier_id`` with ``SET LOCAL`` semantics
 (``set_config(..., true)``), so the setting cannot outlive the transaction on a pooled connection.
+
+Round trips: a transaction's ``BEGIN`` and its ``set_config`` go out together (psycopg pipeline mode), and the
+web pool does not ping a connection before handing it out (psycopg_pool's ``check``, one more round trip per
+transaction). A connection that died (PostgreSQL restarted) fails that first exchange, before any of the
+caller's statements: the pool then checks every idle connection (dropping the dead ones) and the transaction
+starts again on a live one, so a restart still costs no error page and no web restart.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
@@ -43,8 +50,8 @@ def make_async_pool(url: str, *, min_size: int, max_size: int, statement_timeout
         min_size=min_size,
         max_size=max_size,
         configure=configure,
-        # A connection broken by a PostgreSQL restart is detected and replaced, not handed out.
-        check=AsyncConnectionPool.check_connection,
+        # No check (a ping) per checkout: a dead connection is caught by the transaction's first exchange and
+        # replaced there (_begin_scoped). Callers outside tenant()/unscoped() (the health probe) see the error.
         open=False,
         name="web",
         timeout=GETCONN_TIMEOUT_S,
@@ -79,16 +86,54 @@ def make_sync_pool(url: str, *, min_size: int, max_size: int, statement_timeout_
 @asynccontextmanager
 async def tenant(pool: AsyncConnectionPool, supplier_id: int) -> AsyncIterator[psycopg.AsyncConnection]:
     """A transaction in which RLS shows only ``supplier_id``'s rows."""
-    async with pool.connection() as conn, conn.transaction():
-        await conn.execute(_SCOPE, [str(supplier_id)])
+    async with _scoped(pool, str(supplier_id)) as conn:
         yield conn
 
 
 @asynccontextmanager
 async def unscoped(pool: AsyncConnectionPool) -> AsyncIterator[psycopg.AsyncConnection]:
     """A transaction with no supplier: tenant tables look empty; only ``suppliers`` is usable."""
-    async with pool.connection() as conn, conn.transaction():
+    async with _scoped(pool, "") as conn:  # '' reads as no supplier (app_supplier_id() is NULL)
         yield conn
+
+
+@asynccontextmanager
+async def _scoped(pool: AsyncConnectionPool, supplier: str) -> AsyncIterator[psycopg.AsyncConnection]:
+    """Committed when the block ends, rolled back when it raises (as ``conn.transaction()``; statements inside
+    that open ``conn.transaction()`` get a savepoint)."""
+    conn = await _begin_scoped(pool, supplier)
+    try:
+        yield conn
+    except BaseException:
+        with contextlib.suppress(psycopg.Error):  # a broken connection cannot roll back; the pool drops it
+            await conn.rollback()
+        raise
+    else:
+        await conn.commit()
+    finally:
+        await pool.putconn(conn)
+
+
+async def _begin_scoped(pool: AsyncConnectionPool, supplier: str) -> psycopg.AsyncConnection:
+    """A pooled connection inside a transaction with ``app.supplier_id`` set, in one round trip (psycopg sends
+    its implicit BEGIN and the set_config as one pipeline). A connection found dead there has run nothing of the
+    caller's: the pool's idle connections are checked (the dead are dropped) and the transaction starts again."""
+    for attempt in range(2):
+        conn = await pool.getconn()
+        try:
+            async with conn.pipeline():
+                await conn.execute(_SCOPE, [supplier])
+        except psycopg.OperationalError:
+            await pool.putconn(conn)
+            if not conn.broken or attempt:
+                raise
+            await pool.check()
+            continue
+        except BaseException:
+            await pool.putconn(conn)
+            raise
+        return conn
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 @contextmanager
