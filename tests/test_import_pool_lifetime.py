@@ -15,14 +15,20 @@ from pathlib import Path
 from tests.fixtures import ROOT, wait_for
 
 WORKER = """
-import multiprocessing, signal, sys, time
+import multiprocessing, signal, sys, threading, time
 
 def run():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # as Dramatiq's worker does: stop gracefully
     from jobs.importing import parallel
-    pool = parallel.shared_pool()
-    pool.submit(abs, 1).result()
-    print(" ".join(str(pid) for pid in pool._processes), flush=True)
+    from tests.unit.test_importing_parallel import CTX, MAPPING, rows
+
+    def job():  # an import in one of the worker's threads, as Dramatiq runs actors
+        list(parallel.clean_rows(iter(rows(3 * parallel.CHUNK_ROWS)), MAPPING, CTX))
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    thread.join()
+    print(" ".join(str(pid) for pid in parallel.shared_pool()._processes), flush=True)
     time.sleep(120)
 
 if __name__ == "__main__":
