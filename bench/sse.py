@@ -1,13 +1,17 @@
 """Live progress benchmarks: ``sse_kb_per_conn`` and ``sse_5k_p99_ms`` (DESIGN.md §5), plus a leak check.
 
 One web process (``wedsync web``, a subprocess) against embedded PostgreSQL and Valkey started here (or
-``DATABASE_URL`` / ``REDIS_URL``). 5,000 SSE connections on loopback from one asyncio client (plain
-``asyncio.Protocol`` sockets: httpx costs far more per connection at this count), spread over 25 suppliers
-who signed up over HTTP (the per-supplier stream cap is 300), each watching one running job. Then:
+``DATABASE_URL`` / ``REDIS_URL``). 5,000 SSE connections on loopback, spread over 25 suppliers who signed up
+over HTTP (the per-supplier stream cap is 300), each watching one running job. The phones' side is two client
+processes (uvloop, plain ``asyncio.Protocol`` sockets: httpx costs far more per connection at this count),
+each holding half the streams, so that reading 5,000 sockets on this 2-core machine is not what is measured;
+each reports its CPU time per round next to the web process's. Then:
 
 - RSS of the web process before and after the connections are open -> KB per connection;
 - rounds of one progress event per supplier published through ``jobs.progress.Publisher`` (as a worker
-  does), each reaching all 5,000 connections -> publish-to-client latency p50 / p99;
+  does), each reaching all 5,000 connections -> latency from the start of the worker's publish to the moment
+  each phone's socket has the event's bytes (Redis XADD + PUBLISH, the web process's pub/sub read, rendering,
+  fan-out and write, loopback, the client's read), p50 / p99 over every delivery of every round;
 - 10,000 connect / read the first event / disconnect cycles -> RSS growth (in the detail).
 
 ``BENCH_SCALE`` (e.g. 0.05) shrinks the counts for a smoke run. Run on its own with ``python -m bench.sse``.
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import re
 import resource
@@ -27,22 +32,27 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import psutil
 import psycopg
 import redis
+import uvloop
 
 from bench.imports import emit, services
 from bench.server import running_web
+from jobs.progress import ProgressEvent, Publisher
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 CONNECTIONS = max(250, int(5_000 * SCALE))
 SUPPLIERS = 25  # 200 streams each at full size, under webapp.live.MAX_STREAMS_PER_SUPPLIER (300)
 LEAK_CYCLES = max(500, int(10_000 * SCALE))
 ROUNDS = 10
-OPEN_CONCURRENCY = 20  # the web app's Redis pool (redis-py 8: 100, raises when exhausted) is the limit, see report
+OPEN_CONCURRENCY = 20  # opening streams at once, per client process (each open is a session read and a slot claim)
+CLIENT_PROCESSES = 2
 _CSRF = re.compile(r'name="_csrf_token" value="([^"]+)"')
 _MARK = re.compile(rb"bench-(\d+)")
 
@@ -127,31 +137,23 @@ def sign_up_tenants(web: Web, database_url: str, count: int) -> list[Tenant]:
     return tenants
 
 
-@dataclass
-class Stats:
-    received: dict[int, list[tuple[int, float]]] = field(default_factory=dict)  # round -> (tenant, when)
-    round_done: asyncio.Event = field(default_factory=asyncio.Event)
-    expected: int = 0
-    current: int = -1
-
-
 class SSEClient(asyncio.Protocol):
-    """One phone: sends the request, notes the first event (the snapshot) and every bench marker."""
+    """One phone: sends the request, notes the first event (the snapshot) and when each bench marker arrives."""
 
     def __init__(self, request: bytes, tenant: int, stats: Stats | None) -> None:
         self.request, self.tenant, self.stats = request, tenant, stats
         self.transport: asyncio.Transport | None = None
-        self.ready: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self.ready: asyncio.Future[bool] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()
         self.head = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(self.request)
+        self.transport = cast("asyncio.Transport", transport)  # uvloop's transports are not its subclasses
+        self.transport.write(self.request)
 
     def data_received(self, data: bytes) -> None:
-        now = time.perf_counter()
+        now = time.perf_counter()  # CLOCK_MONOTONIC: comparable with the publisher's, in another process
         if not self.ready.done():
             self.head += data
             if not self.head.startswith(b"HTTP/1.1 200"):
@@ -160,14 +162,11 @@ class SSEClient(asyncio.Protocol):
                 return
             if b"event: progress" in self.head:
                 self.ready.set_result(True)
+                self.head = b""
             return
         if self.stats is not None and b"bench-" in data:
             for match in _MARK.finditer(data):
-                n = int(match.group(1))
-                seen = self.stats.received.setdefault(n, [])
-                seen.append((self.tenant, now))
-                if n == self.stats.current and len(seen) >= self.stats.expected:
-                    self.stats.round_done.set()
+                self.stats.seen(int(match.group(1)), self.tenant, now)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.ready.done():
@@ -180,6 +179,20 @@ class SSEClient(asyncio.Protocol):
             self.transport.close()
 
 
+@dataclass
+class Stats:
+    received: dict[int, list[tuple[int, float]]] = field(default_factory=dict)  # round -> (tenant, when)
+    expected: int = 0
+    current: int = -1
+    round_done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def seen(self, n: int, tenant: int, when: float) -> None:
+        got = self.received.setdefault(n, [])
+        got.append((tenant, when))
+        if n == self.current and len(got) >= self.expected:
+            self.round_done.set()
+
+
 def sse_request(port: int, tenant: Tenant) -> bytes:
     return (
         f"GET /jobs/{tenant.job_id}/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n"
@@ -188,9 +201,10 @@ def sse_request(port: int, tenant: Tenant) -> bytes:
 
 
 async def open_streams(
-    port: int, tenants: list[Tenant], count: int, stats: Stats | None, concurrency: int = OPEN_CONCURRENCY
+    port: int, tenants: list[Tenant], indexes: range, stats: Stats | None, concurrency: int = OPEN_CONCURRENCY
 ) -> tuple[list[SSEClient], int]:
-    """Open ``count`` streams round-robin over the tenants; returns the open ones and how many were refused."""
+    """Stream ``i`` for each i in ``indexes`` watches tenant ``i % len(tenants)``; returns the open ones and how
+    many were refused."""
     loop = asyncio.get_running_loop()
     limit = asyncio.Semaphore(concurrency)
     refused = 0
@@ -210,7 +224,7 @@ async def open_streams(
             return None
         return proto
 
-    opened = await asyncio.gather(*(one(i) for i in range(count)))
+    opened = await asyncio.gather(*(one(i) for i in indexes))
     return [p for p in opened if p is not None], refused
 
 
@@ -219,6 +233,90 @@ async def close_all(clients: list[SSEClient]) -> None:
         c.close()
     if clients:
         await asyncio.wait_for(asyncio.gather(*(c.closed for c in clients)), 30)
+
+
+# A client process: the phones' side, driven by the bench over a pipe. Two of them (one core's worth each at
+# most) so that reading 5,000 sockets is never what the latency figure measures; each reports its CPU time.
+
+
+def client_process(conn: Connection, port: int, tenants: list[Tenant], first: int, step: int) -> None:
+    """Streams ``first, first + step, ...`` of the bench's numbering (so the processes interleave tenants)."""
+    raise_nofile(CONNECTIONS + 2_000)
+    uvloop.run(_client_main(conn, port, tenants, first, step))
+
+
+async def _client_main(conn: Connection, port: int, tenants: list[Tenant], first: int, step: int) -> None:
+    stats = Stats()
+    clients: list[SSEClient] = []
+    armed_cpu = 0.0
+    while True:
+        command, *args = await asyncio.to_thread(conn.recv)
+        if command == "open":
+            (count,) = args
+            clients, refused = await open_streams(port, tenants, range(first, count, step), stats)
+            stats.expected = len(clients)
+            conn.send((len(clients), refused, [c.tenant for c in clients]))
+        elif command == "cycles":  # connect, read the first event, disconnect
+            (count,) = args
+            refused = 0
+            for start in range(first, count, OPEN_CONCURRENCY * step):
+                indexes = range(start, min(count, start + OPEN_CONCURRENCY * step), step)
+                batch, bad = await open_streams(port, tenants, indexes, None)
+                refused += bad
+                await close_all(batch)
+            conn.send(refused)
+        elif command == "arm":  # the next round's marker: set before the bench publishes it
+            stats.current, stats.round_done = args[0], asyncio.Event()
+            armed_cpu = time.process_time()
+            conn.send(None)
+        elif command == "collect":
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stats.round_done.wait(), 10)
+            conn.send((stats.received.pop(stats.current, []), time.process_time() - armed_cpu))
+        elif command == "close":
+            await close_all(clients)
+            clients = []
+            conn.send(None)
+        elif command == "exit":
+            return
+
+
+class Phones:
+    """The client processes, each asked the same command and answering for its share of the streams."""
+
+    def __init__(self, port: int, tenants: list[Tenant], processes: int = CLIENT_PROCESSES) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._pipes: list[Connection] = []
+        self._procs = []
+        for first in range(processes):
+            ours, theirs = ctx.Pipe()
+            proc = ctx.Process(target=client_process, args=(theirs, port, tenants, first, processes), daemon=True)
+            proc.start()
+            self._pipes.append(ours)
+            self._procs.append(proc)
+
+    def ask(self, *command: object) -> list[Any]:
+        for pipe in self._pipes:
+            pipe.send(command)
+        return [pipe.recv() for pipe in self._pipes]
+
+    def stop(self) -> None:
+        for pipe in self._pipes:
+            with contextlib.suppress(OSError):
+                pipe.send(("exit",))
+        for proc in self._procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+
+
+@contextlib.contextmanager
+def phones(port: int, tenants: list[Tenant]) -> Iterator[Phones]:
+    p = Phones(port, tenants)
+    try:
+        yield p
+    finally:
+        p.stop()
 
 
 def open_slots(redis_url: str, tenants: list[Tenant]) -> int:
@@ -231,35 +329,25 @@ def open_slots(redis_url: str, tenants: list[Tenant]) -> int:
         client.close()
 
 
-async def wait_released(redis_url: str, tenants: list[Tenant], limit_s: float = 30) -> float:
+def wait_released(redis_url: str, tenants: list[Tenant], limit_s: float = 30) -> float:
     """Seconds until the server has released every stream slot (it noticed every disconnect)."""
     started = time.monotonic()
     while open_slots(redis_url, tenants):
         if time.monotonic() - started > limit_s:
             return float("inf")
-        await asyncio.sleep(0.05)
+        time.sleep(0.05)  # polling Redis for a condition another process brings about
     return time.monotonic() - started
 
 
-async def leak_check(web: Web, redis_url: str, tenants: list[Tenant]) -> dict[str, float]:
+def leak_check(web: Web, redis_url: str, tenants: list[Tenant], clients: Phones) -> dict[str, float]:
     """Connect, read the first event, disconnect: many times; RSS before and after (after a warm-up)."""
-
-    async def cycles(n: int) -> int:
-        refused = 0
-        batch = OPEN_CONCURRENCY
-        for start in range(0, n, batch):
-            clients, bad = await open_streams(web.port, tenants, min(batch, n - start), None, batch)
-            refused += bad
-            await close_all(clients)
-        return refused
-
-    await cycles(max(200, LEAK_CYCLES // 10))  # warm-up: caches, pools, allocator arenas
-    await wait_released(redis_url, tenants)
+    clients.ask("cycles", max(200, LEAK_CYCLES // 10))  # warm-up: caches, pools, allocator arenas
+    wait_released(redis_url, tenants)
     before = web.rss_kb()
     started = time.monotonic()
-    refused = await cycles(LEAK_CYCLES)
+    refused = sum(clients.ask("cycles", LEAK_CYCLES))
     elapsed = time.monotonic() - started
-    released_s = await wait_released(redis_url, tenants)
+    released_s = wait_released(redis_url, tenants)
     after = web.rss_kb()
     return {
         "cycles": LEAK_CYCLES, "seconds": round(elapsed, 1), "refused": refused, "rss_before_kb": before,
@@ -267,11 +355,9 @@ async def leak_check(web: Web, redis_url: str, tenants: list[Tenant]) -> dict[st
     }  # fmt: skip
 
 
-def publish_round(redis_url: str, tenants: list[Tenant], n: int) -> list[float]:
-    """One event per supplier (each reaches that supplier's streams); returns when each was published."""
-    from jobs.progress import ProgressEvent, Publisher
-
-    publisher = Publisher(redis_url)
+def publish_round(publisher: Publisher, tenants: list[Tenant], n: int) -> list[float]:
+    """One event per supplier (each reaches that supplier's streams), as a worker publishes it; returns when
+    each publish started."""
     sent = []
     for t in tenants:
         event = ProgressEvent(
@@ -288,48 +374,63 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run_async(web: Web, redis_url: str, tenants: list[Tenant]) -> None:
-    leak = await leak_check(web, redis_url, tenants)
+def _cpu_s(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
 
-    stats = Stats()
-    before = web.rss_kb()
-    started = time.monotonic()
-    clients, refused = await open_streams(web.port, tenants, CONNECTIONS, stats)
-    open_s = time.monotonic() - started
-    after = web.rss_kb()
-    per_conn = (after - before) / max(1, len(clients))
-    emit(
-        "sse_kb_per_conn", per_conn, "KB", "<= 30", connections=len(clients), refused=refused,
-        rss_before_kb=before, rss_after_kb=after, open_seconds=round(open_s, 1), leak_check=leak,
-    )  # fmt: skip
 
-    latencies: list[float] = []
-    missing = 0
-    stats.expected = len(clients)
-    per_tenant = [sum(1 for c in clients if c.tenant == i) for i in range(len(tenants))]
-    for n in range(ROUNDS):
-        stats.current, stats.round_done = n, asyncio.Event()
-        sent = await asyncio.to_thread(publish_round, redis_url, tenants, n)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stats.round_done.wait(), 10)
-        got = stats.received.get(n, [])
-        missing += len(clients) - len(got)
-        latencies += [(when - sent[tenant]) * 1000 for tenant, when in got]
-        await asyncio.sleep(0.3)  # let the round drain before the next one (rounds are not the measure)
-    emit(
-        "sse_5k_p99_ms", _percentile(latencies, 0.99) if latencies else float("nan"), "ms", "< 250",
-        p50=round(statistics.median(latencies), 1) if latencies else None, max=round(max(latencies, default=0), 1),
-        connections=len(clients), rounds=ROUNDS, deliveries=len(latencies), missing=missing,
-        streams_per_supplier=max(per_tenant), suppliers=len(tenants),
-    )  # fmt: skip
-    await close_all(clients)
+def measure(web: Web, redis_url: str, tenants: list[Tenant]) -> None:
+    with phones(web.port, tenants) as clients:
+        leak = leak_check(web, redis_url, tenants, clients)
+
+        before = web.rss_kb()
+        started = time.monotonic()
+        opened = clients.ask("open", CONNECTIONS)
+        open_s = time.monotonic() - started
+        after = web.rss_kb()
+        count = sum(o[0] for o in opened)
+        per_conn = (after - before) / max(1, count)
+        emit(
+            "sse_kb_per_conn", per_conn, "KB", "<= 30", connections=count, refused=sum(o[1] for o in opened),
+            rss_before_kb=before, rss_after_kb=after, open_seconds=round(open_s, 1), leak_check=leak,
+        )  # fmt: skip
+
+        watched = [tenant for o in opened for tenant in o[2]]
+        publisher = Publisher(redis_url)
+        server = psutil.Process(web.process.pid)
+        latencies: list[float] = []
+        round_max: list[float] = []
+        missing, client_cpu, server_cpu = 0, 0.0, 0.0
+        for n in range(ROUNDS):
+            clients.ask("arm", n)
+            server_before = _cpu_s(server)
+            sent = publish_round(publisher, tenants, n)
+            answers = clients.ask("collect")
+            server_cpu += _cpu_s(server) - server_before
+            client_cpu = max(client_cpu, *(cpu for _, cpu in answers))
+            got = [seen for received, _ in answers for seen in received]
+            missing += count - len(got)
+            this_round = [(when - sent[tenant]) * 1000 for tenant, when in got]
+            latencies += this_round
+            round_max.append(round(max(this_round, default=float("nan")), 1))
+            time.sleep(0.3)  # let the round drain before the next one (rounds are not the measure)
+        emit(
+            "sse_5k_p99_ms", _percentile(latencies, 0.99) if latencies else float("nan"), "ms", "< 250",
+            p50=round(statistics.median(latencies), 1) if latencies else None, max=round(max(latencies, default=0), 1),
+            measures="worker Publisher.emit -> event bytes read by each phone's socket, every stream, every round",
+            round_max_ms=round_max, connections=count, rounds=ROUNDS, deliveries=len(latencies), missing=missing,
+            streams_per_supplier=max(watched.count(i) for i in range(len(tenants))), suppliers=len(tenants),
+            server_cpu_ms_per_round=round(server_cpu * 1000 / ROUNDS, 1),
+            client_cpu_ms_per_round_max=round(client_cpu * 1000, 1), client_processes=CLIENT_PROCESSES,
+        )  # fmt: skip
+        clients.ask("close")
 
 
 def run(database_url: str, redis_url: str, tmp: Path) -> None:
     raise_nofile(CONNECTIONS * 2 + 2_000)
     with web_process(database_url, redis_url, tmp) as web:
         tenants = sign_up_tenants(web, database_url, SUPPLIERS)
-        asyncio.run(run_async(web, redis_url, tenants))
+        measure(web, redis_url, tenants)
 
 
 def main() -> int:
