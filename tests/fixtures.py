@@ -36,6 +36,7 @@ class Services:
             WEDSYNC_VAR_DIR=str(self.var_dir),
             LOG_LEVEL="WARNING",
             PYTHONUNBUFFERED="1",
+            JOB_SWEEP_INTERVAL_S="0",  # modules share this PostgreSQL but not their Redis database
         )
         env.update(extra)
         return env
