@@ -332,6 +332,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from dramatiq.cli import main as dramatiq_main
 
     metrics_dir = _metrics_dir()  # before the worker processes fork and import prometheus_client
+    # A big import holds up to two connections while it writes (jobs.runner.WRITERS) and one to read its file.
+    os.environ.setdefault("WORKER_DB_POOL_MAX", str(max(8, args.threads + 4)))
     sys.argv = ["dramatiq", "jobs.worker", "--processes", str(args.processes), "--threads", str(args.threads)]
     try:
         return int(dramatiq_main() or 0)  # type: ignore[no-untyped-call]
