@@ -47,7 +47,7 @@ def publisher(services: Services) -> Publisher:
 
 def _frames(response: httpx.Response) -> Iterator[Event]:
     """Events (and comments, as name ``comment``) from an open text/event-stream response."""
-    name, id_, data = "message", None, []
+    name, id_, data = "message", None, list[str]()
     for line in response.iter_lines():
         if line.startswith(":"):
             yield Event("comment", None, line[1:].strip())

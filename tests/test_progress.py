@@ -36,7 +36,7 @@ def read_events(client: httpx.Client, url: str, headers: dict[str, str] | None =
     with client.stream("GET", url, headers=headers or {}, timeout=httpx.Timeout(10, read=60)) as response:
         assert response.status_code == 200, response.read()[:300]
         assert response.headers["content-type"].startswith("text/event-stream")
-        name, id_, data = "message", None, []
+        name, id_, data = "message", None, list[str]()
         for line in response.iter_lines():
             if line == "":
                 if data or name != "message":

@@ -64,6 +64,11 @@ def encode(entry_id: str, html: str, *, end: bool, retry_ms: int | None = None) 
 KEEP_ALIVE = ServerSentEventMessage(comment="keep-alive").encode()
 
 
+def stream_of(job_id: int | None, supplier_id: int) -> str:
+    """The capped Redis stream a phone's SSE ids come from: its job's, or its supplier's (every job)."""
+    return job_stream(job_id) if job_id is not None else supplier_stream(supplier_id)
+
+
 class Subscriber:
     """One SSE connection as the hub sees it; its writer sleeps in ``wait`` until there is something to do."""
 
@@ -86,7 +91,7 @@ class Subscriber:
 
     @property
     def stream(self) -> str:
-        return job_stream(self.job_id) if self.job_id is not None else supplier_stream(self.supplier_id)
+        return stream_of(self.job_id, self.supplier_id)
 
     def push(self, item: tuple[StreamId, bytes, bool]) -> None:
         """Queue one encoded event: ``item`` is shared by every subscriber of the fan-out, not copied."""

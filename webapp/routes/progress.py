@@ -38,7 +38,7 @@ from litestar.types import ASGIApp, HTTPResponseBodyEvent, Receive, Scope, Send
 from jobs.progress import ProgressEvent
 from webapp.auth import SESSION_KEY, provide_supplier_id, require_supplier
 from webapp.db.pool import tenant
-from webapp.live import KEEP_ALIVE, START, ProgressHub, Subscriber, encode, format_id, parse_id
+from webapp.live import KEEP_ALIVE, START, ProgressHub, Subscriber, encode, format_id, parse_id, stream_of
 from webapp.metrics import SSE_CONNECTIONS
 from webapp.middleware import SECURITY_HEADERS
 from webapp.queries import jobs as q
@@ -194,21 +194,25 @@ async def _serve(scope: Scope, receive: Receive, send: Send, job_id: int | None)
     supplier_id = await _supplier_of(scope["app"].stores.get("sessions"), ask.session_id)
     if supplier_id is None:
         return _SIGNED_OUT
+    hub = res.hub
+    # Where the phone's stream starts, read *before* the job's row: an event published meanwhile comes after
+    # it and is delivered (the reverse order could skip a final event committed just after the row was read).
+    start = parse_id(ask.resume) if ask.resume else await hub.last_id(stream_of(job_id, supplier_id))
     snapshot = None
     if job_id is not None and (snapshot := await _snapshot(res, supplier_id, job_id)) is None:
         return NotFoundException("We couldn't find that import.")
-    hub = res.hub
     connection_id = secrets.token_hex(8)
     if not await hub.claim_slot(supplier_id, connection_id):
         return HTTPException(
             status_code=429, detail="Too many live screens are open for this account.", headers={"retry-after": "30"}
         )
-    sub = hub.subscribe(supplier_id, job_id, ask.session_id, connection_id)  # before reading the stream
+    sub = hub.subscribe(supplier_id, job_id, ask.session_id, connection_id)
+    sub.last, sub.behind = start, True  # the first thing it writes: whatever the stream has after ``start``
     SSE_CONNECTIONS.inc()
     watcher = asyncio.create_task(_watch_disconnect(receive, sub))
     try:
         await send({"type": "http.response.start", "status": 200, "headers": _headers(ask.request_id)})
-        await _stream(hub, sub, send, ask.resume, snapshot)
+        await _stream(hub, sub, send, ask.resume is None, snapshot)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:
         watcher.cancel()
@@ -225,19 +229,15 @@ def _body(data: bytes) -> HTTPResponseBodyEvent:
     return {"type": "http.response.body", "body": data, "more_body": True}
 
 
-async def _stream(
-    hub: ProgressHub, sub: Subscriber, send: Send, resume: str | None, snapshot: ProgressEvent | None
-) -> None:
-    if resume is None:
+async def _stream(hub: ProgressHub, sub: Subscriber, send: Send, fresh: bool, snapshot: ProgressEvent | None) -> None:
+    if fresh:
         # A first connection: the current state now, then everything after it.
-        sub.last = await hub.last_id(sub.stream)
         if snapshot is not None:
             entry_id = format_id(sub.last) if sub.last != START else "0"
             await send(_body(encode(entry_id, hub.html(snapshot), end=snapshot.finished, retry_ms=RETRY_MS)))
             if snapshot.finished:
                 return
     else:
-        sub.last = parse_id(resume)
         if missed := await hub.catch_up(sub):  # what the phone missed while away
             await send(_body(missed))
         if snapshot is not None and snapshot.finished and not sub.ended:
