@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import msgspec
@@ -102,8 +103,9 @@ class TaveClient:
     ) -> None:
         if not 10 <= page_size <= 100:
             raise ValueError("Tave pages hold 10 to 100 items")
+        self._base_url = base_url.rstrip("/") + "/"
         self._client = httpx.Client(
-            base_url=base_url.rstrip("/") + "/",
+            base_url=self._base_url,
             headers={"X-API-KEY": api_key, "Accept": "application/json"},
             timeout=timeout,
             transport=transport,
@@ -142,8 +144,10 @@ class TaveClient:
 
     def _fetch(self, path: str, kind: Any, label: str, params: dict[str, str], page: int) -> Collection[Any]:
         what = f"page {page} of your {label}"
-        query = {**params, "page": str(page), "pageSize": str(self.page_size)}
-        response = self._http.request("GET", path, params=query, what=what)
+        # An absolute URL with its query already encoded: httpx parses it once instead of three times
+        # (base URL merge, then params), measurable over thousands of pages.
+        query = urlencode({**params, "page": page, "pageSize": self.page_size})
+        response = self._http.request("GET", f"{self._base_url}{path}?{query}", what=what)
         collection: Collection[Any] = self._decode(response, kind, what, page)
         return collection
 
