@@ -12,7 +12,8 @@ each reports its CPU time per round next to the web process's. Then:
   does), each reaching all 5,000 connections -> latency from the start of the worker's publish to the moment
   each phone's socket has the event's bytes (Redis XADD + PUBLISH, the web process's pub/sub read, rendering,
   fan-out and write, loopback, the client's read), p50 / p99 over every delivery of every round;
-- 10,000 connect / read the first event / disconnect cycles -> RSS growth (in the detail).
+- 10,000 connect / read the first event / disconnect cycles -> RSS growth (in the detail), then 10,000 more
+  (``growth_next_cycles_kb``: a leak keeps growing, a pool filling up once does not).
 
 ``BENCH_SCALE`` (e.g. 0.05) shrinks the counts for a smoke run. Run on its own with ``python -m bench.sse``.
 """
@@ -349,9 +350,14 @@ def leak_check(web: Web, redis_url: str, tenants: list[Tenant], clients: Phones)
     elapsed = time.monotonic() - started
     released_s = wait_released(redis_url, tenants)
     after = web.rss_kb()
+    # As many cycles again: a leak grows with every batch; pools and allocator arenas filling up once do not.
+    refused += sum(clients.ask("cycles", LEAK_CYCLES))
+    wait_released(redis_url, tenants)
+    again = web.rss_kb()
     return {
         "cycles": LEAK_CYCLES, "seconds": round(elapsed, 1), "refused": refused, "rss_before_kb": before,
         "rss_after_kb": after, "growth_kb": after - before, "slots_released_s": round(released_s, 2),
+        "growth_next_cycles_kb": again - after,
     }  # fmt: skip
 
 
