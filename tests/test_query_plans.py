@@ -176,7 +176,7 @@ def run_plans(url: str, supplier_id: int, noted_client: int) -> dict[str, dict[s
             pattern = clients_q.search_pattern("okafor1", None)
             async with tenant(pool, supplier_id) as conn:
                 walked = await clients_q.list_clients(conn, supplier_id, pattern=pattern, today=today)
-            clients_q.SEARCH_WALK_BUDGET_MS = 1
+            budget, clients_q.SEARCH_WALK_BUDGET_MS = clients_q.SEARCH_WALK_BUDGET_MS, 1
             try:
                 async with tenant(pool, supplier_id) as conn:
                     conn.cursor_factory = ExplainingCursor
@@ -184,7 +184,7 @@ def run_plans(url: str, supplier_id: int, noted_client: int) -> dict[str, dict[s
                     matched = await clients_q.list_clients(conn, supplier_id, pattern=pattern, today=today)
                     conn.cursor_factory = psycopg.AsyncCursor
             finally:
-                clients_q.SEARCH_WALK_BUDGET_MS = 150
+                clients_q.SEARCH_WALK_BUDGET_MS = budget
             found["search matches first"] = ExplainingCursor.plans[-1]
             assert "CTE Scan" in {n["Node Type"] for n in nodes(found["search matches first"])}, "no fallback ran"
             assert [r.id for r in matched.rows] == [r.id for r in walked.rows]
