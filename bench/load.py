@@ -114,6 +114,9 @@ class Phone:
 class Stats:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     statuses: dict[str, Counter[int]] = field(default_factory=dict)
+    # What a status 0 was ("route: ExceptionName"): a server that closed an idle keep-alive connection as a phone
+    # reused it (RemoteProtocolError) is not the same finding as a timeout.
+    transport: Counter[str] = field(default_factory=Counter)
 
     def record(self, route: str, status: int, ms: float) -> None:
         self.latencies.setdefault(route, []).append(ms)
@@ -383,8 +386,9 @@ async def _timed(phone: Phone, stats: Stats, route: str, call: Awaitable[httpx.R
     started = time.perf_counter()
     try:
         resp = await call
-    except httpx.HTTPError:
+    except httpx.HTTPError as exc:
         stats.record(route, 0, (time.perf_counter() - started) * 1000)
+        stats.transport[f"{route}: {type(exc).__name__}"] += 1
         return None
     ms = (time.perf_counter() - started) * 1000
     stats.record(route, resp.status_code, ms)
@@ -842,7 +846,8 @@ def report(
         "mix_p95_ms", percentile(mix.stats.all_latencies(main_routes), 0.95), "ms", "< 50",
         phones=phones, think_s=THINK_S, seconds=round(mix.seconds, 1),
         rps=round(len(mix.stats.all_latencies(main_routes)) / mix.seconds, 1),
-        errors_5xx=sum(mix.stats.errors(r) for r in main_routes), routes=route_table(mix.stats, mix.seconds),
+        errors_5xx=sum(mix.stats.errors(r) for r in main_routes), transport_errors=dict(mix.stats.transport),
+        routes=route_table(mix.stats, mix.seconds),
         server_cpu_ms_per_request=round(mix.server_cores * mix.seconds * 1000 / max(1, len(mix_latencies)), 3),
         server_p95_ms_bucket=server_p95_ms(mix.metrics_before, mix.metrics_after),
         cache=cache_ratio(mix.metrics_before, mix.metrics_after),
