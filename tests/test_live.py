@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
 
 import httpx
 import psycopg
@@ -16,7 +15,7 @@ import redis
 
 from jobs.progress import ProgressEvent, Publisher
 from tests.fixtures import Account, Server, Services, signup
-from tests.test_progress import Event, read_events
+from tests.test_progress import read_events, sse_frames
 from webapp.live import MAX_STREAMS_PER_SUPPLIER, SSE_COUNT_KEY
 
 _ID = re.compile(r"^\d+-\d+$")
@@ -43,24 +42,6 @@ def _event(supplier_id: int, job_id: int, processed: int, status: str = "running
 @pytest.fixture
 def publisher(services: Services) -> Publisher:
     return Publisher(services.redis_url)
-
-
-def _frames(response: httpx.Response) -> Iterator[Event]:
-    """Events (and comments, as name ``comment``) from an open text/event-stream response."""
-    name, id_, data = "message", None, list[str]()
-    for line in response.iter_lines():
-        if line.startswith(":"):
-            yield Event("comment", None, line[1:].strip())
-        elif line == "":
-            if data or name != "message":
-                yield Event(name, id_, "\n".join(data))
-            name, id_, data = "message", None, []
-        elif line.startswith("event: "):
-            name = line[7:]
-        elif line.startswith("id: "):
-            id_ = line[4:]
-        elif line.startswith("data: "):
-            data.append(line[6:])
 
 
 def test_live_events_reach_the_job_stream_in_order_then_it_closes(
@@ -114,7 +95,7 @@ def test_supplier_stream_carries_every_job_of_that_supplier_only(
         publisher.emit(_event(account.supplier_id, second, 20))
         publisher.emit(_event(account.supplier_id, first, 30, status="failed"))
         seen = []
-        for event in _frames(mine):
+        for event in sse_frames(mine, comments=True):
             seen.append(event)
             if len(seen) == 3:
                 break
@@ -124,7 +105,7 @@ def test_supplier_stream_carries_every_job_of_that_supplier_only(
         assert ids == sorted(ids)
         assert len(set(ids)) == 3
         # The other supplier's stream got its own event first, none of this supplier's.
-        assert next(e for e in _frames(others) if e.name == "progress").processed == 77
+        assert next(e for e in sse_frames(others, comments=True) if e.name == "progress").processed == 77
     other.client.close()
 
 
@@ -189,7 +170,7 @@ def test_heartbeats_keep_a_stream_and_a_sign_out_ends_it(account: Account, serve
         with who.client.stream("GET", "/jobs/events", timeout=httpx.Timeout(10, read=40)) as response:
             assert response.status_code == 200
             opened[name].set()
-            for event in _frames(response):
+            for event in sse_frames(response, comments=True):
                 frames.append(f"{event.name}:{event.data}")
                 if event.name == "comment":
                     break

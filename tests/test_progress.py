@@ -31,23 +31,31 @@ class Event:
         return match.group(1) if match else ""
 
 
+def sse_frames(response: httpx.Response, *, comments: bool = False) -> Iterator[Event]:
+    """Events from an open text/event-stream response (with ``comments``, heartbeats too, named ``comment``)."""
+    name, id_, data = "message", None, list[str]()
+    for line in response.iter_lines():
+        if line.startswith(":"):
+            if comments:
+                yield Event("comment", None, line[1:].strip())
+        elif line == "":
+            if data or name != "message":
+                yield Event(name, id_, "\n".join(data))
+            name, id_, data = "message", None, []
+        elif line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("id: "):
+            id_ = line[4:]
+        elif line.startswith("data: "):
+            data.append(line[6:])
+
+
 def read_events(client: httpx.Client, url: str, headers: dict[str, str] | None = None) -> Iterator[Event]:
     """Parse a text/event-stream until the server closes it."""
     with client.stream("GET", url, headers=headers or {}, timeout=httpx.Timeout(10, read=60)) as response:
         assert response.status_code == 200, response.read()[:300]
         assert response.headers["content-type"].startswith("text/event-stream")
-        name, id_, data = "message", None, list[str]()
-        for line in response.iter_lines():
-            if line == "":
-                if data or name != "message":
-                    yield Event(name, id_, "\n".join(data))
-                name, id_, data = "message", None, []
-            elif line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("id: "):
-                id_ = line[4:]
-            elif line.startswith("data: "):
-                data.append(line[6:])
+        yield from sse_frames(response)
 
 
 def _csv(rows: int) -> bytes:
