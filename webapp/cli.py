@@ -322,6 +322,9 @@ def cmd_web(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        # A phone between taps keeps its connection: on one bar of signal a new TCP (and TLS) handshake is the
+        # slow part. uvicorn's 5 s default also races a client reusing the connection as the server closes it.
+        timeout_keep_alive=75,
         timeout_graceful_shutdown=10,
     )
     mark_dead_processes(metrics_dir, exiting=os.getpid())
