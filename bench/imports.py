@@ -285,7 +285,7 @@ def bench_concurrent(database_url: str, redis_url: str, tmp: Path) -> None:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    broker = RedisBroker(url=redis_url, namespace="wedsync")
+    broker = RedisBroker(url=redis_url, namespace="wedsync")  # type: ignore[no-untyped-call]
     try:
         import redis
 
