@@ -158,8 +158,13 @@ def add_event(conn: psycopg.Connection, job_id: int, message: str) -> None:
 
 
 def set_message(conn: psycopg.Connection, job_id: int, message: str) -> None:
-    conn.execute(SET_MESSAGE, {"id": job_id, "message": message})
+    set_status_line(conn, job_id, message)
     add_event(conn, job_id, message)
+
+
+def set_status_line(conn: psycopg.Connection, job_id: int, message: str) -> None:
+    """The job's current status line only, with no timeline entry (for a line that changes every few seconds)."""
+    conn.execute(SET_MESSAGE, {"id": job_id, "message": message})
 
 
 def finish(

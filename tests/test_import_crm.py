@@ -5,6 +5,7 @@ must never appear. Counts are checked against the sandbox's own world, not again
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from jobs.providers.tave import is_wedding_job
 from jobs.sandbox.config import SandboxConfig
 from jobs.sandbox.server import running_sandbox
 from jobs.sandbox.world import World
-from tests.fixtures import ROOT, Services
+from tests.fixtures import ROOT, Services, wait_for
 from tests.test_import_support import IMPORT_REDIS_DB, ImportEnv, import_env_fixture, redis_db_url
 
 SIZE = 250  # three pages of jobs
@@ -116,6 +117,27 @@ def test_rate_limits_and_server_errors_are_survived(imports: ImportEnv, sandbox:
     served = [status for counts in _stats(sandbox)["endpoints"].values() for status in counts]
     assert "429" in served
     assert "502" in served
+
+
+def test_the_phone_hears_what_is_being_read_before_the_first_couple(
+    imports: ImportEnv, sandbox: str, faults: Any
+) -> None:
+    """Contacts, job links and events are all read before the first couple can be cleaned: the status line says
+    so (not "Starting…" for minutes on a big studio), without filling the job's timeline with it."""
+    sid, iid = _tave(imports, sandbox)
+    faults(latency_ms=300)
+    job_id = imports.sync_job(sid, iid, "full_import")
+    imports.send("full_import", sid, job_id)
+    line = wait_for(lambda: (m := imports.summary(sid, job_id).message or "").startswith("Reading your Tave") and m,
+                    30, "the status line to say what is being read")  # fmt: skip
+    assert re.fullmatch(r"Reading your Tave (job contacts|contacts|events): page \d+ of \d+\.", line), line
+    faults()
+    summary = imports.wait_done(sid, job_id)
+    assert summary.status in ("succeeded", "partially_succeeded")
+    assert not summary.message.startswith("Reading")
+    timeline = imports.rows(sid, "SELECT message FROM sync_job_events WHERE job_id = %s", [job_id])
+    assert timeline
+    assert not [m for (m,) in timeline if m.startswith("Reading")]
 
 
 def test_a_timeout_is_retried(imports: ImportEnv, sandbox: str, faults: Any) -> None:

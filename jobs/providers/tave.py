@@ -34,6 +34,9 @@ from jobs.providers.tave_models import (
 )
 from jobs.providers.tave_wire import Collection, JobRecord, PersonRecord, Phone
 
+# Told of each page read, in order: (what is being read, e.g. "contacts"; page; pages in all).
+OnRead = Callable[[str, int, int], None]
+
 _WEDDING_WORDS = ("wedding", "elopement", "marriage", "civil partnership", "nuptial", "vow")
 _OTHER_WORDS = (
     "portrait",
@@ -100,6 +103,7 @@ class TaveClient:
         is_wedding: Callable[[str | None], bool] = is_wedding_job,
         transport: httpx.BaseTransport | None = None,
         concurrency: int = 4,
+        on_read: OnRead | None = None,
     ) -> None:
         if not 10 <= page_size <= 100:
             raise ValueError("Tave pages hold 10 to 100 items")
@@ -117,6 +121,7 @@ class TaveClient:
         # Requests in flight at once per walk (pages read ahead). Per-account pacing, when set,
         # still caps the request rate: this only stops one slow round trip holding up the next.
         self.concurrency = concurrency
+        self._on_read = on_read
         self.max_passes = max_passes
         self.bulk_threshold = bulk_threshold
         self.is_wedding = is_wedding
@@ -172,6 +177,8 @@ class TaveClient:
                         ahead[next_page] = pool.submit(self._fetch, path, kind, label, params, next_page)
                         next_page += 1
                     collection = ahead.pop(page).result()
+                if self._on_read is not None:
+                    self._on_read(label, page, collection.meta.total_pages)
                 yield page, collection
                 if not collection.items or page >= collection.meta.total_pages:
                     return
