@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from bench.imports import emit, services
+from bench.imports import emit, migrated_services
 from bench.seed_scale import analyze, seed_supplier
 from bench.sse import sign_up_tenants, web_process
 
@@ -85,7 +84,10 @@ def run(database_url: str, redis_url: str, tmp: Path) -> None:
         ndjson_run = measure(web.url, big.cookie, "/clients/export.ndjson", web.process.pid)
     assert csv_run["lines"] == ROWS + 1, csv_run  # a heading line, then one line per client
     assert ndjson_run["lines"] == ROWS, ndjson_run
-    r = lambda v: round(v, 1)  # noqa: E731
+
+    def r(v: float) -> float:
+        return round(v, 1)
+
     emit(
         "export_1m_peak_rss_mb", csv_run["growth_mb"], "MB", f"< {BUDGET_MB:.0f} MB growth of the web process",
         rows=ROWS, csv_mb=r(csv_run["mb"]), csv_s=r(csv_run["seconds"]), first_byte_ms=r(csv_run["first_byte_ms"]),
@@ -99,13 +101,8 @@ def run(database_url: str, redis_url: str, tmp: Path) -> None:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="wedsync-bench-export-") as tmpdir:
-        tmp = Path(tmpdir)
-        with services(tmp) as (database_url, redis_url):
-            from webapp.db.migrate import migrate
-
-            migrate(database_url)
-            run(database_url, redis_url, tmp)
+    with migrated_services("export") as (tmp, database_url, redis_url):
+        run(database_url, redis_url, tmp)
     return 0
 
 

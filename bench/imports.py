@@ -64,6 +64,18 @@ def services(tmp: Path) -> Iterator[tuple[str, str]]:
             stop()
 
 
+@contextlib.contextmanager
+def migrated_services(name: str) -> Iterator[tuple[Path, str, str]]:
+    """A temporary directory, PostgreSQL and Redis (see ``services``) with the schema migrated: every suite's start."""
+    with tempfile.TemporaryDirectory(prefix=f"wedsync-bench-{name}-") as tmpdir:
+        tmp = Path(tmpdir)
+        with services(tmp) as (database_url, redis_url):
+            from webapp.db.migrate import migrate
+
+            migrate(database_url)
+            yield tmp, database_url, redis_url
+
+
 def couples_csv(path: Path, n: int, *, prefix: str = "b", offset: int = 0) -> Path:
     """A realistic spreadsheet: names, emails, UK mobiles, dates in two formats, venues, statuses."""
     header = ["Client ID", "First Name", "Last Name", "Email", "Mobile", "Partner Name", "Wedding Date", "Venue",

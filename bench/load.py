@@ -47,7 +47,6 @@ import secrets
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -59,7 +58,7 @@ import httpx
 import psutil
 import psycopg
 
-from bench.imports import services
+from bench.imports import migrated_services
 from bench.seed_scale import FIRST_NAMES, LAST_NAMES, VENUES, Seeded, analyze, seed_supplier
 from bench.server import running_web
 
@@ -422,7 +421,11 @@ async def do_search(phone: Phone, stats: Stats) -> None:
 
 
 async def do_detail(phone: Phone, stats: Stats) -> None:
-    client_id = _client_id(phone)
+    await _open_client(phone, stats, _client_id(phone))
+
+
+async def _open_client(phone: Phone, stats: Stats, client_id: int) -> None:
+    """A client's page; the phone remembers it (and its version) for a following note or status change."""
     resp = await _timed(phone, stats, "detail", phone.client.get(f"/clients/{client_id}"))
     if resp is not None and resp.status_code == 200:
         version = _VERSION.search(resp.text)
@@ -505,11 +508,7 @@ async def do_search_again(phone: Phone, stats: Stats) -> None:
 
 
 async def do_detail_hot(phone: Phone, stats: Stats) -> None:
-    client_id = _hot_client_id(phone)
-    resp = await _timed(phone, stats, "detail", phone.client.get(f"/clients/{client_id}"))
-    if resp is not None and resp.status_code == 200:
-        version = _VERSION.search(resp.text)
-        phone.current = (client_id, int(version.group(1))) if version else None
+    await _open_client(phone, stats, _hot_client_id(phone))
 
 
 async def visit_working_set(phones: list[Phone]) -> None:
@@ -912,31 +911,28 @@ def run_async(coro: Awaitable[T]) -> T:
 
 def main() -> int:
     cores = os.cpu_count() or 1
-    with tempfile.TemporaryDirectory(prefix="wedsync-bench-load-") as tmpdir:
-        tmp = Path(tmpdir)
-        with services(tmp) as (database_url, redis_url):
-            from webapp.db.migrate import migrate
+    with (
+        migrated_services("load") as (tmp, database_url, redis_url),
+        web_server(database_url, redis_url, tmp / "var", cores) as web,
+    ):
+        web.postgres_hint = None if os.environ.get("DATABASE_URL") else str(tmp / "postgres")
+        tenants, jars, timings = make_tenants(web.url, database_url, SUPPLIERS, CLIENTS_PER_SUPPLIER, MILLION)
 
-            migrate(database_url)
-            with web_server(database_url, redis_url, tmp / "var", cores) as web:
-                web.postgres_hint = None if os.environ.get("DATABASE_URL") else str(tmp / "postgres")
-                tenants, jars, timings = make_tenants(web.url, database_url, SUPPLIERS, CLIENTS_PER_SUPPLIER, MILLION)
+        async def go() -> dict[str, Phase]:
+            started = time.perf_counter()
+            phones = await open_phones(web.url, tenants, jars, PHONES)
+            timings["sessions_s"] = round(time.perf_counter() - started, 1)
+            try:
+                return await run_all(web, phones, SECONDS, WARMUP_S)
+            finally:
+                await close_phones(phones)
 
-                async def go() -> dict[str, Phase]:
-                    started = time.perf_counter()
-                    phones = await open_phones(web.url, tenants, jars, PHONES)
-                    timings["sessions_s"] = round(time.perf_counter() - started, 1)
-                    try:
-                        return await run_all(web, phones, SECONDS, WARMUP_S)
-                    finally:
-                        await close_phones(phones)
-
-                phases = run_async(go())
-                sizes = {
-                    "suppliers": SUPPLIERS, "clients_each": CLIENTS_PER_SUPPLIER, "big_supplier_clients": MILLION,
-                    "setup": {**timings, "trouble": dict(SETUP_TROUBLE)},
-                }  # fmt: skip
-                report(phases, cores=cores, phones=PHONES, sizes=sizes, server_errors=web.server_errors())
+        phases = run_async(go())
+        sizes = {
+            "suppliers": SUPPLIERS, "clients_each": CLIENTS_PER_SUPPLIER, "big_supplier_clients": MILLION,
+            "setup": {**timings, "trouble": dict(SETUP_TROUBLE)},
+        }  # fmt: skip
+        report(phases, cores=cores, phones=PHONES, sizes=sizes, server_errors=web.server_errors())
     return 0
 
 

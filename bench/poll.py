@@ -24,13 +24,12 @@ import random
 import re
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from bench.imports import emit, services
+from bench.imports import emit, migrated_services
 from bench.load import server_p95_ms
 from bench.sse import Tenant, Web, raise_nofile, sign_up_tenants, web_process
 
@@ -140,13 +139,8 @@ def run(database_url: str, redis_url: str, tmp: Path) -> None:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="wedsync-bench-poll-") as tmpdir:
-        tmp = Path(tmpdir)
-        with services(tmp) as (database_url, redis_url):
-            from webapp.db.migrate import migrate
-
-            migrate(database_url)
-            run(database_url, redis_url, tmp)
+    with migrated_services("poll") as (tmp, database_url, redis_url):
+        run(database_url, redis_url, tmp)
     return 0
 
 

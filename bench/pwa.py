@@ -25,14 +25,12 @@ import os
 import shutil
 import statistics
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 
-from bench.imports import SCALE, emit, services
+from bench.imports import SCALE, emit, migrated_services
 from bench.sse import Tenant, sign_up_tenants, web_process
 
 CLIENTS = max(500, int(3_000 * SCALE))
@@ -191,21 +189,15 @@ def run(web_url: str, tenant: Tenant, client_id: int) -> None:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="wedsync-bench-pwa-") as tmpdir:
-        tmp = Path(tmpdir)
-        with services(tmp) as (database_url, redis_url):
-            from webapp.db.migrate import migrate
-
-            migrate(database_url)
-            with web_process(database_url, redis_url, tmp) as web:
-                [tenant] = sign_up_tenants(web, database_url, 1)
-                seed_couples(database_url, tenant.supplier_id, CLIENTS)
-                with psycopg.connect(database_url) as conn:
-                    row = conn.execute(
-                        "SELECT id FROM clients WHERE supplier_id = %s ORDER BY sort_name LIMIT 1", [tenant.supplier_id]
-                    ).fetchone()
-                assert row is not None
-                run(web.url, tenant, int(row[0]))
+    with migrated_services("pwa") as (tmp, database_url, redis_url), web_process(database_url, redis_url, tmp) as web:
+        [tenant] = sign_up_tenants(web, database_url, 1)
+        seed_couples(database_url, tenant.supplier_id, CLIENTS)
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "SELECT id FROM clients WHERE supplier_id = %s ORDER BY sort_name LIMIT 1", [tenant.supplier_id]
+            ).fetchone()
+        assert row is not None
+        run(web.url, tenant, int(row[0]))
     return 0
 
 

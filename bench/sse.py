@@ -29,7 +29,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ import psycopg
 import redis
 import uvloop
 
-from bench.imports import emit, services
+from bench.imports import emit, migrated_services
 from bench.server import running_web
 from jobs.progress import ProgressEvent, Publisher
 
@@ -440,13 +439,8 @@ def run(database_url: str, redis_url: str, tmp: Path) -> None:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="wedsync-bench-sse-") as tmpdir:
-        tmp = Path(tmpdir)
-        with services(tmp) as (database_url, redis_url):
-            from webapp.db.migrate import migrate
-
-            migrate(database_url)
-            run(database_url, redis_url, tmp)
+    with migrated_services("sse") as (tmp, database_url, redis_url):
+        run(database_url, redis_url, tmp)
     return 0
 
 
