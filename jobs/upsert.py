@@ -49,18 +49,25 @@ WITH incoming AS (
     WHERE ({", ".join(f"clients.{c}" for c in DATA_COLUMNS)})
           IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in DATA_COLUMNS)})
     RETURNING id, (xmax = 0) AS inserted, partner1_email, partner1_last, wedding_date
+), other_sources AS (
+    -- Two bounded probes of clients_source_key (sources below and above this one), not a scan of the
+    -- supplier's own rows. None: the supplier has only this source, nothing can be a duplicate, and the
+    -- lookups below (an index probe and heap visits per row written) are skipped by a one-time filter.
+    SELECT EXISTS (SELECT FROM clients WHERE supplier_id = %(sid)s AND source < %(source)s)
+        OR EXISTS (SELECT FROM clients WHERE supplier_id = %(sid)s AND source > %(source)s) AS found
 ), duplicates AS (
     INSERT INTO sync_job_duplicates (supplier_id, job_id, client_id, other_client_id, reason)
     SELECT %(sid)s, %(job_id)s, w.id, o.id, 'same email'
     FROM written w
     JOIN clients o ON o.supplier_id = %(sid)s AND o.partner1_email = w.partner1_email AND o.source <> %(source)s
-    WHERE %(job_id)s::bigint IS NOT NULL AND w.partner1_email IS NOT NULL
+    WHERE %(job_id)s::bigint IS NOT NULL AND (SELECT found FROM other_sources) AND w.partner1_email IS NOT NULL
     UNION ALL
     SELECT %(sid)s, %(job_id)s, w.id, o.id, 'same couple and wedding date'
     FROM written w
     JOIN clients o ON o.supplier_id = %(sid)s AND o.wedding_date = w.wedding_date
          AND lower(o.partner1_last) = lower(w.partner1_last) AND o.source <> %(source)s
-    WHERE %(job_id)s::bigint IS NOT NULL AND w.wedding_date IS NOT NULL AND w.partner1_last <> ''
+    WHERE %(job_id)s::bigint IS NOT NULL AND (SELECT found FROM other_sources) AND w.wedding_date IS NOT NULL
+          AND w.partner1_last <> ''
     ON CONFLICT DO NOTHING
     RETURNING 1
 )

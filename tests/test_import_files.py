@@ -255,6 +255,33 @@ def test_possible_duplicates_across_sources(imports: ImportEnv, tmp_path: Path) 
     assert (again.unchanged, again.duplicates) == (2, 0)
 
 
+def test_possible_duplicates_from_a_later_source_name(imports: ImportEnv, tmp_path: Path) -> None:
+    # The other source sorts after this job's ('vcard' > 'csv'): the upsert's "any other source?" probe
+    # looks on both sides. Another supplier's cards with the same couples never count.
+    sid, _ = imports.supplier()
+    other, _ = imports.supplier()
+    cards = tmp_path / "c.vcf"
+    cards.write_text(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:v1\r\nFN:Alex1 Smith1\r\nEMAIL:alex1@elsewhere.com\r\n"
+        "ANNIVERSARY:2027-02-02\r\nEND:VCARD\r\n"
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:v2\r\nFN:Someone Else\r\nEMAIL:alex2@example.com\r\nEND:VCARD\r\n",
+        newline="",
+    )
+    imports.import_file(other, cards)
+    assert imports.import_file(other, couples_csv(tmp_path / "o.csv", 3)).duplicates == 2
+    imports.import_file(sid, cards)
+    summary = imports.import_file(sid, couples_csv(tmp_path / "dup.csv", 3))
+    assert (summary.created, summary.duplicates) == (3, 2)
+    rows = imports.rows(
+        sid,
+        "SELECT c.external_id, o.external_id, o.source, d.reason FROM sync_job_duplicates d "
+        "JOIN clients c ON c.id = d.client_id JOIN clients o ON o.id = d.other_client_id WHERE d.job_id = %s "
+        "ORDER BY c.external_id",
+        [summary.job_id],
+    )
+    assert rows == [("c1", "v1", "vcard", "same couple and wedding date"), ("c2", "v2", "vcard", "same email")]
+
+
 def _cli(imports: ImportEnv, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "webapp.cli", *args],
