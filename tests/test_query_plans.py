@@ -28,6 +28,7 @@ from webapp.db.pool import make_async_pool, tenant
 from webapp.queries import clients as clients_q
 from webapp.queries import jobs as jobs_q
 from webapp.queries import notes as notes_q
+from webapp.search import search_terms
 
 CLIENTS = 100_000
 OTHER_CLIENTS = 10_000  # a second supplier, so supplier_id is not the whole table
@@ -141,7 +142,7 @@ def run_plans(url: str, supplier_id: int, noted_client: int) -> dict[str, dict[s
         found: dict[str, dict[str, Any]] = {}
         today = dt.date(2025, 3, 1)
 
-        async def capture(label: str, call: Any) -> Any:
+        async def capture_all(call: Any) -> tuple[Any, list[dict[str, Any]]]:
             async with tenant(pool, supplier_id) as conn:
                 conn.cursor_factory = ExplainingCursor
                 ExplainingCursor.plans = []
@@ -149,8 +150,11 @@ def run_plans(url: str, supplier_id: int, noted_client: int) -> dict[str, dict[s
                     result = await call(conn)
                 finally:
                     conn.cursor_factory = psycopg.AsyncCursor
-            # A search also sets its own short timeout (a plan with no table in it): not a page query.
-            plans = [p for p in ExplainingCursor.plans if p.get("Plans") or p["Node Type"] != "Result"]
+            # A search also sets its own timeout or planner settings (a plan with no table in it): not a page query.
+            return result, [p for p in ExplainingCursor.plans if p.get("Plans") or p["Node Type"] != "Result"]
+
+        async def capture(label: str, call: Any) -> Any:
+            result, plans = await capture_all(call)
             assert len(plans) == 1, label
             found[label] = plans[0]
             return result
@@ -161,34 +165,46 @@ def run_plans(url: str, supplier_id: int, noted_client: int) -> dict[str, dict[s
             after = clients_q.Cursor.decode(first.next_cursor)
             await capture("list next page", lambda c: clients_q.list_clients(c, supplier_id, after=after, today=today))
             searches = {
-                "search name": clients_q.search_pattern("okafor17", None),
-                "search email": clients_q.search_pattern("guest4242@example.com", None),
-                "search phone digits": clients_q.search_pattern("07700 004242", "7700004242"),
-                "search venue": clients_q.search_pattern("venue 123 hall", None),
-                "search common name": clients_q.search_pattern("olivia", None),  # one in ten: a walk of names
+                "search name": "okafor17",
+                "search email": "guest4242@example.com",
+                "search phone digits": search_terms("07700 004242", "GB"),
+                "search venue": "venue 123 hall",
+                "search common word": "jones5",  # one in nine, all through the book: found among the nearby names
+                "search clustered name": "olivia",  # one in ten, all together in name order: a walk
             }
-            for label, pattern in searches.items():
-                page = await capture(
-                    label, lambda c, p=pattern: clients_q.list_clients(c, supplier_id, pattern=p, today=today)
+            for label, terms in searches.items():
+                page, plans = await capture_all(
+                    lambda c, t=terms: clients_q.list_clients(c, supplier_id, search=t, today=today)
                 )
                 assert page.rows, f"{label} found nothing: the plan check would prove little"
-            # Past its time budget the search reads every match through the trigram index, then sorts: same rows.
-            pattern = clients_q.search_pattern("okafor1", None)
+                found[label] = {"Node Type": "search", "Plans": plans}
+            # Step 1 only for a common word; a rare one goes on to the word index, which must be usable under RLS.
+            assert len(found["search common word"]["Plans"]) == 1
+            assert len(found["search phone digits"]["Plans"]) == 2
+            assert len(found["search clustered name"]["Plans"]) == 3
+            # Step 3 (many matches, none near): the walk, and past its budget every match through the word index.
+            # Each gives the same rows as steps 1 and 2.
+            terms = "okafor1"
             async with tenant(pool, supplier_id) as conn:
-                walked = await clients_q.list_clients(conn, supplier_id, pattern=pattern, today=today)
-            budget, clients_q.SEARCH_WALK_BUDGET_MS = clients_q.SEARCH_WALK_BUDGET_MS, 1
+                expected = await clients_q.list_clients(conn, supplier_id, search=terms, today=today)
+            limits = clients_q.SEARCH_NEARBY_NAMES, clients_q.SEARCH_FEW_MATCHES, clients_q.SEARCH_WALK_BUDGET_MS
             try:
-                async with tenant(pool, supplier_id) as conn:
-                    conn.cursor_factory = ExplainingCursor
-                    ExplainingCursor.plans = []
-                    matched = await clients_q.list_clients(conn, supplier_id, pattern=pattern, today=today)
-                    conn.cursor_factory = psycopg.AsyncCursor
+                clients_q.SEARCH_NEARBY_NAMES, clients_q.SEARCH_FEW_MATCHES = 10, 10
+                walked, plans = await capture_all(
+                    lambda c: clients_q.list_clients(c, supplier_id, search=terms, today=today)
+                )
+                found["search walk"] = plans[-1]
+                clients_q.SEARCH_WALK_BUDGET_MS = 1
+                matched, plans = await capture_all(
+                    lambda c: clients_q.list_clients(c, supplier_id, search=terms, today=today)
+                )
+                found["search matches first"] = plans[-1]
             finally:
-                clients_q.SEARCH_WALK_BUDGET_MS = budget
-            found["search matches first"] = ExplainingCursor.plans[-1]
+                clients_q.SEARCH_NEARBY_NAMES, clients_q.SEARCH_FEW_MATCHES, clients_q.SEARCH_WALK_BUDGET_MS = limits
             assert "CTE Scan" in {n["Node Type"] for n in nodes(found["search matches first"])}, "no fallback ran"
-            assert [r.id for r in matched.rows] == [r.id for r in walked.rows]
-            assert matched.next_cursor == walked.next_cursor
+            for page in (walked, matched):
+                assert [r.id for r in page.rows] == [r.id for r in expected.rows]
+                assert page.next_cursor == expected.next_cursor
             upcoming = await capture(
                 "upcoming weddings", lambda c: clients_q.list_clients(c, supplier_id, upcoming_days=60, today=today)
             )
@@ -253,18 +269,17 @@ def test_page_queries_use_indexes_at_100k_clients(plans_db: tuple[str, int, int]
     }
     for label, index in expect.items():
         assert index in {name for _, name in report[label]}, f"{label} does not use {index}: {report[label]}"
-    # The planner may find a page of matches through the trigram index or by walking the name-ordered index (its
-    # choice varies with ANALYZE's sample); both are index scans, and the walk has a time budget. Past it, the
-    # search reads every match through the trigram index: that one must be usable under RLS. A name-ordered
-    # search then reads the rows it shows by primary key.
-    assert ("Index Only Scan", "clients_list_idx") in report["search common name"], report["search common name"]
-    for label in ("search name", "search email", "search phone digits", "search venue", "search common name"):
+    # Every step of a search reads an index: the name index alone (index-only: the words are included, and at
+    # 1,000,000 clients a heap read per entry passed took seconds), the word index, and the primary key for the
+    # rows shown.
+    assert ("Index Only Scan", "clients_list_idx") in report["search common word"], report["search common word"]
+    labels = ("search name", "search email", "search phone digits", "search venue", "search common word")
+    for label in (*labels, "search clustered name", "search walk"):  # the walk: the planner's plan, in a budget
         used = {name for _, name in scans(found[label], "clients")} - {"clients_pkey"}
-        assert used <= {"clients_search_idx", "clients_list_idx"}, f"{label}: {report[label]}"
+        assert used <= {"clients_words_idx", "clients_list_idx"}, f"{label}: {report[label]}"
         assert used, f"{label} scanned no index: {report[label]}"
-        # A walk of the name index tests the pattern on index entries (search_text is included, migrations/0007)
-        # and reads the table only for the rows shown: at 1,000,000 clients a heap read per row passed took seconds.
         walked = [kind for kind, name in scans(found[label], "clients") if name == "clients_list_idx"]
         assert set(walked) <= {"Index Only Scan"}, f"{label} walks the name index through the table: {walked}"
+    assert "clients_words_idx" in {name for _, name in report["search phone digits"]}, report["search phone digits"]
     used = {name for _, name in scans(found["search matches first"], "clients")}
-    assert used == {"clients_search_idx"}, f"the matches-first search does not use the trigram index: {used}"
+    assert used == {"clients_words_idx"}, f"the matches-first search does not use the word index: {used}"

@@ -7,12 +7,13 @@ Every function runs inside a supplier-scoped transaction (``webapp.db.pool.tenan
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import msgspec
 import psycopg
 from psycopg import sql
-from psycopg.rows import class_row
+from psycopg.rows import RowMaker, class_row
 
 from webapp.models import Client, ClientListRow, ClientStatus, DashboardCounts
 from webapp.queries.keyset import decode_cursor, encode_cursor
@@ -31,29 +32,53 @@ wedding_date, venue, status
 
 # Fragments composed by list_clients; each ordering has its own index (see migrations/0001).
 _LIST_BASE = sql.SQL("SELECT " + _LIST_COLUMNS + " FROM clients WHERE supplier_id = %(sid)s")
-_SEARCH = sql.SQL(" AND search_text LIKE %(pattern)s")
+# Every typed word is the start of one of the client's words (search_words / search_query, migrations/0009).
+_SEARCH = sql.SQL(" AND search_words @@ search_query(%(search)s)")
 _UPCOMING = sql.SQL(" AND wedding_date BETWEEN %(today)s AND %(until)s")
 _AFTER_NAME = sql.SQL(" AND (sort_name, id) > (%(after_key)s, %(after_id)s)")
 _AFTER_DATE = sql.SQL(" AND (wedding_date, id) > (%(after_key)s::date, %(after_id)s)")
 _ORDER_NAME = sql.SQL(" ORDER BY sort_name, id LIMIT %(limit)s")
 _ORDER_DATE = sql.SQL(" ORDER BY wedding_date, id LIMIT %(limit)s")
-# Searching a large book, the planner usually walks the name index and meets a page of matches early (~10 ms at
-# 1,000,000 clients). For a name that is rare or sorts late that walk reads most of the book (seconds). So the
-# walk gets a short budget; past it, the search reads every match through the trigram index and sorts them
-# (MATERIALIZED keeps ORDER BY ... LIMIT out of the match: cost follows the matches, not the book).
+# Searching by name order. Three steps, cheapest first, each exact:
+# 1. The next SEARCH_NEARBY_NAMES names of the book, read from the name index alone (it includes search_words,
+#    migrations/0009; ~10 ms for 20,000 entries): a word shared by more than ~1 in 400 clients fills a page here,
+#    usually within a few hundred entries.
+# 2. Otherwise the word index, in a bitmap: if there are at most SEARCH_FEW_MATCHES matches, read them all and sort
+#    (~1 ms for a phone number or a rare surname at 1,000,000 clients).
+# 3. Otherwise (many matches, but not near: a first name whose clients sit together late in name order), walk the
+#    name index within SEARCH_WALK_BUDGET_MS, then read every match and sort.
+# PostgreSQL cannot choose between these by itself: it estimates any word it has no statistics for (a phone number,
+# a rare surname) at 0.5% of the book, and walked the whole name index for one (200 ms at 1,000,000 clients).
+_NEAR_IDS_BY_NAME = sql.SQL(
+    "SELECT id, sort_name FROM (SELECT id, sort_name, search_words FROM clients WHERE supplier_id = %(sid)s{} "
+    "ORDER BY sort_name, id LIMIT %(nearby)s) AS nearby WHERE search_words @@ search_query(%(search)s)"
+)
+# Step 2 in one statement: at most SEARCH_FEW_MATCHES + 1 matches through the word index, the page of them in name
+# order, and on each row how many there were (more than SEARCH_FEW_MATCHES: these are not all, go on to step 3).
+_FEW_MATCHES = sql.SQL(
+    "WITH matches AS MATERIALIZED ({} LIMIT %(few)s) SELECT *, (SELECT count(*) FROM matches) AS matched "
+    "FROM matches ORDER BY sort_name, id LIMIT %(limit)s"
+)
+_BITMAP_ONLY = (
+    "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true), "
+    "set_config('enable_indexonlyscan', 'off', true)"
+)
+SEARCH_NEARBY_NAMES = 20_000
+SEARCH_FEW_MATCHES = 2_500
+# Reading every match (MATERIALIZED keeps ORDER BY ... LIMIT out of the match: cost follows the matches, not the
+# book).
 _MATCHES_FIRST = sql.SQL("WITH matches AS MATERIALIZED ({}) SELECT * FROM matches")
-# The walk itself reads only the name index, which includes search_text (migrations/0007): the page's ids come from
-# an index-only scan that tests the pattern on index entries, then only the rows shown are read from the table.
+# A walk reads only the name index: the page's ids come from an index-only scan that tests the words on index
+# entries, then only the rows shown are read from the table.
 _PAGE_IDS_BY_NAME = sql.SQL("SELECT id, sort_name FROM clients WHERE supplier_id = %(sid)s")
 _WALK_BY_NAME = sql.SQL(
     "WITH page AS MATERIALIZED ({} ORDER BY sort_name, id LIMIT %(limit)s) SELECT "
     + ", ".join("c." + column.strip() for column in _LIST_COLUMNS.split(","))
     + " FROM page JOIN clients c ON c.id = page.id ORDER BY page.sort_name, page.id"
 )
-TRIGRAM_MIN_CHARS = 3
 # Index-only, a walk of the whole 1,000,000-client book takes ~400 ms, a late first name ~90 ms: a budget this size
-# rarely cancels a walk that was about to finish (the fallback then costs both). Rare terms rarely walk at all: the
-# planner takes the trigram index for them itself. (150 ms when the walk read the table, one row at a time.)
+# rarely cancels a walk that was about to finish (the fallback then costs both). Searches in date order (upcoming
+# weddings) are the planner's plan within this budget, then matches first.
 SEARCH_WALK_BUDGET_MS = 400
 
 GET_CLIENT = "SELECT " + _DETAIL_COLUMNS + " FROM clients WHERE id = %s"
@@ -96,18 +121,11 @@ class ClientPage(msgspec.Struct, frozen=True):
     next_cursor: str | None
 
 
-def search_pattern(query: str, digits: str | None) -> str:
-    """LIKE pattern for the trigram index; a phone-looking query is matched on its digits."""
-    needle = digits if digits else query.strip().lower()
-    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 async def list_clients(
     conn: psycopg.AsyncConnection,
     supplier_id: int,
     *,
-    pattern: str | None = None,
+    search: str | None = None,
     upcoming_days: int | None = None,
     after: Cursor | None = None,
     today: dt.date | None = None,
@@ -117,9 +135,9 @@ async def list_clients(
     order: Literal["name", "date"] = "date" if upcoming_days is not None else "name"
     parts = [_LIST_BASE]
     params: dict[str, object] = {"sid": supplier_id, "limit": limit + 1}
-    if pattern is not None:
+    if search is not None:
         parts.append(_SEARCH)
-        params["pattern"] = pattern
+        params["search"] = search
     if upcoming_days is not None:
         parts.append(_UPCOMING)
         params.update(today=today, until=today + dt.timedelta(days=upcoming_days))
@@ -128,12 +146,13 @@ async def list_clients(
         params.update(after_key=after.key, after_id=after.id)
     filtered = sql.Composed(parts)
     ordering = _ORDER_DATE if order == "date" else _ORDER_NAME
-    if pattern is not None and len(pattern.replace("\\", "").strip("%")) >= TRIGRAM_MIN_CHARS:
-        walk = sql.Composed([filtered, ordering])
-        if order == "name":
-            walk = _WALK_BY_NAME.format(sql.Composed([_PAGE_IDS_BY_NAME, *parts[1:]]))
-        matches_first = sql.Composed([_MATCHES_FIRST.format(filtered), ordering])
-        rows = await _search_with_fallback(conn, walk, matches_first, params)
+    matches_first = sql.Composed([_MATCHES_FIRST.format(filtered), ordering])
+    if search is not None and order == "name":
+        after_clause = _AFTER_NAME if after is not None else sql.SQL("")
+        rows = await _search_by_name(conn, filtered, after_clause, matches_first, params)
+    elif search is not None:
+        planned = await _within_budget(conn, sql.Composed([filtered, ordering]), params)
+        rows = await _fetch_rows(conn, matches_first, params) if planned is None else planned
     else:
         rows = await _fetch_rows(conn, sql.Composed([filtered, ordering]), params)
     next_cursor = None
@@ -153,18 +172,52 @@ async def _fetch_rows(
         return await cur.fetchall()
 
 
-async def _search_with_fallback(
-    conn: psycopg.AsyncConnection, walk: sql.Composed, matches_first: sql.Composed, params: dict[str, object]
+async def _search_by_name(
+    conn: psycopg.AsyncConnection,
+    filtered: sql.Composed,
+    after: sql.SQL,
+    matches_first: sql.Composed,
+    params: dict[str, object],
 ) -> list[ClientListRow]:
-    """The walk (the planner's plan) within ``SEARCH_WALK_BUDGET_MS``, else matches first. The walk runs in a
-    savepoint that is always rolled back (it only reads), which also undoes its short timeout for the rest of the
-    transaction."""
+    """The first matches in name order (after the cursor, if any), in the three steps described above."""
+    params = {**params, "nearby": SEARCH_NEARBY_NAMES, "few": SEARCH_FEW_MATCHES + 1}
+    nearby = await _fetch_rows(conn, _WALK_BY_NAME.format(_NEAR_IDS_BY_NAME.format(after)), params)
+    if len(nearby) == params["limit"]:  # a full page (and one more row): nothing before these was skipped
+        return nearby
+    # Through the word index only, whatever the planner estimates; the savepoint is always rolled back (it only
+    # reads), which also undoes the planner settings.
+    async with conn.transaction(force_rollback=True):
+        await conn.execute(_BITMAP_ONLY)
+        async with conn.cursor(row_factory=_row_and_matched) as cur:
+            await cur.execute(_FEW_MATCHES.format(filtered), params)
+            few = await cur.fetchall()
+    if not few or few[0][1] <= SEARCH_FEW_MATCHES:
+        return [row for row, _ in few]
+    walk = _WALK_BY_NAME.format(sql.Composed([_PAGE_IDS_BY_NAME, _SEARCH, after]))
+    rows = await _within_budget(conn, walk, params)
+    return await _fetch_rows(conn, matches_first, params) if rows is None else rows
+
+
+def _row_and_matched(cursor: psycopg.AsyncCursor[Any]) -> RowMaker[tuple[ClientListRow, int]]:
+    names = [column.name for column in cursor.description or ()][:-1]
+
+    def make(values: Sequence[Any]) -> tuple[ClientListRow, int]:
+        return ClientListRow(**dict(zip(names, values, strict=False))), int(values[-1])
+
+    return make
+
+
+async def _within_budget(
+    conn: psycopg.AsyncConnection, query: sql.Composed, params: dict[str, object]
+) -> list[ClientListRow] | None:
+    """The rows, or None when the query took longer than ``SEARCH_WALK_BUDGET_MS``. It runs in a savepoint that is
+    always rolled back (it only reads), which also undoes its short timeout for the rest of the transaction."""
     try:
         async with conn.transaction(force_rollback=True):
             await conn.execute(_SET_LOCAL_TIMEOUT, [str(SEARCH_WALK_BUDGET_MS)])
-            return await _fetch_rows(conn, walk, params)
+            return await _fetch_rows(conn, query, params)
     except psycopg.errors.QueryCanceled:
-        return await _fetch_rows(conn, matches_first, params)
+        return None
 
 
 _SET_LOCAL_TIMEOUT = "SELECT set_config('statement_timeout', %s, true)"

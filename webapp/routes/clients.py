@@ -7,7 +7,6 @@ import secrets
 from typing import Annotated, Any
 
 import msgspec
-import phonenumbers
 import psycopg
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
@@ -25,6 +24,7 @@ from webapp.queries import clients as q
 from webapp.queries import notes as notes_q
 from webapp.queries import suppliers as supplier_q
 from webapp.rendering import Rendered, is_htmx, page, render_html, render_shared, rendered, rendered_response
+from webapp.search import search_terms
 from webapp.state import resources
 
 UPCOMING_DAYS = 60
@@ -49,20 +49,6 @@ class LeadForm(msgspec.Struct):
     phone: Annotated[str, msgspec.Meta(max_length=40)] = ""
     wedding_date: str = ""
     venue: Annotated[str, msgspec.Meta(max_length=300)] = ""
-
-
-def _phone_digits(query: str, region: str) -> str | None:
-    """Digits of a query that looks like a phone number, in the E.164 form clients are stored in."""
-    stripped = query.replace(" ", "").replace("-", "").replace("(", "").replace(")", "")
-    if len(stripped) < 5 or not stripped.lstrip("+").isdigit():
-        return None
-    try:
-        number = phonenumbers.parse(query, region)
-    except phonenumbers.NumberParseException:
-        return stripped.lstrip("+")
-    if phonenumbers.is_possible_number(number):
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
-    return stripped.lstrip("+")
 
 
 def new_idempotency_key() -> str:
@@ -107,11 +93,10 @@ class ClientController(Controller):
             async with tenant(res.pool, supplier_id) as conn:
                 supplier = await supplier_q.get_supplier(conn, supplier_id)
                 region = supplier.default_region if supplier else res.settings.default_region
-                pattern = q.search_pattern(text, _phone_digits(text, region)) if text else None
                 return await q.list_clients(
                     conn,
                     supplier_id,
-                    pattern=pattern,
+                    search=search_terms(text, region) if text else None,
                     upcoming_days=UPCOMING_DAYS if upcoming else None,
                     after=after,
                 )
@@ -128,7 +113,7 @@ class ClientController(Controller):
             html_key = (text, upcoming, cursor or "", today, fragment, res.cache.build)
             html = await res.cache.get(gen, "client_list_html", html_key, Rendered, render)
             return rendered_response(request, html, _revalidate(etag) if etag else None)
-        # Search is case-insensitive (search_pattern lower-cases), so "Emma" and "emma" share one cached page.
+        # Search is case-insensitive (search_query lower-cases), so "Emma" and "emma" share one cached page.
         key = (text.lower(), upcoming, cursor or "", today)
         result = await res.cache.get(gen, "client_list", key, q.ClientPage, load)
         return page(request, "clients/list.html", page=result, query=text, upcoming=upcoming)
