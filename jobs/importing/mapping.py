@@ -4,6 +4,7 @@ Mapping the photographer confirms."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import msgspec
 
@@ -241,6 +242,19 @@ class Mapping(msgspec.Struct, frozen=True):
     @classmethod
     def suggest(cls, headers: list[str], preset: str | None = None, default_region: str = "GB") -> Mapping:
         return cls(columns=suggest_mapping(headers, preset), default_region=default_region.upper())
+
+    def applier(self) -> Callable[[RawRow], dict[str, str]]:
+        """``apply`` for a whole file: the column list is read once, and when each target has one column
+        (the usual mapping) a row is one dict comprehension, with the same keys, order and values."""
+        pairs = [(source, target) for source, target in self.columns.items() if target]
+        if len({target for _, target in pairs}) < len(pairs):
+            return self.apply
+
+        def apply(row: RawRow) -> dict[str, str]:
+            values = row.values
+            return {target: value for source, target in pairs if (value := values.get(source)) and not value.isspace()}
+
+        return apply
 
     def apply(self, row: RawRow) -> dict[str, str]:
         """Target field -> cell text for one row; empty cells are left out.

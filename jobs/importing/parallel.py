@@ -112,8 +112,9 @@ def _discard(broken: ProcessPoolExecutor) -> None:
 def _clean(rows: list[RawRow], mapping: Mapping, ctx: NormaliseContext) -> Results:
     records: list[ClientRecord] = []
     errors: list[tuple[int, RowError]] = []
+    apply = mapping.applier()
     for position, row in enumerate(rows):
-        item = build_record(mapping.apply(row), row.line, row, ctx)
+        item = build_record(apply(row), row.line, row, ctx)
         if isinstance(item, ClientRecord):
             records.append(item)
         else:

@@ -42,9 +42,10 @@ class PreparedImport:
         # error: the caller commits the good rows and reports the problem.
         self._failure: ImportFileError | None = None
         detector = DateOrderDetector()
+        apply = mapping.applier()
         try:
             for row in itertools.islice(self._rows, lookahead):
-                fields = mapping.apply(row)
+                fields = apply(row)
                 self._buffer.append((row, fields))
                 for name in _DATE_FIELDS:
                     if value := fields.get(name):
@@ -68,7 +69,7 @@ class PreparedImport:
         if self._parallel:
             yield from clean_rows(self._rows, self.mapping, ctx)
             return
-        apply = self.mapping.apply
+        apply = self.mapping.applier()
         for row in self._rows:
             yield build_record(apply(row), row.line, row, ctx)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime
 import hashlib
 import re
+from functools import lru_cache
 
 from jobs.importing.normalise import (
+    DateOrder,
     NormaliseContext,
     NormaliseError,
     clean_optional,
@@ -39,6 +41,45 @@ _PEOPLE_FIELDS = (
     ("partner1_first", "partner1_last", "partner1_name", "partner1_email", "partner1_phone"),
     ("partner2_first", "partner2_last", "partner2_name", "partner2_email", "partner2_phone"),
 )
+
+
+# Dates, statuses and names repeat down a column (a few thousand wedding dates, a handful of statuses, the
+# common first names), so each distinct short cell is cleaned once per process: the rules are pure
+# functions of the text, and a hit costs a dict lookup instead of a few µs of Python. Only short cells
+# are cached, so the caches stay small on any file; values that raise are never cached.
+_CACHED_CHARS = 64
+
+
+@lru_cache(maxsize=4096)
+def _cached_date(text: str, order: DateOrder) -> datetime.date | None:
+    return parse_date(text, order)
+
+
+@lru_cache(maxsize=1024)
+def _cached_status(text: str) -> str:
+    return normalise_status(text)
+
+
+@lru_cache(maxsize=8192)
+def _cached_case(name: str) -> str:
+    return fix_case(name)
+
+
+@lru_cache(maxsize=4096)
+def _cached_split_name(full: str) -> tuple[str, str]:
+    return split_full_name(full)
+
+
+def _fix_case(name: str) -> str:
+    return _cached_case(name) if len(name) <= _CACHED_CHARS else fix_case(name)
+
+
+def _split_full_name(full: str) -> tuple[str, str]:
+    return _cached_split_name(full) if len(full) <= _CACHED_CHARS else split_full_name(full)
+
+
+def _status(text: str) -> str:
+    return _cached_status(text) if len(text) <= _CACHED_CHARS else normalise_status(text)
 
 
 class _RowProblem(Exception):
@@ -94,6 +135,8 @@ def _date(fields: dict[str, str], field: str, ctx: NormaliseContext) -> datetime
     if not text:
         return None
     try:
+        if len(text) <= _CACHED_CHARS:
+            return _cached_date(text, ctx.date_order)
         return parse_date(text, ctx.date_order)
     except NormaliseError as exc:
         raise _RowProblem(field, f"the {FIELD_LABELS[field]} {exc.message}") from None
@@ -129,7 +172,7 @@ def _resolve_people(fields: dict[str, str]) -> tuple[_Person, _Person]:
                 emails = _email({email_f: pairs[0][1]}, email_f)
                 person.email = emails[0] if emails else None
         if full and not person.has_name():
-            person.first, person.last = split_full_name(full)
+            person.first, person.last = _split_full_name(full)
 
     # First name "Alex & Sam", last name "Smith", and nobody in the partner columns.
     if p1.first and not p2.has_name() and has_couple_separator(p1.first):
@@ -147,7 +190,7 @@ def _resolve_people(fields: dict[str, str]) -> tuple[_Person, _Person]:
     if packed := fields.get("name_with_email"):
         for person, (name, email) in zip((p1, p2), parse_name_with_email(packed), strict=False):
             if name:
-                _set_name(person, *split_full_name(name))
+                _set_name(person, *_split_full_name(name))
             if email and person.email is None:
                 emails = _email({"name_with_email": email}, "name_with_email")
                 person.email = emails[0] if emails else None
@@ -155,6 +198,8 @@ def _resolve_people(fields: dict[str, str]) -> tuple[_Person, _Person]:
 
 
 def _check_lengths(fields: dict[str, str]) -> None:
+    if max(map(len, fields.values()), default=0) <= MAX_CELL_CHARS:
+        return
     for field, value in fields.items():
         if len(value) > MAX_CELL_CHARS:
             raise _RowProblem(
@@ -190,7 +235,7 @@ def _build(fields: dict[str, str], ctx: NormaliseContext) -> ClientRecord:
         raise _RowProblem(None, "no name or email, so we can't tell who this is")
 
     for person, (first_f, last_f, *_) in zip((p1, p2), _PEOPLE_FIELDS, strict=True):
-        person.first, person.last = fix_case(person.first), fix_case(person.last)
+        person.first, person.last = _fix_case(person.first), _fix_case(person.last)
         for part, field in ((person.first, first_f), (person.last, last_f)):
             if len(part) > MAX_NAME_CHARS:
                 raise _RowProblem(field, f"the {FIELD_LABELS[field]} is too long ({len(part):,} characters)")
@@ -217,7 +262,7 @@ def _build(fields: dict[str, str], ctx: NormaliseContext) -> ClientRecord:
         partner2_phone=p2.phone,
         wedding_date=wedding_date,
         venue=clean_optional(fields.get("venue")),
-        status=normalise_status(fields.get("status", "")),
+        status=_status(fields.get("status", "")),
         lead_source=clean_optional(fields.get("lead_source")),
         inquiry_date=inquiry_date,
         booking_date=booking_date,

@@ -95,3 +95,37 @@ def test_phone_fast_path_agrees_with_phonenumbers() -> None:
                 checked += 1
                 assert fast == _parse_phone(text, region), text
     assert checked > 100
+
+
+def test_email_fast_path_agrees_with_email_validator() -> None:
+    # Everyday addresses skip email_validator; every address the shortcut takes, the library must accept
+    # too and give back unchanged. Random addresses of the shortcut's alphabet, dashes and odd TLDs
+    # included ("ab--c.com" is one the library refuses).
+    from email_validator import EmailNotValidError, validate_email
+
+    from jobs.importing.contact import _simple_email, _strip_wrappers
+
+    rng = random.Random(11)
+    local_chars = "abcxyz0189.-_+!#$%&'*/=?^`{|}~"
+    domain_chars = "abz09-."
+    tlds = ["com", "co", "uk", "photography", "x", "c0m", "xn--p1ai", "test", "local", "arpa", "onion", "example"]
+    taken = refused = 0
+    for _ in range(20_000):
+        local = "".join(rng.choice(local_chars) for _ in range(rng.randint(1, 12)))
+        domain = "".join(rng.choice(domain_chars) for _ in range(rng.randint(1, 10)))
+        candidate = f"{local}@{domain}.{rng.choice(tlds)}"
+        try:
+            library: str | None = validate_email(candidate, check_deliverability=False).normalized.lower()
+        except EmailNotValidError:
+            library = None
+        if _simple_email(candidate):
+            taken += 1
+            assert library == candidate, candidate
+            if _strip_wrappers(candidate) == candidate:  # no quote or bracket at either end to unwrap
+                assert normalise_email(candidate.upper()) == candidate
+        elif library is None and _strip_wrappers(candidate) == candidate:
+            refused += 1
+            with pytest.raises(NormaliseError):
+                normalise_email(candidate)
+    assert taken > 2_000
+    assert refused > 2_000

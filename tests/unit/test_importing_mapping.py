@@ -107,6 +107,20 @@ def test_mapping_apply_skips_empty_and_joins_shared_targets() -> None:
     mapping = Mapping(columns={"A1": "venue", "A2": "venue", "E": "partner1_email", "N": "", "X": "status"})
     row = RawRow(line=2, values={"A1": "The Barn", "A2": "Kent", "E": "  ", "N": "ignored", "X": ""})
     assert mapping.apply(row) == {"venue": "The Barn Kent"}
+    assert mapping.applier()(row) == {"venue": "The Barn Kent"}
+
+
+def test_mapping_applier_matches_apply() -> None:
+    # The per-file fast form gives the same keys, values and key order as apply, on any cells.
+    mapping = Mapping(columns={"Z": "status", "N": "", "A": "partner1_first", "E": "partner1_email", "V": "venue"})
+    cells = ["", " ", "\t\n", "x", " Alex ", "\u00a0", "\u200b", "a@b.com"]
+    for z in cells:
+        for a in cells:
+            for e in cells:
+                row = RawRow(line=2, values={"Z": z, "A": a, "E": e, "N": "kept out", "Other": "x"})
+                fast, slow = mapping.applier()(row), mapping.apply(row)
+                assert list(fast.items()) == list(slow.items())
+    assert mapping.applier()(RawRow(line=2, values={})) == {}
 
 
 def test_mapping_validates_targets_and_region() -> None:
