@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
 from jobs.sandbox import SandboxConfig, running_sandbox
@@ -204,3 +205,26 @@ def test_million_client_sandbox_serves_deep_pages_fast_in_bounded_memory() -> No
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_preloaded_records_are_the_bytes_a_live_render_gives() -> None:
+    from jobs.sandbox.world import Kind, Order, World
+
+    world = World(SandboxConfig(seed=5, size=300))
+    kinds: tuple[Kind, ...] = ("job", "person", "jobcontact", "event")
+    orders: tuple[Order, ...] = ("id_asc", "id_desc", "mod_desc", "mod_asc")
+
+    def same() -> None:
+        for kind in kinds:
+            for order in orders:
+                for page in (1, 2, 4, 7):
+                    items, total = world.page(kind, order, page, 100)
+                    encoded, encoded_total = world.page_bytes(kind, order, page, 100)
+                    assert encoded_total == total
+                    assert encoded == [msgspec.json.encode(item) for item in items], (kind, order, page)
+
+    same()
+    # Touched and inserted jobs are rendered live, so their new modified stamp (and place) shows.
+    world.touch(7, reuse_latest=False)
+    world.insert_head(3)
+    same()
