@@ -28,7 +28,7 @@ def run():
     thread = threading.Thread(target=job)
     thread.start()
     thread.join()
-    print(" ".join(str(pid) for pid in parallel.shared_pool()._processes), flush=True)
+    print(" ".join(str(pid) for pid in parallel.started_pool()._processes), flush=True)
     time.sleep(120)
 
 if __name__ == "__main__":

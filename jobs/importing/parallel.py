@@ -19,6 +19,7 @@ import multiprocessing.util
 import os
 import signal
 import threading
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -44,6 +45,10 @@ _decode_results = msgspec.msgpack.Decoder(Results).decode
 _pool: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
 _lifeline: Connection | None = None  # the worker's end of the current pool's lifeline
+# Set once a pool's processes are up. A cold start (the forkserver, its imports, the forks) takes ~0.5 s
+# and submit() blocks through it, so it runs in a thread of its own while the job cleans its first
+# chunks itself instead of waiting.
+_ready: weakref.WeakKeyDictionary[ProcessPoolExecutor, threading.Event] = weakref.WeakKeyDictionary()
 
 
 def pool_size() -> int:
@@ -72,7 +77,35 @@ def shared_pool() -> ProcessPoolExecutor | None:
             # from there can wait for ever on the pool's own queues. So the worker's exit closes the
             # lifeline (the pool processes exit at once) before anything joins them.
             multiprocessing.util.Finalize(None, _stop, args=(_pool, _lifeline), exitpriority=100)
+            ready = _ready[_pool] = threading.Event()
+            threading.Thread(
+                target=_start_processes, args=(_pool, size, ready), name="import-pool-start", daemon=True
+            ).start()
         return _pool
+
+
+def _start_processes(pool: ProcessPoolExecutor, size: int, ready: threading.Event) -> None:
+    # One task per process: with forkserver, each submit that finds no idle process starts one.
+    try:
+        for future in [pool.submit(os.getpid) for _ in range(size)]:
+            future.result()
+    except Exception:  # a broken or stopped pool: the job's own submit finds out and cleans in its thread
+        log.warning("the import cleaning pool did not start", exc_info=True)
+    finally:
+        ready.set()
+
+
+def is_ready(pool: ProcessPoolExecutor) -> bool:
+    event = _ready.get(pool)
+    return event is None or event.is_set()
+
+
+def started_pool(timeout: float = 60) -> ProcessPoolExecutor | None:
+    """The shared pool once its processes are up (for callers that need the pool itself, such as tests)."""
+    pool = shared_pool()
+    if pool is not None and (event := _ready.get(pool)) is not None:
+        event.wait(timeout)
+    return pool
 
 
 def _become_pool_process(lifeline: Connection) -> None:
@@ -145,9 +178,9 @@ def clean_rows(rows: Iterator[RawRow], mapping: Mapping, ctx: NormaliseContext) 
     """Records and row errors for ``rows``, in order, cleaned in the shared pool.
 
     The pool is only started once a full chunk is waiting, so a small file never pays for it;
-    a last, short chunk is cleaned in this thread. A reader that breaks mid-file
-    (ImportFileError) still has every row before the break cleaned and yielded first; then
-    the error is raised, as in the single-thread path.
+    until its processes are up, and for a last, short chunk, rows are cleaned in this thread.
+    A reader that breaks mid-file (ImportFileError) still has every row before the break
+    cleaned and yielded first; then the error is raised, as in the single-thread path.
     """
     in_flight: collections.deque[tuple[list[RawRow], Future[bytes] | None]] = collections.deque()
     limit = 2 * max(1, pool_size())  # enough to keep every pool process busy, few enough to stay small
@@ -160,7 +193,8 @@ def clean_rows(rows: Iterator[RawRow], mapping: Mapping, ctx: NormaliseContext) 
         future: Future[bytes] | None = None
         if len(chunk) == CHUNK_ROWS and not started:
             live, started = shared_pool(), True
-        if live is not None and len(chunk) == CHUNK_ROWS:
+        # Until the pool's processes are up, chunks are cleaned in this thread (see _ready).
+        if live is not None and len(chunk) == CHUNK_ROWS and is_ready(live):
             try:
                 future = live.submit(clean_chunk, _encode((chunk, mapping, ctx)))
             except BrokenProcessPool:
@@ -201,4 +235,4 @@ def clean_rows(rows: Iterator[RawRow], mapping: Mapping, ctx: NormaliseContext) 
         raise failure
 
 
-__all__ = ["CHUNK_ROWS", "clean_chunk", "clean_rows", "pool_size", "shared_pool"]
+__all__ = ["CHUNK_ROWS", "clean_chunk", "clean_rows", "is_ready", "pool_size", "shared_pool", "started_pool"]

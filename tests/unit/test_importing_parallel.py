@@ -35,6 +35,9 @@ def in_thread(source: list[RawRow]) -> list[ClientRecord | RowError]:
 
 
 def test_pool_output_matches_the_thread_in_order_with_row_errors() -> None:
+    pool = parallel.started_pool()
+    assert pool is not None
+    assert parallel.is_ready(pool)  # so the full chunks below really go to the pool
     source = rows(3 * parallel.CHUNK_ROWS + 250)  # full chunks for the pool, a short tail in the thread
     got = list(parallel.clean_rows(iter(source), MAPPING, CTX))
     assert got == in_thread(source)
@@ -63,9 +66,8 @@ def test_a_file_that_breaks_mid_way_yields_every_row_before_the_break() -> None:
 
 
 def test_a_killed_pool_process_loses_no_rows() -> None:
-    pool = parallel.shared_pool()
+    pool = parallel.started_pool()  # its processes exist
     assert pool is not None
-    pool.submit(os.getpid).result()  # make sure its processes exist
     for pid in list(pool._processes):  # private, but the only handle on the pool's processes
         os.kill(pid, signal.SIGKILL)
     source = rows(2 * parallel.CHUNK_ROWS)
@@ -74,6 +76,17 @@ def test_a_killed_pool_process_loses_no_rows() -> None:
     assert fresh is not None
     assert fresh is not pool
     assert fresh.submit(abs, -3).result() == 3
+
+
+def test_rows_are_cleaned_in_the_thread_while_the_pool_starts() -> None:
+    # A cold pool takes ~0.5 s to start; the first chunks do not wait for it, and nothing changes.
+    parallel._discard(parallel.started_pool())  # type: ignore[arg-type]
+    source = rows(4 * parallel.CHUNK_ROWS)
+    got = list(parallel.clean_rows(iter(source), MAPPING, CTX))
+    assert got == in_thread(source)
+    pool = parallel.started_pool()
+    assert pool is not None
+    assert pool.submit(abs, -3).result() == 3
 
 
 def test_pool_off_cleans_in_the_thread(monkeypatch: pytest.MonkeyPatch) -> None:
