@@ -7,6 +7,7 @@ can be stored verbatim for ``Idempotency-Key`` replays and so fragments and page
 from __future__ import annotations
 
 import gzip
+import hashlib
 import html
 from typing import Any
 
@@ -58,11 +59,13 @@ class Rendered(msgspec.Struct, frozen=True):
 
     html: bytes
     gzipped: bytes  # empty when the body is too small to be worth compressing
+    digest: str  # of ``html``: what its ETag is made from, so equal bytes answer 304 whatever else changed
 
 
 def rendered(html_text: str) -> Rendered:
     body = html_text.encode()
-    return Rendered(body, gzip.compress(body, GZIP_LEVEL, mtime=0) if len(body) >= GZIP_MIN_BYTES else b"")
+    gzipped = gzip.compress(body, GZIP_LEVEL, mtime=0) if len(body) >= GZIP_MIN_BYTES else b""
+    return Rendered(body, gzipped, hashlib.blake2b(body, digest_size=12).hexdigest())
 
 
 def rendered_response(

@@ -9,9 +9,13 @@ How freshness works
   (``bump_after_write_middleware``, app-wide, so a route added tomorrow is covered too), and workers bump after
   each committed import batch and at the end of a job (``bump_from_worker``). The bump also publishes the supplier id on
   ``wedsync:cache:invalidate`` so every web process drops that supplier's in-process entries at once.
-* A route may narrow its bump with ``opt={"cache_scope": (...)}``: ``"client"`` (the client in its path: a note)
-  and ``"lists"`` (list pages, searches, dashboard: a status change bumps both). Scoped generations
-  (``wedsync:gen:<supplier_id>:<scope>``) are read with the supplier's; anything undeclared bumps everything.
+* A route may narrow its bump with ``opt={"cache_scope": (...)}``: ``"client"`` (the client in its path: a note),
+  ``"row"`` (that client's row in the lists, and the dashboard: a status change declares both) and ``"lists"``
+  (any list row, and the dashboard). Scoped generations (``wedsync:gen:<supplier_id>:<scope>``) are read with the
+  supplier's; anything undeclared bumps everything.
+* List pages and searches (``get_listing``) are not keyed by the ``"lists"`` generation: its bumps log which rows
+  they changed, and a cached list is read again only if it shows one of them, and then only those rows
+  (``rows.py``). Which clients a list holds and their order change only with supplier-wide bumps.
 * Each request reads the generation once (one MGET of the supplier's and, if any, the read's scope). Keys in both
   tiers carry supplier id + generations, so a missed pub/sub message can only cost a miss, never a stale read;
   old entries age out (TTL / LRU).
@@ -53,15 +57,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import hashlib
 import os
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Collection, Hashable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 import redis as sync_redis
@@ -71,6 +74,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from webapp.cache.guard import RedisDown, RedisGuard
+from webapp.cache.rows import ANY_ROW, BUMP_LISTS, LOG_ENTRIES, ROWS_LOG_KEY, changed_rows
 from webapp.metrics import CACHE_ERRORS, CACHE_LOOKUPS
 
 log = structlog.get_logger("wedsync.cache")
@@ -122,6 +126,13 @@ class Generation(msgspec.Struct, frozen=True):
         return self.shared is None
 
 
+class Listing(msgspec.Struct, Generic[T], frozen=True):
+    """A cached list (page, search, fragment) and the ``"lists"`` generation it was read at (see ``rows.py``)."""
+
+    lists: int
+    value: T
+
+
 class _Codec:
     """msgpack encoder/decoder for one cached shape; ``schema`` changes when the Struct does, so values written
     by an older deploy are never decoded into a newer shape."""
@@ -163,6 +174,7 @@ class HotCache:
         self._flights: dict[Hashable, asyncio.Task[Any]] = {}
         self._codecs: dict[str, _Codec] = {}
         self._bump_script = redis.register_script(_BUMP)
+        self._bump_lists_script = redis.register_script(BUMP_LISTS)
         self._tasks: list[asyncio.Task[None]] = []
         self.build = _templates_digest()  # part of ETags and of cached renderings' keys
 
@@ -238,16 +250,17 @@ class HotCache:
             results = await pipe.execute()
         return list(results[-1])
 
-    async def bump(self, supplier_id: int, *scopes: str) -> None:
+    async def bump(self, supplier_id: int, *scopes: str, rows: Collection[int] = ()) -> None:
         """Call after a committed write; ``scopes`` narrow it (``"c:42"``: client 42's page; ``"lists"``: the list
-        and dashboard). None means everything of the supplier's. A supplier-wide bump moves the local counter first,
-        synchronously; a scoped one moves it only if Redis did not take the bump. Either way the writer's next read
-        in this process is fresh."""
+        and dashboard). None means everything of the supplier's. With ``"lists"``, ``rows`` are the clients whose
+        list rows changed (not which clients a list holds, nor their order); none means any row. A supplier-wide
+        bump moves the local counter first, synchronously; a scoped one moves it only if Redis did not take the
+        bump. Either way the writer's next read in this process is fresh."""
         targets: tuple[str | None, ...] = scopes or (None,)
         if not scopes:
             self.invalidate_local(supplier_id)
         try:
-            await self._shared_bump(supplier_id, targets)
+            await self._shared_bump(supplier_id, targets, rows)
         except RedisDown:
             self._pending[supplier_id].update(targets)
             if scopes:
@@ -264,10 +277,18 @@ class HotCache:
         self._pending.pop(supplier_id, None)
         return True
 
-    async def _shared_bump(self, supplier_id: int, scopes: tuple[str | None, ...]) -> None:
+    async def _shared_bump(self, supplier_id: int, scopes: tuple[str | None, ...], rows: Collection[int] = ()) -> None:
+        """A replayed bump has lost its ``rows``: it logs "any row", which costs whole reads, never a stale one."""
+
         async def send() -> None:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for scope in scopes:
+                    if scope == LISTS:  # always through the change log: every move of this generation is in it
+                        keys = [SCOPE_GEN_KEY.format(supplier_id, LISTS), ROWS_LOG_KEY.format(supplier_id)]
+                        ids = [str(r) for r in sorted(set(rows))] or [ANY_ROW]
+                        args = [_now_us(), str(SCOPE_GEN_TTL_S), str(LOG_ENTRIES), *ids]
+                        await self._bump_lists_script(keys=keys, args=args, client=pipe)
+                        continue
                     if scope is None:
                         keys, args = [GEN_KEY.format(supplier_id), CHANNEL], [_now_us(), str(supplier_id), "0"]
                     else:
@@ -308,6 +329,117 @@ class HotCache:
             flight.add_done_callback(lambda done: self._landed(key, done))
         # shield: a caller that goes away (client disconnected) does not cancel the load the others wait on
         return await asyncio.shield(flight)
+
+    async def get_listing(
+        self,
+        gen: Generation,
+        name: str,
+        params: tuple[Hashable, ...],
+        type_: Any,
+        load: Callable[[], Awaitable[T]],
+        rows_of: Callable[[T], Collection[int]],
+        refresh: Callable[[T, frozenset[int]], Awaitable[T | None]],
+    ) -> T:
+        """Like ``get``, for a list of client rows (``gen`` read with the ``"lists"`` scope). The key holds the
+        supplier's generation but not the ``"lists"`` one: when that has moved, a cached value stays good unless the
+        change log (``rows.py``) names one of its ``rows_of``; then ``refresh`` reads just those rows again (and
+        returns None if they no longer fit, e.g. one is gone: the list is then loaded whole)."""
+        key = (gen.supplier_id, gen.shared, gen.local, name, params)
+        entry = self._memory.get(key)
+        stale: Listing[T] | None = None
+        if entry is not None:
+            listing: Listing[T] = entry[1]
+            if gen.degraded:
+                if time.monotonic() - entry[0] <= self.degraded_ttl:
+                    CACHE_LOOKUPS.labels("memory", "hit").inc()
+                    return listing.value
+            elif gen.scoped is not None and listing.lists >= gen.scoped:  # read at or after this request's generation
+                CACHE_LOOKUPS.labels("memory", "hit").inc()
+                return listing.value
+            else:
+                stale = listing
+        flight_key = (key, gen.scoped)
+        flight = self._flights.get(flight_key)
+        if flight is None:
+            fill = self._fill_listing(key, gen, name, params, type_, load, rows_of, refresh, stale)
+            flight = asyncio.ensure_future(fill)
+            self._flights[flight_key] = flight
+            flight.add_done_callback(lambda done: self._landed(flight_key, done))
+        value, from_memory = await asyncio.shield(flight)
+        # A cached value whose rows did not change was answered from memory after one look at the log.
+        CACHE_LOOKUPS.labels("memory", "hit" if from_memory else "miss").inc()
+        return value  # type: ignore[no-any-return]
+
+    async def _fill_listing(
+        self,
+        key: Hashable,
+        gen: Generation,
+        name: str,
+        params: tuple[Hashable, ...],
+        type_: Any,
+        load: Callable[[], Awaitable[T]],
+        rows_of: Callable[[T], Collection[int]],
+        refresh: Callable[[T, frozenset[int]], Awaitable[T | None]],
+        stale: Listing[T] | None,
+    ) -> tuple[T, bool]:
+        """(value, answered from memory). Counts the Redis tier once per fill: a hit when PostgreSQL was not asked,
+        a miss when it was (for the whole list or for a few of its rows)."""
+        lists = gen.scoped
+        if gen.shared is None or lists is None:
+            loaded = await load()
+            self._memory[key] = (time.monotonic(), Listing(0, loaded))
+            return loaded, False
+        sid = gen.supplier_id
+        changed = await changed_rows(self.redis, self.guard, sid, stale.lists) if stale is not None else None
+        if stale is not None and changed is not None and changed.isdisjoint(rows_of(stale.value)):
+            self._memory[key] = (time.monotonic(), Listing(lists, stale.value))
+            return stale.value, True
+        codec = self._codec(name, Listing[type_])
+        digest = hashlib.blake2b(repr(params).encode(), digest_size=12).hexdigest()
+        rkey = VALUE_KEY.format(sid=sid, gen=gen.shared, name=name, schema=codec.schema, digest=digest)
+        found = await self._from_redis(rkey, codec, count=False)
+        remote: Listing[T] | None = found[0] if found else None
+        if remote is not None and remote.lists >= lists:  # another process has read it since the last change
+            CACHE_LOOKUPS.labels("redis", "hit").inc()
+            self._memory[key] = (time.monotonic(), remote)
+            return remote.value, False
+        # Otherwise start from the newer copy: what changed since it was read decides what is read again.
+        base = stale
+        if remote is not None and (stale is None or remote.lists > stale.lists):
+            base, changed = remote, await changed_rows(self.redis, self.guard, sid, remote.lists)
+        value: T | None = None
+        if base is not None and changed is not None:
+            dirty = changed.intersection(rows_of(base.value))
+            CACHE_LOOKUPS.labels("redis", "miss" if dirty else "hit").inc()
+            value = await refresh(base.value, frozenset(dirty)) if dirty else base.value
+        else:
+            CACHE_LOOKUPS.labels("redis", "miss").inc()
+        listing = Listing(lists, value if value is not None else await self._load_listing(rkey, codec, lists, load))
+        self._memory[key] = (time.monotonic(), listing)
+        payload = msgspec.msgpack.encode(listing)
+
+        async def store() -> None:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.set(rkey, payload, ex=self.redis_ttl)
+                pipe.delete(rkey + LOCK_SUFFIX)
+                await pipe.execute()
+
+        with contextlib.suppress(RedisDown):
+            await self.guard.run("set", store)
+        return listing.value, False
+
+    async def _load_listing(self, rkey: str, codec: _Codec, lists: int, load: Callable[[], Awaitable[T]]) -> T:
+        """A whole read, once across processes (the lock as in ``_fill``)."""
+        if not await self._lock(rkey):
+            other = await self._wait_for_other_process(rkey, codec, lambda got: bool(got.lists >= lists))
+            if other is not None:
+                return other[0].value  # type: ignore[no-any-return]
+        try:
+            return await load()
+        except BaseException:
+            with contextlib.suppress(RedisDown):
+                await self.guard.run("unlock", lambda: self.redis.delete(rkey + LOCK_SUFFIX))
+            raise
 
     def _landed(self, key: Hashable, done: asyncio.Task[Any]) -> None:
         if self._flights.get(key) is done:
@@ -366,16 +498,19 @@ class HotCache:
             return True
         return bool(got)
 
-    async def _wait_for_other_process(self, rkey: str, codec: _Codec) -> tuple[Any] | None:
+    async def _wait_for_other_process(
+        self, rkey: str, codec: _Codec, fresh: Callable[[Any], bool] = lambda _: True
+    ) -> tuple[Any] | None:
         """Poll for the value another process is loading, for at most ``LOCK_WAIT_S`` (then load it ourselves: a
-        process that died holding the lock costs one slow read, not a stuck page)."""
+        process that died holding the lock costs one slow read, not a stuck page). ``fresh``: whether a value
+        found is the one awaited (a listing's key does not hold its generation)."""
         deadline = time.monotonic() + LOCK_WAIT_S
         delay = 0.002
         while time.monotonic() < deadline:
             await asyncio.sleep(delay)  # waiting on another process's query; Redis has no cheaper "tell me when"
             delay = min(delay * 2, 0.025)
             value = await self._from_redis(rkey, codec, count=False)
-            if value is not None:
+            if value is not None and fresh(value[0]):
                 return value
         return None
 
@@ -401,13 +536,14 @@ class HotCache:
         return (value,)
 
     # -- HTTP ------------------------------------------------------------------------------------------------
-    def etag(self, gen: Generation, *parts: str) -> str | None:
-        """A weak ETag for a rendering that depends only on the supplier's cached data and ``parts`` (the request:
-        path, query, fragment). None when degraded: without the shared generation we cannot promise freshness."""
+    def etag(self, gen: Generation, digest: str, *parts: str) -> str | None:
+        """A weak ETag for a cached rendering whose bytes hash to ``digest`` (``Rendered.digest``), answering the
+        request ``parts`` (path, query, fragment): it changes exactly when what the phone would be sent does, so a
+        status change elsewhere in the list keeps its 304s. None when degraded: without the shared generation the
+        rendering itself may be up to 2 s old."""
         if gen.shared is None:
             return None
-        versions = f"{gen.shared}.{gen.scoped}"  # the scope's generation too: a status change bumps only "lists"
-        raw = "\x1f".join((self.build, str(gen.supplier_id), versions, dt.date.today().isoformat(), *parts))
+        raw = "\x1f".join((self.build, str(gen.supplier_id), digest, *parts))
         return 'W/"' + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest() + '"'
 
 
@@ -455,21 +591,28 @@ async def bump_after_write(message: Any, scope: Any) -> None:
     if not isinstance(cache, HotCache):
         return
     # A route may declare that it changes less than the whole supplier: opt={"cache_scope": ("client",)} means only
-    # the client in its path (a note shows on that client's page and nowhere else), "lists" the client list and
-    # dashboard. Undeclared (or anything not understood) means everything.
+    # the client in its path (a note shows on that client's page and nowhere else), "row" that client's row in the
+    # lists and the dashboard (a status: not which clients a list holds, nor their order), "lists" any list row and
+    # the dashboard. Undeclared (or anything not understood) means everything.
     handler = scope.get("route_handler")
     declared = getattr(handler, "opt", {}).get("cache_scope", ()) if handler is not None else ()
     client_id = scope.get("path_params", {}).get("client_id")
-    scopes = []
+    scopes: set[str] = set()
+    rows: set[int] | None = set()  # None: any row
     for name in declared:
         if name == "client" and isinstance(client_id, int):
-            scopes.append(f"c:{client_id}")
+            scopes.add(f"c:{client_id}")
+        elif name == "row" and isinstance(client_id, int):
+            scopes.add(LISTS)
+            if rows is not None:
+                rows.add(client_id)
         elif name == "lists":
-            scopes.append(LISTS)
+            scopes.add(LISTS)
+            rows = None
         else:
-            scopes = []
+            scopes = set()
             break
-    await cache.bump(supplier_id, *scopes)
+    await cache.bump(supplier_id, *sorted(scopes), rows=rows or ())
 
 
 # -- workers ---------------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from webapp.db.pool import tenant
 from webapp.forms import FormError, parse, read_form
 from webapp.idempotency import run_idempotent
 from webapp.models import CLIENT_STATUSES, Client, ClientStatus, Note
+from webapp.queries import client_rows
 from webapp.queries import clients as q
 from webapp.queries import notes as notes_q
 from webapp.queries import suppliers as supplier_q
@@ -60,6 +61,25 @@ class ClientDetail(msgspec.Struct, frozen=True):
     notes: list[Note]
 
 
+class ListFragment(msgspec.Struct, frozen=True):
+    """A list fragment's rendering and the page of rows it shows, kept as msgpack (a few KB rather than fifty row
+    objects per cached page): they are read only when one of them has changed (``HotCache.get_listing``)."""
+
+    packed_rows: bytes
+    html: Rendered
+
+
+_PAGE = msgspec.msgpack.Decoder(q.ClientPage)
+
+
+def _page_ids(page: q.ClientPage) -> list[int]:
+    return [row.id for row in page.rows]
+
+
+def _fragment_ids(fragment: ListFragment) -> list[int]:
+    return _page_ids(_PAGE.decode(fragment.packed_rows))
+
+
 def _revalidate(etag: str) -> dict[str, str]:
     # private: per signed-in supplier; no-cache: the browser keeps the copy but asks (If-None-Match) every time.
     return {"etag": etag, "cache-control": "private, no-cache", "vary": "HX-Request, Cookie"}
@@ -85,9 +105,6 @@ class ClientController(Controller):
         # "Load more" and infinite scroll append rows; a new search replaces the whole list.
         fragment = ("clients/_rows.html" if after else "clients/_list.html") if is_htmx(request) else None
         gen = await res.cache.generation(supplier_id, LISTS)
-        etag = res.cache.etag(gen, str(request.url.path), str(request.url.query), fragment or "") if fragment else None
-        if etag and etag_matches(request.headers.get("if-none-match"), etag):
-            return Response("", status_code=304, headers=_revalidate(etag))
 
         async def load() -> q.ClientPage:
             async with tenant(res.pool, supplier_id) as conn:
@@ -101,21 +118,41 @@ class ClientController(Controller):
                     after=after,
                 )
 
+        async def reload_rows(cached: q.ClientPage, changed: frozenset[int]) -> q.ClientPage | None:
+            """The page with its changed rows read again (a status: the same clients in the same order)."""
+            async with tenant(res.pool, supplier_id) as conn:
+                fresh = await client_rows.rows_by_ids(conn, supplier_id, changed)
+            if len(fresh) < len(changed):  # a row is gone: the page is read whole
+                return None
+            return q.ClientPage([fresh.get(row.id, row) for row in cached.rows], cached.next_cursor)
+
         today = dt.date.today().isoformat()  # the upcoming window moves at midnight
         if fragment:
             # The fragment's HTML is cached whole (same tiers, generations and single flight as the rows): a hit
             # skips PostgreSQL and Jinja. It holds no request data (render_shared); the query text is in it as
             # typed, so the key keeps its case; the templates' digest keeps a deploy from serving old markup.
-            async def render() -> Rendered:
-                rows = await load()
-                return rendered(render_shared(request, fragment, page=rows, query=text, upcoming=upcoming))
+            def render(rows: q.ClientPage) -> ListFragment:
+                html = rendered(render_shared(request, fragment, page=rows, query=text, upcoming=upcoming))
+                return ListFragment(msgspec.msgpack.encode(rows), html)
+
+            async def load_fragment() -> ListFragment:
+                return render(await load())
+
+            async def refresh_fragment(cached: ListFragment, changed: frozenset[int]) -> ListFragment | None:
+                rows = await reload_rows(_PAGE.decode(cached.packed_rows), changed)
+                return render(rows) if rows is not None else None
 
             html_key = (text, upcoming, cursor or "", today, fragment, res.cache.build)
-            html = await res.cache.get(gen, "client_list_html", html_key, Rendered, render)
-            return rendered_response(request, html, _revalidate(etag) if etag else None)
+            got = await res.cache.get_listing(
+                gen, "client_list_html", html_key, ListFragment, load_fragment, _fragment_ids, refresh_fragment
+            )
+            etag = res.cache.etag(gen, got.html.digest, request.url.path, request.url.query, fragment)
+            if etag and etag_matches(request.headers.get("if-none-match"), etag):
+                return Response("", status_code=304, headers=_revalidate(etag))
+            return rendered_response(request, got.html, _revalidate(etag) if etag else None)
         # Search is case-insensitive (search_query lower-cases), so "Emma" and "emma" share one cached page.
         key = (text.lower(), upcoming, cursor or "", today)
-        result = await res.cache.get(gen, "client_list", key, q.ClientPage, load)
+        result = await res.cache.get_listing(gen, "client_list", key, q.ClientPage, load, _page_ids, reload_rows)
         return page(request, "clients/list.html", page=result, query=text, upcoming=upcoming)
 
     @get("/new", name="lead_form")
@@ -211,8 +248,9 @@ class ClientController(Controller):
 
         return await run_idempotent(request, supplier_id, raw, action)
 
-    # A status shows on the client's page and in the lists and dashboard counts, not on other clients' pages.
-    @post("/{client_id:int}/status", name="change_status", opt={"cache_scope": ("client", "lists")})
+    # A status shows on the client's page, on its row in the lists and in the dashboard counts, not on other
+    # clients' pages; it is not part of what a list filters or sorts by, so no list gains, loses or moves a row.
+    @post("/{client_id:int}/status", name="change_status", opt={"cache_scope": ("client", "row")})
     async def change_status(self, request: Request[Any, Any, Any], supplier_id: int, client_id: int) -> Response[str]:
         raw = await read_form(request)
 
