@@ -16,7 +16,7 @@ from psycopg_pool import ConnectionPool
 from jobs import store
 from jobs.importing.mapping import Mapping
 from jobs.importing.normalise import NormaliseContext
-from jobs.importing.parallel import clean_rows
+from jobs.importing.parallel import clean_rows, shared_pool
 from jobs.importing.pipeline import PreparedImport
 from jobs.importing.readers import open_table
 from jobs.importing.records import ClientRecord, ImportFileError, RawRow, RowError
@@ -170,6 +170,10 @@ def tave_batches(
     else:
         start_page = int((checkpoint or {}).get("page", 0)) + 1
         pages = client.iter_couples(start_page=start_page)
+        # A full import reads every contact, link and event (thousands of requests for a big studio)
+        # before its first couple: the cleaning pool starts meanwhile rather than when the first couples
+        # are waiting (they would be cleaned in this thread until it is up). Started once per worker.
+        shared_pool()
     # Couples are cleaned in the shared process pool, as file rows are (couple_fields already names
     # the target fields, so the mapping is the identity); the grouper turns them back into whole pages.
     mapping = Mapping(columns={f: f for f in _COUPLE_FIELDS}, default_region=region)

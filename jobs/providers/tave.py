@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -32,7 +33,7 @@ from jobs.providers.tave_models import (
     TavePage,
     TavePartner,
 )
-from jobs.providers.tave_wire import Collection, JobRecord, PersonRecord, Phone
+from jobs.providers.tave_wire import Collection, JobRecord, PersonRecord
 
 # Told of each page read, in order: (what is being read, e.g. "contacts"; page; pages in all).
 OnRead = Callable[[str, int, int], None]
@@ -56,6 +57,7 @@ _OTHER_WORDS = (
 _EPOCH = "1970-01-01T00:00:00Z"
 
 
+@lru_cache(maxsize=4096)  # a studio has a handful of job types and 100,000 jobs
 def is_wedding_job(job_type: str | None) -> bool:
     """Skip only job types we recognise as something else: a studio's own wording for weddings
     ("Full Day Coverage") must not silently drop couples."""
@@ -71,19 +73,25 @@ def _when(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def _raw(phone: Phone | None) -> str | None:
-    return phone.formatted or phone.e164 if phone else None
-
-
 def _partner(person: PersonRecord) -> TavePartner:
-    phones = [p for p in (_raw(person.cell_phone), _raw(person.home_phone), _raw(person.work_phone)) if p]
+    # Mobile first, then home, then work; written out rather than built as lists, as it runs for
+    # every partner of every couple (~190,000 for 100,000 clients).
+    phone = alt = None
+    for number in (person.cell_phone, person.home_phone, person.work_phone):
+        raw = number.formatted or number.e164 if number is not None else None
+        if raw:
+            if phone is None:
+                phone = raw
+            else:
+                alt = raw
+                break
     return TavePartner(
         external_id=person.id,
         first_name=person.first_name,
         last_name=person.last_name,
         email=person.email,
-        phone=phones[0] if phones else None,
-        alt_phone=phones[1] if len(phones) > 1 else None,
+        phone=phone,
+        alt_phone=alt,
     )
 
 
