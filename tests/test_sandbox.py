@@ -50,6 +50,9 @@ def test_pages_cover_every_job_exactly_once(sandbox: str) -> None:
     assert len(ids) == len(set(ids)) == 250
     assert ids == sorted(ids), "default order is id ascending, like ULIDs by creation"
     assert _get(sandbox, "/v2/job", page=4, pageSize=100).json()["items"] == []
+    # Contacts under both names; a collection the API doesn't have is not found.
+    assert _get(sandbox, "/v2/person", page=2).json() == _get(sandbox, "/v2/address-book", page=2).json()
+    assert _get(sandbox, "/v2/invoice").status_code == 404
 
 
 @pytest.mark.parametrize("size", ["9", "101", "abc"])

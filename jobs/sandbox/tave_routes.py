@@ -9,6 +9,7 @@ served as an alias because our design notes call them Persons).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -35,20 +36,28 @@ _SORTS: dict[str, Order] = {
 }
 
 
+# An answer as (status, JSON body): the same for the Litestar routes and the plain ASGI front (front.py).
+Answer = tuple[int, bytes]
+
+
 def _json(body: Any, status: int = 200) -> Response[bytes]:
-    return Response(msgspec.json.encode(body), status_code=status, media_type="application/json")
+    return _response((status, msgspec.json.encode(body)))
 
 
-def _error(status: int, title: str, detail: Any, kind: str = "unknown") -> Response[bytes]:
-    return _json({"type": kind, "title": title, "detail": detail, "status": status}, status)
+def _response(answer: Answer) -> Response[bytes]:
+    return Response(answer[1], status_code=answer[0], media_type="application/json")
 
 
-def _validation(field: str, message: str) -> Response[bytes]:
+def _error(status: int, title: str, detail: Any, kind: str = "unknown") -> Answer:
+    return status, msgspec.json.encode({"type": kind, "title": title, "detail": detail, "status": status})
+
+
+def _validation(field: str, message: str) -> Answer:
     return _error(400, "Validation Error", {field: [message]}, "validation-error")
 
 
-def _int_param(request: Request[Any, Any, Any], name: str, default: int) -> int | None:
-    raw = request.query_params.get(name)
+def _int_param(query: Mapping[str, str], name: str, default: int) -> int | None:
+    raw = query.get(name)
     if raw is None or raw == "":
         return default
     try:
@@ -57,9 +66,10 @@ def _int_param(request: Request[Any, Any, Any], name: str, default: int) -> int 
         return None
 
 
-def _check_key(state: SandboxState, request: Request[Any, Any, Any]) -> Response[bytes] | None:
-    key = request.headers.get("x-api-key")
-    auth = request.headers.get("authorization", "")
+def check_key(state: SandboxState, headers: Mapping[str, str]) -> Answer | None:
+    """Headers by lower-case name."""
+    key = headers.get("x-api-key")
+    auth = headers.get("authorization", "")
     if key is None and auth.lower().startswith("bearer "):
         key = auth[7:]
     if key != state.config.api_key:
@@ -67,21 +77,35 @@ def _check_key(state: SandboxState, request: Request[Any, Any, Any]) -> Response
     return None
 
 
-def build_tave_router(state: SandboxState) -> Router:
+# Collection paths (under /v2) and the records they list.
+LISTINGS: dict[str, Kind] = {
+    "/job": "job",
+    "/address-book": "person",
+    "/person": "person",
+    "/job-contact": "jobcontact",
+    "/event": "event",
+}
+
+
+def build_tave_api(state: SandboxState) -> tuple[Router, Callable[[str, Mapping[str, str], Mapping[str, str]], Answer]]:
+    """The Litestar router for single records, and the handler of the collections, which the plain ASGI
+    front (front.py) serves."""
     world = state.world
 
-    def listing(request: Request[Any, Any, Any], kind: Kind) -> Response[bytes]:
-        denied = _check_key(state, request)
+    def listing(path: str, query: Mapping[str, str], headers: Mapping[str, str]) -> Answer:
+        """``GET /v2/{path}``: one page of a collection (``path`` as in LISTINGS)."""
+        kind = LISTINGS[path]
+        denied = check_key(state, headers)
         if denied is not None:
             return denied
-        page = _int_param(request, "page", 1)
+        page = _int_param(query, "page", 1)
         if page is None or page < 1:
             return _validation("page", "must be an integer of at least 1")
-        page_size = _int_param(request, "pageSize", 100)
+        page_size = _int_param(query, "pageSize", 100)
         if page_size is None or not 10 <= page_size <= 100:
             return _validation("pageSize", "must be an integer between 10 and 100")
-        sort_by = request.query_params.get("sortBy", "id").strip().lower()
-        direction = request.query_params.get("sortDirection")
+        sort_by = query.get("sortBy", "id").strip().lower()
+        direction = query.get("sortDirection")
         if direction and " " not in sort_by:
             # Accept the separate-parameter spelling too; the real API folds it into sortBy.
             sort_by = f"{sort_by} {direction.strip().lower()}"
@@ -91,8 +115,8 @@ def build_tave_router(state: SandboxState) -> Router:
 
         faults = state.faults
         cfg = faults.config
-        malformed = cfg.malformed_page == page and request.url.path == cfg.malformed_path
-        filtered = _filtered(request, kind)
+        malformed = cfg.malformed_page == page and f"/v2{path}" == cfg.malformed_path
+        filtered = _filtered(query, kind)
         missing_fields = malformed and cfg.malformed_kind == "missing_fields"
         if filtered is None and not missing_fields:
             encoded, total = world.page_bytes(kind, order, page, page_size)
@@ -115,12 +139,12 @@ def build_tave_router(state: SandboxState) -> Router:
             faults.inserted += n
             world.insert_head(n)
         if malformed and cfg.malformed_kind == "invalid_json":
-            return Response(body[: len(body) // 2], media_type="application/json")
-        return Response(body, media_type="application/json")
+            return 200, body[: len(body) // 2]
+        return 200, body
 
-    def _filtered(request: Request[Any, Any, Any], kind: Kind) -> tuple[list[dict[str, Any]], int] | None:
-        job_id = request.query_params.get("jobId")
-        contact_id = request.query_params.get("contactId")
+    def _filtered(query: Mapping[str, str], kind: Kind) -> tuple[list[dict[str, Any]], int] | None:
+        job_id = query.get("jobId")
+        contact_id = query.get("contactId")
         if kind in ("jobcontact", "event") and job_id:
             found = world.locate(job_id, "job")
             if found is None:
@@ -135,29 +159,13 @@ def build_tave_router(state: SandboxState) -> Router:
         return None
 
     def single(request: Request[Any, Any, Any], kind: Kind, record_id: str) -> Response[bytes]:
-        denied = _check_key(state, request)
+        denied = check_key(state, request.headers)
         if denied is not None:
-            return denied
+            return _response(denied)
         found = world.locate(record_id, kind)
         if found is None:
-            return _error(404, "Not Found", "The requested resource does not exist.")
+            return _response(_error(404, "Not Found", "The requested resource does not exist."))
         return _json(world.render(kind, *found))
-
-    @get("/job", sync_to_thread=False)
-    def list_jobs(request: Request[Any, Any, Any]) -> Response[bytes]:
-        return listing(request, "job")
-
-    @get(["/address-book", "/person"], sync_to_thread=False)
-    def list_people(request: Request[Any, Any, Any]) -> Response[bytes]:
-        return listing(request, "person")
-
-    @get("/job-contact", sync_to_thread=False)
-    def list_job_contacts(request: Request[Any, Any, Any]) -> Response[bytes]:
-        return listing(request, "jobcontact")
-
-    @get("/event", sync_to_thread=False)
-    def list_events(request: Request[Any, Any, Any]) -> Response[bytes]:
-        return listing(request, "event")
 
     @get("/job/{record_id:str}", sync_to_thread=False)
     def get_job(request: Request[Any, Any, Any], record_id: FromPath[str]) -> Response[bytes]:
@@ -175,16 +183,13 @@ def build_tave_router(state: SandboxState) -> Router:
     def get_event(request: Request[Any, Any, Any], record_id: FromPath[str]) -> Response[bytes]:
         return single(request, "event", record_id)
 
-    return Router(
+    router = Router(
         path="/v2",
         route_handlers=[
-            list_jobs,
-            list_people,
-            list_job_contacts,
-            list_events,
             get_job,
             get_person,
             get_job_contact,
             get_event,
         ],
     )
+    return router, listing
