@@ -1,12 +1,13 @@
 """What the Tave client hands to the import pipeline. Values are raw strings exactly as Tave
-sent them: cleaning phones, emails and names is the normalisation step's job."""
+sent them: cleaning phones, emails and names is the normalisation step's job. Couples and partners hold only
+strings, numbers and each other (never a cycle), so the garbage collector does not track them (``gc=False``)."""
 
 from __future__ import annotations
 
 import msgspec
 
 
-class TavePartner(msgspec.Struct, frozen=True):
+class TavePartner(msgspec.Struct, frozen=True, gc=False):
     external_id: str
     first_name: str | None
     last_name: str | None
@@ -15,7 +16,7 @@ class TavePartner(msgspec.Struct, frozen=True):
     alt_phone: str | None = None
 
 
-class TaveCouple(msgspec.Struct, frozen=True):
+class TaveCouple(msgspec.Struct, frozen=True, gc=False):
     external_id: str  # the Tave job id: one couple per wedding job
     modified: str
     job_name: str | None

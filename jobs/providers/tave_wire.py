@@ -1,6 +1,8 @@
 """What Tave / VSCO Workspace API v2 sends, as far as we read it (field names per its OpenAPI).
 
-Only the fields we use are declared; unknown fields are ignored. ``id`` (and the link ids on
+Only the fields we use are declared; unknown fields are ignored. Records hold only strings, numbers and
+other records, so they can never be part of a reference cycle: ``gc=False`` keeps the garbage collector
+from walking the hundreds of thousands a big import holds at once (links, contacts, events). ``id`` (and the link ids on
 job contacts) are required: a record without them is a malformed page, not a record to guess at.
 """
 
@@ -26,12 +28,12 @@ class Collection(msgspec.Struct, Generic[T], frozen=True):
     type: str = ""
 
 
-class Phone(msgspec.Struct, frozen=True):
+class Phone(msgspec.Struct, frozen=True, gc=False):
     formatted: str | None = None
     e164: str | None = None
 
 
-class Address(msgspec.Struct, frozen=True, rename="camel"):
+class Address(msgspec.Struct, frozen=True, rename="camel", gc=False):
     name: str | None = None
     street_address: str | None = None
     city: str | None = None
@@ -40,7 +42,7 @@ class Address(msgspec.Struct, frozen=True, rename="camel"):
     country: str | None = None
 
 
-class JobRecord(msgspec.Struct, frozen=True, rename="camel"):
+class JobRecord(msgspec.Struct, frozen=True, rename="camel", gc=False):
     id: str
     modified: str
     name: str | None = None
@@ -54,7 +56,7 @@ class JobRecord(msgspec.Struct, frozen=True, rename="camel"):
     primary_session_id: str | None = None
 
 
-class PersonRecord(msgspec.Struct, frozen=True, rename="camel"):
+class PersonRecord(msgspec.Struct, frozen=True, rename="camel", gc=False):
     id: str
     first_name: str | None = None
     last_name: str | None = None
@@ -64,18 +66,18 @@ class PersonRecord(msgspec.Struct, frozen=True, rename="camel"):
     work_phone: Phone | None = None
 
 
-class JobContactRecord(msgspec.Struct, frozen=True, rename="camel"):
+class JobContactRecord(msgspec.Struct, frozen=True, rename="camel", gc=False):
     id: str
     job_id: str
     contact_id: str
     client: bool | None = False
 
 
-class EventLocation(msgspec.Struct, frozen=True):
+class EventLocation(msgspec.Struct, frozen=True, gc=False):
     address: Address | None = None
 
 
-class EventRecord(msgspec.Struct, frozen=True, rename="camel"):
+class EventRecord(msgspec.Struct, frozen=True, rename="camel", gc=False):
     id: str
     job_id: str | None = None
     location: EventLocation | None = None
