@@ -15,10 +15,23 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+import redis as sync_redis
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
-from tests.fixtures import ROOT, Account, Server, Services, free_port, seed_clients, signup, start_web, stop_process
+from tests.fixtures import (
+    ROOT,
+    Account,
+    Server,
+    Services,
+    browser_client,
+    csrf_from,
+    free_port,
+    seed_clients,
+    signup,
+    start_web,
+    stop_process,
+)
 from webapp.cache import GEN_KEY, HotCache
 from webapp.cache.guard import Breaker, RedisGuard
 from webapp.db.pool import make_async_pool, tenant
@@ -524,3 +537,24 @@ def test_a_session_write_that_never_landed_is_not_read_as_a_sign_out(services: S
         await live.aclose()
 
     asyncio.run(main())
+
+
+def test_signing_in_leaves_the_studios_caches_alone(account: Account, services: Services) -> None:
+    """A team member signing in writes a session, not supplier data: the studio's generation stays, so every
+    phone's cached lists and pages stay valid. A write of supplier data still moves it."""
+    key = GEN_KEY.format(account.supplier_id)
+    with sync_redis.Redis.from_url(services.redis_url) as r:
+        account.client.get("/clients/")
+        before = r.get(key)
+        assert before is not None
+        phone = browser_client(str(account.client.base_url))
+        token = csrf_from(phone.get("/login").text)
+        form = {"_csrf_token": token, "email": account.email, "password": account.password}
+        signed_in = phone.post("/login", data=form)
+        assert signed_in.status_code == 303
+        assert phone.get("/clients/").status_code == 200
+        phone.close()
+        assert r.get(key) == before
+        lead = account.post("/clients/", {"partner1_first": "Iris", "partner1_last": "Novak"}, csrf_page="/clients/new")
+        assert lead.status_code in (200, 303)
+        assert r.get(key) != before

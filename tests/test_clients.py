@@ -39,34 +39,6 @@ def test_list_pages_through_every_client_once(account: Account, services: Servic
     assert len(seen) == len(set(seen)) == 123
 
 
-def test_search_by_name_email_phone_and_venue(account: Account, services: Services) -> None:
-    seed_clients(
-        services.database_url,
-        account.supplier_id,
-        [
-            {
-                "partner1_first": "Imogen",
-                "partner1_last": "Fairweather",
-                "partner1_email": "imogen@fair.example",
-                "partner1_phone": "+447700900123",
-                "venue": "Cripps Barn",
-            },
-            {"partner1_first": "Tobias", "partner1_last": "Grey", "partner1_email": "toby@grey.example"},
-        ],
-    )
-    for query in ("fairweather", "IMOGEN@FAIR", "07700 900123", "+44 7700 900123", "cripps"):
-        resp = account.client.get("/clients/", params={"q": query}, headers={"HX-Request": "true"})
-        assert _names(resp.text) == ["Imogen Fairweather"], query
-    none = account.client.get("/clients/", params={"q": "zzzz-nobody"})
-    assert "No clients match" in none.text
-
-
-def test_search_treats_like_wildcards_literally(account: Account, services: Services) -> None:
-    seed_clients(services.database_url, account.supplier_id, [{"partner1_first": "Ann", "partner1_last": "Lee"}])
-    resp = account.client.get("/clients/", params={"q": "%"})
-    assert _names(resp.text) == []
-
-
 def test_upcoming_filter_orders_by_date(account: Account, services: Services) -> None:
     seed_clients(
         services.database_url,

@@ -25,6 +25,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from tests.fixtures import Services
 from webapp.db.migrate import migrate
 from webapp.db.pool import make_async_pool, tenant
+from webapp.queries import client_rows as client_rows_q
 from webapp.queries import clients as clients_q
 from webapp.queries import jobs as jobs_q
 from webapp.queries import notes as notes_q
@@ -215,6 +216,9 @@ def run_plans(url: str, supplier_id: int, noted_client: int) -> dict[str, dict[s
                 "upcoming next page",
                 lambda c: clients_q.list_clients(c, supplier_id, upcoming_days=60, after=after_date, today=today),
             )
+            shown = [r.id for r in first.rows[:3]]
+            again = await capture("list rows by id", lambda c: client_rows_q.rows_by_ids(c, supplier_id, shown))
+            assert sorted(again) == sorted(shown)
             client = await capture("client detail", lambda c: clients_q.get_client(c, noted_client))
             assert client is not None
             notes = await capture("client notes", lambda c: notes_q.list_notes(c, supplier_id, noted_client))
@@ -260,6 +264,7 @@ def test_page_queries_use_indexes_at_100k_clients(plans_db: tuple[str, int, int]
         "list next page": "clients_list_idx",
         "upcoming weddings": "clients_wedding_idx",
         "upcoming next page": "clients_wedding_idx",
+        "list rows by id": "clients_pkey",  # a cached list page reading again the rows that changed
         "client detail": "clients_pkey",
         "client notes": "client_notes_client_idx",
         "client older notes": "client_notes_client_idx",

@@ -33,7 +33,7 @@ from litestar.template.config import TemplateConfig
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from webapp.assets import load_manifest
-from webapp.cache import HotCache, bump_after_write_middleware
+from webapp.cache import NOTHING, HotCache, bump_after_write_middleware
 from webapp.cache.guard import RedisGuard
 from webapp.cache.sessions import FallbackStore
 from webapp.db.pool import make_async_pool
@@ -123,6 +123,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "/login",
         name="login",
         middleware=[accounts.login_rate_limit(settings.login_attempts_per_minute).middleware],
+        opt={"cache_scope": (NOTHING,)},  # a team member signing in must not empty the studio's caches
     )(accounts.log_in)
 
     logging_config = StructLoggingConfig(

@@ -10,9 +10,9 @@ How freshness works
   each committed import batch and at the end of a job (``bump_from_worker``). The bump also publishes the supplier id on
   ``wedsync:cache:invalidate`` so every web process drops that supplier's in-process entries at once.
 * A route may narrow its bump with ``opt={"cache_scope": (...)}``: ``"client"`` (the client in its path: a note),
-  ``"row"`` (that client's row in the lists, and the dashboard: a status change declares both) and ``"lists"``
-  (any list row, and the dashboard). Scoped generations (``wedsync:gen:<supplier_id>:<scope>``) are read with the
-  supplier's; anything undeclared bumps everything.
+  ``"row"`` (that client's row in the lists, and the dashboard: a status change declares both), ``"lists"``
+  (any list row, and the dashboard) and ``"nothing"`` (signing in: no bump). Scoped generations
+  (``wedsync:gen:<supplier_id>:<scope>``) are read with the supplier's; anything undeclared bumps everything.
 * List pages and searches (``get_listing``) are not keyed by the ``"lists"`` generation: its bumps log which rows
   they changed, and a cached list is read again only if it shows one of them, and then only those rows
   (``rows.py``). Which clients a list holds and their order change only with supplier-wide bumps.
@@ -87,6 +87,7 @@ SCOPE_GEN_TTL_S = 86_400  # refreshed on every bump; an expired one restarts at 
 VALUE_KEY = "wedsync:cache:{sid}:{gen}:{name}:{schema}:{digest}"
 CHANNEL = "wedsync:cache:invalidate"
 LISTS = "lists"  # the scope of everything that lists clients: list pages, searches, dashboard counts and upcoming
+NOTHING = "nothing"  # a write that changes no cached read (signing in): no bump
 MEMORY_ENTRIES = 2_000  # a list page is ~50 rows: a few tens of MB at most per process
 MEMORY_TTL_S = 300.0
 REDIS_TTL_S = 600
@@ -416,16 +417,7 @@ class HotCache:
             CACHE_LOOKUPS.labels("redis", "miss").inc()
         listing = Listing(lists, value if value is not None else await self._load_listing(rkey, codec, lists, load))
         self._memory[key] = (time.monotonic(), listing)
-        payload = msgspec.msgpack.encode(listing)
-
-        async def store() -> None:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.set(rkey, payload, ex=self.redis_ttl)
-                pipe.delete(rkey + LOCK_SUFFIX)
-                await pipe.execute()
-
-        with contextlib.suppress(RedisDown):
-            await self.guard.run("set", store)
+        await self._store(rkey, listing)
         return listing.value, False
 
     async def _load_listing(self, rkey: str, codec: _Codec, lists: int, load: Callable[[], Awaitable[T]]) -> T:
@@ -437,8 +429,7 @@ class HotCache:
         try:
             return await load()
         except BaseException:
-            with contextlib.suppress(RedisDown):
-                await self.guard.run("unlock", lambda: self.redis.delete(rkey + LOCK_SUFFIX))
+            await self._unlock(rkey)
             raise
 
     def _landed(self, key: Hashable, done: asyncio.Task[Any]) -> None:
@@ -471,23 +462,31 @@ class HotCache:
         try:
             loaded = await load()
         except BaseException:
-            if rkey is not None:  # free the key at once for the processes waiting on us
-                with contextlib.suppress(RedisDown):
-                    await self.guard.run("unlock", lambda: self.redis.delete(rkey + LOCK_SUFFIX))
+            if rkey is not None:
+                await self._unlock(rkey)
             raise
         self._memory[key] = (time.monotonic(), loaded)
         if rkey is not None:
-            payload = msgspec.msgpack.encode(loaded)
-
-            async def store() -> None:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    pipe.set(rkey, payload, ex=self.redis_ttl)
-                    pipe.delete(rkey + LOCK_SUFFIX)
-                    await pipe.execute()
-
-            with contextlib.suppress(RedisDown):
-                await self.guard.run("set", store)
+            await self._store(rkey, loaded)
         return loaded
+
+    async def _store(self, rkey: str, value: Any) -> None:
+        """Into Redis, and the key's load lock released in the same round trip; Redis away: memory only."""
+        payload = msgspec.msgpack.encode(value)
+
+        async def store() -> None:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.set(rkey, payload, ex=self.redis_ttl)
+                pipe.delete(rkey + LOCK_SUFFIX)
+                await pipe.execute()
+
+        with contextlib.suppress(RedisDown):
+            await self.guard.run("set", store)
+
+    async def _unlock(self, rkey: str) -> None:
+        """A load failed: free the key at once for the processes waiting on us."""
+        with contextlib.suppress(RedisDown):
+            await self.guard.run("unlock", lambda: self.redis.delete(rkey + LOCK_SUFFIX))
 
     async def _lock(self, rkey: str) -> bool:
         """Cross-process single flight: the first process to miss a key in Redis loads it; the others wait for its
@@ -593,9 +592,11 @@ async def bump_after_write(message: Any, scope: Any) -> None:
     # A route may declare that it changes less than the whole supplier: opt={"cache_scope": ("client",)} means only
     # the client in its path (a note shows on that client's page and nowhere else), "row" that client's row in the
     # lists and the dashboard (a status: not which clients a list holds, nor their order), "lists" any list row and
-    # the dashboard. Undeclared (or anything not understood) means everything.
+    # the dashboard, "nothing" no cached read at all. Undeclared (or anything not understood) means everything.
     handler = scope.get("route_handler")
     declared = getattr(handler, "opt", {}).get("cache_scope", ()) if handler is not None else ()
+    if tuple(declared) == (NOTHING,):  # e.g. signing in: a session, no supplier data
+        return
     client_id = scope.get("path_params", {}).get("client_id")
     scopes: set[str] = set()
     rows: set[int] | None = set()  # None: any row
