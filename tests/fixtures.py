@@ -128,6 +128,22 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+@pytest.fixture(scope="module")
+def second(services: Services) -> Iterator[Server]:
+    """A second web process on the same PostgreSQL and Redis, as behind a load balancer."""
+    srv = start_web(services)
+    try:
+        yield srv
+    finally:
+        stop_process(srv.process)
+
+
+def same_phone_on(account: Account, server: Server) -> httpx.Client:
+    """The same signed-in phone talking to another web process (sessions are shared through Redis)."""
+    cookie = account.client.get("/login").request.headers["cookie"]
+    return httpx.Client(base_url=server.url, headers={"cookie": cookie}, timeout=10, follow_redirects=False)
+
+
 @pytest.fixture(scope="session")
 def server(services: Services) -> Iterator[Server]:
     srv = start_web(services, LOGIN_ATTEMPTS_PER_MINUTE="10", ALLOW_LOCAL_CRM_URLS="1")

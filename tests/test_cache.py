@@ -8,13 +8,11 @@ import re
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
-import pytest
 import redis as sync_redis
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
@@ -27,10 +25,9 @@ from tests.fixtures import (
     browser_client,
     csrf_from,
     free_port,
+    same_phone_on,
     seed_clients,
     signup,
-    start_web,
-    stop_process,
 )
 from webapp.cache import GEN_KEY, HotCache
 from webapp.cache.guard import Breaker, RedisGuard
@@ -246,21 +243,6 @@ def test_redis_unreachable_serves_memory_briefly_and_postgres_always(account: Ac
 
 
 # -- through HTTP: two web processes ------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def second(services: Services) -> Iterator[Server]:
-    srv = start_web(services)
-    try:
-        yield srv
-    finally:
-        stop_process(srv.process)
-
-
-def _twin(account: Account, server: Server) -> httpx.Client:
-    """The same signed-in phone talking to another web process (sessions are shared through Redis)."""
-    cookie = account.client.get("/login").request.headers["cookie"]
-    return httpx.Client(base_url=server.url, headers={"cookie": cookie}, timeout=10, follow_redirects=False)
-
-
 def _csrf(client: httpx.Client, path: str = "/clients/new") -> str:
     match = re.search(r'name="_csrf_token" value="([^"]+)"', client.get(path).text)
     assert match
@@ -287,7 +269,7 @@ def test_writes_are_seen_at_once_by_the_same_and_another_web_process(
     account: Account, services: Services, second: Server
 ) -> None:
     [cid] = seed_clients(services.database_url, account.supplier_id, [{"partner1_first": "Hana", "status": "lead"}])
-    a, b = account.client, _twin(account, second)
+    a, b = account.client, same_phone_on(account, second)
     for c in (a, b):  # warm both processes' caches (and Redis)
         for path in ("/", "/clients/", f"/clients/{cid}"):
             assert c.get(path).status_code == 200
@@ -318,7 +300,7 @@ def test_writes_are_seen_at_once_by_the_same_and_another_web_process(
 def test_import_by_the_worker_is_seen_by_both_web_processes(
     account: Account, services: Services, second: Server, worker: subprocess.Popen[bytes], tmp_path: Path
 ) -> None:
-    a, b = account.client, _twin(account, second)
+    a, b = account.client, same_phone_on(account, second)
     for c in (a, b):
         assert "No clients yet." in c.get("/clients/").text
         assert _count(c.get("/").text, "client-count") == 0
@@ -343,7 +325,7 @@ def test_two_suppliers_never_see_each_others_cached_data(account: Account, servi
     other = signup(str(account.client.base_url), services.database_url)
     seed_clients(services.database_url, account.supplier_id, [{"partner1_first": "Lena", "partner1_last": "Smith"}])
     seed_clients(services.database_url, other.supplier_id, [{"partner1_first": "Milo", "partner1_last": "Smith"}])
-    twin = _twin(other, second)
+    twin = same_phone_on(other, second)
     for term in ("smith", "SMITH"):  # the second round is answered from the caches (search ignores case)
         for client, expected in (
             (account.client, ["Lena Smith"]),
@@ -400,7 +382,7 @@ def test_cached_list_fragment_is_fresh_after_a_write_and_holds_nothing_of_the_re
     cid, *_ = seed_clients(
         services.database_url, account.supplier_id, [{"partner1_first": "Ola", "status": "lead"}, *more]
     )
-    a, b = account.client, _twin(account, second)
+    a, b = account.client, same_phone_on(account, second)
     htmx = {"HX-Request": "true"}
     for c in (a, b):
         first, again = c.get("/clients/", headers=htmx), c.get("/clients/", headers=htmx)
@@ -469,7 +451,7 @@ def test_hit_and_miss_counters_move_in_metrics(account: Account, services: Servi
     before = _lookups(second)
     account.client.get("/clients/")  # process A: memory miss, Redis miss, PostgreSQL
     account.client.get("/clients/")  # process A: memory hit
-    twin = _twin(account, second)
+    twin = same_phone_on(account, second)
     twin.get("/clients/")  # process B: memory miss, Redis hit
     after = _lookups(second)  # one scrape sums every process on the machine (multiprocess mode)
     for tier, result in (("memory", "miss"), ("memory", "hit"), ("redis", "miss"), ("redis", "hit")):

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 from redis.asyncio import Redis
 
 import webapp.cache
-from tests.fixtures import Account, Server, Services, seed_clients, start_web, stop_process
+from tests.fixtures import Account, Server, Services, same_phone_on, seed_clients
 from webapp.cache import LISTS, HotCache
 from webapp.cache.guard import Breaker, RedisGuard
 from webapp.cache.rows import ROWS_LOG_KEY
@@ -221,20 +219,6 @@ def test_a_row_change_of_one_supplier_leaves_anothers_lists_alone(
 
 
 # -- through HTTP: two web processes ------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def second(services: Services) -> Iterator[Server]:
-    srv = start_web(services)
-    try:
-        yield srv
-    finally:
-        stop_process(srv.process)
-
-
-def _twin(account: Account, server: Server) -> httpx.Client:
-    cookie = account.client.get("/login").request.headers["cookie"]
-    return httpx.Client(base_url=server.url, headers={"cookie": cookie}, timeout=10, follow_redirects=False)
-
-
 def _badges(html: str) -> dict[str, str]:
     found = re.findall(r'<span class="name">([^<]+)</span>.*?<span class="badge (\w+)">', html, re.S)
     return {name.split()[0]: status for name, status in found}
@@ -243,7 +227,7 @@ def _badges(html: str) -> dict[str, str]:
 def test_a_status_change_through_one_process_shows_in_every_list_of_both(
     account: Account, services: Services, couples: dict[str, int], second: Server
 ) -> None:
-    a, b = account.client, _twin(account, second)
+    a, b = account.client, same_phone_on(account, second)
     htmx = {"HX-Request": "true"}
     queries: list[dict[str, str]] = [{}, {"q": "rowe"}, {"q": "vale"}]
     etags: dict[tuple[int, int], str] = {}
