@@ -37,8 +37,10 @@ class JobDetails:
         self.client_links: dict[str, list[str]] = defaultdict(list)
         self.known_jobs: set[str] = set()
         self.people: dict[str, PersonRecord] = {}
-        self.venues: dict[str, Venue] = {}  # by event id
-        self.venue_by_job: dict[str, Venue] = {}
+        # Events as read. A venue is made when its couple is (venue_for), not while the bulk lists are
+        # read: nothing can be imported until they all are, so work done then adds to the whole import.
+        self.events: dict[str, EventRecord] = {}  # by event id
+        self.event_by_job: dict[str, EventRecord] = {}
 
     def load_bulk(self) -> None:
         if self.bulk_loaded:
@@ -62,10 +64,9 @@ class JobDetails:
             self.client_links[link.job_id].append(link.contact_id)
 
     def _add_event(self, event: EventRecord) -> None:
-        venue = _venue(event)
-        self.venues[event.id] = venue
-        if event.job_id and event.job_id not in self.venue_by_job:
-            self.venue_by_job[event.job_id] = venue
+        self.events[event.id] = event
+        if event.job_id and event.job_id not in self.event_by_job:
+            self.event_by_job[event.job_id] = event
 
     def ensure(self, jobs: Iterable[JobRecord]) -> None:
         """Fetch people and venue for jobs the bulk read did not cover."""
@@ -83,13 +84,14 @@ class JobDetails:
                 if contact_id not in self.people:
                     self.people[contact_id] = self._get_one(f"address-book/{contact_id}", PersonRecord, "a contact")
             session = job.primary_session_id
-            if session and session not in self.venues:
+            if session and session not in self.events:
                 self._add_event(self._get_one(f"event/{session}", EventRecord, "an event"))
 
     def people_for(self, job_id: str) -> list[PersonRecord]:
         return [self.people[c] for c in self.client_links.get(job_id, []) if c in self.people]
 
     def venue_for(self, job: JobRecord) -> Venue:
-        if job.primary_session_id and job.primary_session_id in self.venues:
-            return self.venues[job.primary_session_id]
-        return self.venue_by_job.get(job.id, (None, None))
+        event = self.events.get(job.primary_session_id) if job.primary_session_id else None
+        if event is None:
+            event = self.event_by_job.get(job.id)
+        return _venue(event) if event is not None else (None, None)
