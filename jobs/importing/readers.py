@@ -153,7 +153,8 @@ class TableReader:
             self._last_line = self._line_offset + self._reader.line_num
             if cells is None:
                 return None
-            if any(cell.strip() for cell in cells):
+            joined = "".join(cells)  # some cell has a non-blank character (one C call, not a generator)
+            if joined and not joined.isspace():
                 return start, cells
 
     def _to_row(self, line: int, cells: list[str]) -> RawRow:

@@ -220,25 +220,31 @@ def _build(fields: dict[str, str], ctx: NormaliseContext) -> ClientRecord:
     _check_lengths(fields)
     p1, p2 = _resolve_people(fields)
 
-    for person, (_, _, _, email_f, phone_f) in zip((p1, p2), _PEOPLE_FIELDS, strict=True):
-        emails = _email(fields, email_f)
-        if emails and person.email is None:
-            person.email = emails[0]
-        # "alex@example.com; sam@example.com" in one cell: the second belongs to the partner.
-        if person is p1 and len(emails) > 1 and not fields.get("partner2_email"):
-            p2.email = p2.email or emails[1]
-        person.phone = _phone(fields, phone_f, ctx)
+    # Partner 1's email and phone, then partner 2's, in that order (the first problem is the one reported);
+    # written out rather than looped, as this runs for every row.
+    emails = _email(fields, "partner1_email")
+    if emails and p1.email is None:
+        p1.email = emails[0]
+    # "alex@example.com; sam@example.com" in one cell: the second belongs to the partner.
+    if len(emails) > 1 and not fields.get("partner2_email"):
+        p2.email = p2.email or emails[1]
+    p1.phone = _phone(fields, "partner1_phone", ctx)
+    emails = _email(fields, "partner2_email")
+    if emails and p2.email is None:
+        p2.email = emails[0]
+    p2.phone = _phone(fields, "partner2_phone", ctx)
 
     if p1.is_empty() and not p2.is_empty():  # only the partner columns were filled
         p1, p2 = p2, p1
     if not (p1.has_name() or p1.email or p2.has_name() or p2.email):
         raise _RowProblem(None, "no name or email, so we can't tell who this is")
 
-    for person, (first_f, last_f, *_) in zip((p1, p2), _PEOPLE_FIELDS, strict=True):
+    for person, (first_f, last_f, *_) in ((p1, _PEOPLE_FIELDS[0]), (p2, _PEOPLE_FIELDS[1])):
         person.first, person.last = _fix_case(person.first), _fix_case(person.last)
-        for part, field in ((person.first, first_f), (person.last, last_f)):
-            if len(part) > MAX_NAME_CHARS:
-                raise _RowProblem(field, f"the {FIELD_LABELS[field]} is too long ({len(part):,} characters)")
+        if len(person.first) > MAX_NAME_CHARS or len(person.last) > MAX_NAME_CHARS:
+            for part, field in ((person.first, first_f), (person.last, last_f)):
+                if len(part) > MAX_NAME_CHARS:
+                    raise _RowProblem(field, f"the {FIELD_LABELS[field]} is too long ({len(part):,} characters)")
 
     wedding_date = _date(fields, "wedding_date", ctx)
     inquiry_date = _date(fields, "inquiry_date", ctx)
