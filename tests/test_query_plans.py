@@ -181,8 +181,8 @@ def run_plans(url: str, supplier_id: int, noted_client: int) -> dict[str, dict[s
                 found[label] = {"Node Type": "search", "Plans": plans}
             # Step 1 only for a common word; a rare one goes on to the word index, which must be usable under RLS.
             assert len(found["search common word"]["Plans"]) == 1
-            assert len(found["search phone digits"]["Plans"]) == 2
-            assert len(found["search clustered name"]["Plans"]) == 3
+            assert len(found["search phone digits"]["Plans"]) == 3  # nearby, the book goes on, the word index
+            assert len(found["search clustered name"]["Plans"]) == 4
             # Step 3 (many matches, none near): the walk, and past its budget every match through the word index.
             # Each gives the same rows as steps 1 and 2.
             terms = "okafor1"

@@ -42,7 +42,8 @@ _ORDER_DATE = sql.SQL(" ORDER BY wedding_date, id LIMIT %(limit)s")
 # Searching by name order. Three steps, cheapest first, each exact:
 # 1. The next SEARCH_NEARBY_NAMES names of the book, read from the name index alone (it includes search_words,
 #    migrations/0009; ~10 ms for 20,000 entries): a word shared by more than ~1 in 400 clients fills a page here,
-#    usually within a few hundred entries.
+#    usually within a few hundred entries. If they were the rest of the book (a studio of up to 20,000 clients),
+#    they held every match.
 # 2. Otherwise the word index, in a bitmap: if there are at most SEARCH_FEW_MATCHES matches, read them all and sort
 #    (~1 ms for a phone number or a rare surname at 1,000,000 clients).
 # 3. Otherwise (many matches, but not near: a first name whose clients sit together late in name order), walk the
@@ -52,6 +53,13 @@ _ORDER_DATE = sql.SQL(" ORDER BY wedding_date, id LIMIT %(limit)s")
 _NEAR_IDS_BY_NAME = sql.SQL(
     "SELECT id, sort_name FROM (SELECT id, sort_name, search_words FROM clients WHERE supplier_id = %(sid)s{} "
     "ORDER BY sort_name, id LIMIT %(nearby)s) AS nearby WHERE search_words @@ search_query(%(search)s)"
+)
+# Whether the nearby names were the rest of the book (a studio of up to SEARCH_NEARBY_NAMES clients: most): then
+# what they held is every match, and the word index is not read. Its entries for a word are every studio's, so
+# step 2 costs what the word costs across all studios, not in this one.
+_BOOK_ENDS_NEARBY = sql.SQL(
+    "SELECT count(*) < %(nearby)s FROM (SELECT FROM clients WHERE supplier_id = %(sid)s{} "
+    "ORDER BY sort_name, id LIMIT %(nearby)s) AS book"
 )
 # Step 2 in one statement: at most SEARCH_FEW_MATCHES + 1 matches through the word index, the page of them in name
 # order, and on each row how many there were (more than SEARCH_FEW_MATCHES: these are not all, go on to step 3).
@@ -183,6 +191,11 @@ async def _search_by_name(
     params = {**params, "nearby": SEARCH_NEARBY_NAMES, "few": SEARCH_FEW_MATCHES + 1}
     nearby = await _fetch_rows(conn, _WALK_BY_NAME.format(_NEAR_IDS_BY_NAME.format(after)), params)
     if len(nearby) == params["limit"]:  # a full page (and one more row): nothing before these was skipped
+        return nearby
+    async with conn.cursor() as cur:
+        await cur.execute(_BOOK_ENDS_NEARBY.format(after), params)
+        ended = await cur.fetchone()
+    if ended is not None and ended[0]:
         return nearby
     # Through the word index only, whatever the planner estimates; the savepoint is always rolled back (it only
     # reads), which also undoes the planner settings.
