@@ -30,7 +30,7 @@ id, sort_name, partner1_first, partner1_last, partner2_first, partner2_last, par
 wedding_date, venue, status
 """
 
-# Fragments composed by list_clients; each ordering has its own index (see migrations/0001).
+# Fragments composed by list_clients. Name order: clients_list_idx; date order: clients_couple_date_idx (0010).
 _LIST_BASE = sql.SQL("SELECT " + _LIST_COLUMNS + " FROM clients WHERE supplier_id = %(sid)s")
 # Every typed word is the start of one of the client's words (search_words / search_query, migrations/0009).
 _SEARCH = sql.SQL(" AND search_words @@ search_query(%(search)s)")
