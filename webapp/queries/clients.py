@@ -32,7 +32,7 @@ wedding_date, venue, status
 
 # Fragments composed by list_clients. Name order: clients_list_idx; date order: clients_couple_date_idx (0010).
 _LIST_BASE = sql.SQL("SELECT " + _LIST_COLUMNS + " FROM clients WHERE supplier_id = %(sid)s")
-# Every typed word is the start of one of the client's words (search_words / search_query, migrations/0009).
+# Every typed word is one of the client's words, or its start (search_words / search_query, migrations/0009, 0011).
 _SEARCH = sql.SQL(" AND search_words @@ search_query(%(search)s)")
 _UPCOMING = sql.SQL(" AND wedding_date BETWEEN %(today)s AND %(until)s")
 _AFTER_NAME = sql.SQL(" AND (sort_name, id) > (%(after_key)s, %(after_id)s)")
