@@ -109,6 +109,34 @@ def test_record_missing_required_fields_is_malformed(sandbox: str) -> None:
     assert err.value.page == 3
 
 
+def test_contacts_read_alongside_couples_are_never_fetched_one_by_one(sandbox: str) -> None:
+    # Contacts are read in a thread of their own while job pages become couples; a page waits for its
+    # people, so none is asked for by id (the path for jobs the bulk lists did not cover).
+    httpx.delete(f"{sandbox}/_sandbox/stats")
+    couples = [c for p in _client(sandbox).iter_couples() for c in p.couples]
+    assert len(couples) > 200
+    assert all(c.partner1 is not None for c in couples)
+    endpoints = httpx.get(f"{sandbox}/_sandbox/stats").json()["endpoints"]
+    assert endpoints["GET /v2/address-book"] == {"200": 5}
+    assert "GET /v2/address-book/{id}" not in endpoints
+
+
+def test_malformed_contacts_page_stops_the_import(sandbox: str) -> None:
+    # 500 contacts in pages of 100: contact page 4 holds people of job page 2. The contacts are read in a
+    # thread of their own; what stops it must reach the import, not leave couples without their people.
+    httpx.post(
+        f"{sandbox}/_sandbox/faults", json={"malformed_page": 4, "malformed_path": "/v2/address-book"}
+    ).raise_for_status()
+    yielded: list[TavePage] = []
+    pages = _client(sandbox).iter_couples()
+    with pytest.raises(ProviderError) as err:
+        yielded.extend(pages)
+    assert err.value.kind == "malformed"
+    assert "page 4 of your contacts" in err.value.message
+    assert [p.page for p in yielded] in ([], [1])  # page 1 is held back until page 2 is made
+    assert all(c.partner1 is not None for p in yielded for c in p.couples)
+
+
 def test_shifting_records_are_neither_lost_nor_doubled(sandbox: str) -> None:
     before = {j["id"] for j in _listed_jobs(sandbox)}
     httpx.post(

@@ -13,7 +13,7 @@ ids already taken at exactly the cursor timestamp.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from functools import lru_cache
@@ -166,7 +166,7 @@ class TaveClient:
 
     def _walk(
         self, path: str, kind: Any, label: str, params: dict[str, str], start_page: int = 1
-    ) -> Iterator[tuple[int, Collection[Any]]]:
+    ) -> Generator[tuple[int, Collection[Any]], None, None]:
         """Pages in order, each as it was when read. Later pages are requested ahead, at most
         ``concurrency`` at a time, so a 1,000-page list is not 1,000 round trips end to end. The
         window opens one page at a time (a walk that stops after its first page, like most
@@ -223,25 +223,28 @@ class TaveClient:
         later incremental syncs, taken before the walk so edits made meanwhile are not missed."""
         baseline = self._newest_cursor()
         details = JobDetails(self._walk, self._get_one)
-        details.load_bulk()
-        seen: set[str] = set()
-        pending: TavePage | None = None
-        pass_number, first_page = 1, start_page
-        while True:
-            totals: set[int] = set()
-            for page_no, collection in self._walk("job", Collection[JobRecord], "jobs", {}, first_page):
-                totals.add(collection.meta.total_items)
-                fresh = [job for job in collection.items if job.id not in seen]
-                seen.update(job.id for job in fresh)
-                page = self._page(page_no, fresh, details, collection, pass_number)
-                if pending is not None:
-                    yield pending
-                pending = page
-            if len(totals) <= 1 or pass_number >= self.max_passes:
-                break
-            pass_number, first_page = pass_number + 1, 1
-        last = pending or TavePage(page=start_page, couples=())
-        yield msgspec.structs.replace(last, is_last=True, cursor=baseline)
+        details.start_bulk()  # contacts go on being read while the first pages become couples
+        try:
+            seen: set[str] = set()
+            pending: TavePage | None = None
+            pass_number, first_page = 1, start_page
+            while True:
+                totals: set[int] = set()
+                for page_no, collection in self._walk("job", Collection[JobRecord], "jobs", {}, first_page):
+                    totals.add(collection.meta.total_items)
+                    fresh = [job for job in collection.items if job.id not in seen]
+                    seen.update(job.id for job in fresh)
+                    page = self._page(page_no, fresh, details, collection, pass_number)
+                    if pending is not None:
+                        yield pending
+                    pending = page
+                if len(totals) <= 1 or pass_number >= self.max_passes:
+                    break
+                pass_number, first_page = pass_number + 1, 1
+            last = pending or TavePage(page=start_page, couples=())
+            yield msgspec.structs.replace(last, is_last=True, cursor=baseline)
+        finally:
+            details.close()
 
     def iter_changed_since(self, cursor: TaveCursor | None) -> Iterator[TavePage]:
         """Couples whose job changed since ``cursor`` (all of them when None), newest first."""
@@ -314,6 +317,7 @@ class TaveClient:
         skipped: list[JobRecord] = []
         for job in jobs:
             (weddings if self.is_wedding(job.job_type_name) else skipped).append(job)
+        details.wait_for(weddings)
         details.ensure(weddings)
         return TavePage(
             page=page_no,
