@@ -294,8 +294,9 @@ def bench_api(database_url: str, tmp: Path | None = None) -> None:
     probe_size = max(1_000, API_ROWS // 10)
     probe = _api_run(database_url, probe_size, tmp)
     predicted = probe["seconds"] * API_ROWS / probe_size
-    how = ("in-process runner, sandbox in its own process, TaveClient with up to 4 requests in flight per walk on an "
-           "unpaced transport: no per-account pacing, whose product default (CRM_REQUESTS_PER_S=20) alone would take "
+    how = ("in-process runner, sandbox in its own process, TaveClient with up to 4 requests in flight per walk (the "
+           "contacts walk runs alongside the job walk: up to 8) on an unpaced transport: no per-account pacing, whose "
+           "product default (CRM_REQUESTS_PER_S=20) alone would take "
            ">= 300 s for the ~6,000 requests of 100,000 clients; the sandbox builds and encodes its records at "
            "start-up (sandbox_start_s, off the clock; until 2026-11-24 it made each record while serving it, "
            "~7.7 of its ~9 CPU-s)")  # fmt: skip
