@@ -26,7 +26,7 @@ from jobs.importing.records import ClientRecord, ImportFileError, RowError
 from jobs.progress import ProgressEvent
 from jobs.providers.errors import ProviderError
 from jobs.sources import Batch, RowCapReached, UploadStream, file_batches, max_file_rows
-from jobs.upsert import upsert_batch
+from jobs.upsert import source_has_clients, upsert_batch
 from webapp.cache import bump_from_worker
 from webapp.db.pool import tenant_sync
 
@@ -118,7 +118,7 @@ class Reporter:
 
 
 # Batches written at once, each in its own transaction on its own connection. PostgreSQL spends most of an
-# import maintaining the indexes (the trigram search index above all); a second backend lets a second core
+# import maintaining the indexes; a second backend lets a second core
 # do that work while the first batch is still being written. Commits stay in file order (see _write).
 WRITERS = 2
 
@@ -136,6 +136,7 @@ def _write(
     message: str,
     ahead: _Pending | None,
     connected: threading.Event,
+    skip_unchanged: bool,
 ) -> store.JobCounts:
     """Write one batch; commit only after the batch ahead of it has committed.
 
@@ -151,7 +152,9 @@ def _write(
             ahead.connected.wait()
         with tenant_sync(pool, job.supplier_id) as conn:
             connected.set()
-            counts = upsert_batch(conn, job.supplier_id, job.source, records, job_id=job.id)
+            counts = upsert_batch(
+                conn, job.supplier_id, job.source, records, job_id=job.id, skip_unchanged=skip_unchanged
+            )
             if ahead is not None:
                 ahead.future.result()  # raises if it failed: this batch then rolls back too
             if batch.cursor is not None and job.integration_id is not None:
@@ -178,6 +181,8 @@ def run_batches(
     processed = job.processed
     in_flight: collections.deque[_Pending] = collections.deque()
     cancel = False
+    with tenant_sync(pool, job.supplier_id) as conn:
+        imported_before = source_has_clients(conn, job.supplier_id, job.source)
 
     def settle_oldest() -> None:
         nonlocal cancel
@@ -200,7 +205,8 @@ def run_batches(
                 processed += len(batch.items) + batch.skipped
                 ahead = in_flight[-1] if in_flight else None
                 connected = threading.Event()
-                future = writers.submit(_write, pool, job, batch, _progress(processed, batch.total), ahead, connected)
+                progress = _progress(processed, batch.total)
+                future = writers.submit(_write, pool, job, batch, progress, ahead, connected, imported_before)
                 in_flight.append(_Pending(future, connected, keys))
         finally:
             # Batches already handed to a writer are committed (or fail) before anything else happens,
