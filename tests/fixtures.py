@@ -247,6 +247,17 @@ def account(server: Server, services: Services) -> Iterator[Account]:
     acct.client.close()
 
 
+def bare_supplier(database_url: str, name: str = "Test Studio") -> int:
+    """A supplier row with no sign-in (tests that call the query and import code directly)."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "INSERT INTO suppliers (business_name, email, password_hash) VALUES (%s, %s, 'x') RETURNING id",
+            [name, f"bare-{secrets.token_hex(6)}@example.com"],
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def seed_clients(database_url: str, supplier_id: int, rows: list[dict[str, object]]) -> list[int]:
     """Insert clients directly (as the migration owner) for a supplier; returns their ids in order."""
     ids = []

@@ -18,7 +18,6 @@ from webapp.cache import LISTS, HotCache
 from webapp.cache.guard import Breaker, RedisGuard
 from webapp.cache.rows import ROWS_LOG_KEY
 from webapp.db.pool import make_async_pool, tenant
-from webapp.queries import client_rows
 from webapp.queries import clients as client_q
 
 
@@ -43,7 +42,7 @@ class Lists:
         async def refresh(cached: client_q.ClientPage, changed: frozenset[int]) -> client_q.ClientPage | None:
             self.refreshed.append(changed)
             async with tenant(self.pool, self.sid) as conn:
-                fresh = await client_rows.rows_by_ids(conn, self.sid, changed)
+                fresh = await client_q.rows_by_ids(conn, self.sid, changed)
             if len(fresh) < len(changed):
                 return None
             return client_q.ClientPage([fresh.get(r.id, r) for r in cached.rows], cached.next_cursor)

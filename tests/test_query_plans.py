@@ -25,7 +25,6 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from tests.fixtures import Services
 from webapp.db.migrate import migrate
 from webapp.db.pool import make_async_pool, tenant
-from webapp.queries import client_rows as client_rows_q
 from webapp.queries import clients as clients_q
 from webapp.queries import jobs as jobs_q
 from webapp.queries import notes as notes_q
@@ -217,7 +216,7 @@ def run_plans(url: str, supplier_id: int, noted_client: int) -> dict[str, dict[s
                 lambda c: clients_q.list_clients(c, supplier_id, upcoming_days=60, after=after_date, today=today),
             )
             shown = [r.id for r in first.rows[:3]]
-            again = await capture("list rows by id", lambda c: client_rows_q.rows_by_ids(c, supplier_id, shown))
+            again = await capture("list rows by id", lambda c: clients_q.rows_by_ids(c, supplier_id, shown))
             assert sorted(again) == sorted(shown)
             client = await capture("client detail", lambda c: clients_q.get_client(c, noted_client))
             assert client is not None

@@ -14,7 +14,7 @@ from html import unescape
 import psycopg
 import pytest
 
-from tests.fixtures import Account, Services, seed_clients, signup
+from tests.fixtures import Account, Services, bare_supplier, seed_clients, signup
 from webapp.db.pool import make_async_pool, tenant
 from webapp.queries import clients as clients_q
 from webapp.search import search_terms
@@ -94,7 +94,7 @@ BOOK = 1_500
 def book(services: Services) -> tuple[str, int]:
     """One supplier with a book where words are common and spread (a surname), common and together in name order
     (a first name: the name order starts with it), rare (an email, a phone) or absent."""
-    supplier_id = signup_bare(services.database_url)
+    supplier_id = bare_supplier(services.database_url, "Search Studio")
     rows: list[dict[str, object]] = [
         {
             "partner1_first": FIRSTS[i % len(FIRSTS)],
@@ -108,16 +108,6 @@ def book(services: Services) -> tuple[str, int]:
     ]
     seed_clients(services.database_url, supplier_id, rows)
     return services.database_url, supplier_id
-
-
-def signup_bare(database_url: str) -> int:
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute(
-            "INSERT INTO suppliers (business_name, email, password_hash) VALUES ('Search Studio', "
-            "'search-' || md5(random()::text) || '@example.com', 'x') RETURNING id"
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 async def _all_pages(url: str, supplier_id: int, terms: str) -> list[int]:

@@ -8,10 +8,9 @@ from typing import Any
 import msgspec
 import psycopg
 
-from bench.imports import new_supplier
 from jobs.importing.records import ClientRecord
 from jobs.upsert import BatchCounts, source_has_clients, upsert_batch
-from tests.fixtures import Services
+from tests.fixtures import Services, bare_supplier
 from webapp.db.pool import tenant_sync
 from webapp.importing_service import open_pool
 
@@ -44,7 +43,7 @@ COLUMNS = "external_id, " + ", ".join(f for f in ClientRecord.__struct_fields__ 
 
 
 def _run(services: Services, skip_unchanged: bool) -> tuple[BatchCounts, list[tuple[Any, ...]], bool]:
-    sid = new_supplier(services.database_url)
+    sid = bare_supplier(services.database_url)
     with open_pool(services.database_url, max_size=1) as pool:
         with tenant_sync(pool, sid) as conn:
             assert not source_has_clients(conn, sid, "csv")

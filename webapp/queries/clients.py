@@ -7,7 +7,7 @@ Every function runs inside a supplier-scoped transaction (``webapp.db.pool.tenan
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Literal
 
 import msgspec
@@ -25,10 +25,8 @@ id, source, external_id, partner1_first, partner1_last, partner1_email, partner1
 partner2_first, partner2_last, partner2_email, partner2_phone, wedding_date, venue, status,
 lead_source, inquiry_date, booking_date, version, created_at, updated_at
 """
-_LIST_COLUMNS = """
-id, sort_name, partner1_first, partner1_last, partner2_first, partner2_last, partner1_email,
-wedding_date, venue, status
-"""
+# The list row Struct's own fields, so every query that reads list rows agrees with it on what a row holds.
+_LIST_COLUMNS = ", ".join(field.name for field in msgspec.structs.fields(ClientListRow))
 
 # Fragments composed by list_clients. Name order: clients_list_idx; date order: clients_couple_date_idx (0010).
 _LIST_BASE = sql.SQL("SELECT " + _LIST_COLUMNS + " FROM clients WHERE supplier_id = %(sid)s")
@@ -54,17 +52,15 @@ _ORDER_DATE = sql.SQL(" ORDER BY wedding_date, id LIMIT %(limit)s")
 #    name index within SEARCH_WALK_BUDGET_MS, then read every match and sort.
 # PostgreSQL cannot choose between these by itself: it estimates any word it has no statistics for (a phone number,
 # a rare surname) at 0.5% of the book, and walked the whole name index for one (200 ms at 1,000,000 clients).
+_NEARBY = "FROM clients WHERE supplier_id = %(sid)s{} ORDER BY sort_name, id LIMIT %(nearby)s"
 _NEAR_IDS_BY_NAME = sql.SQL(
-    "SELECT id, sort_name FROM (SELECT id, sort_name, search_words FROM clients WHERE supplier_id = %(sid)s{} "
-    "ORDER BY sort_name, id LIMIT %(nearby)s) AS nearby WHERE search_words @@ " + _QUERY
+    "SELECT id, sort_name FROM (SELECT id, sort_name, search_words " + _NEARBY + ") AS nearby "
+    "WHERE search_words @@ " + _QUERY
 )
 # Whether the nearby names were the rest of the book (a studio of up to SEARCH_NEARBY_NAMES clients: most): then
 # what they held is every match, and the word index is not read. Its entries for a word are every studio's, so
 # step 2 costs what the word costs across all studios, not in this one.
-_BOOK_ENDS_NEARBY = sql.SQL(
-    "SELECT count(*) < %(nearby)s FROM (SELECT FROM clients WHERE supplier_id = %(sid)s{} "
-    "ORDER BY sort_name, id LIMIT %(nearby)s) AS book"
-)
+_BOOK_ENDS_NEARBY = sql.SQL("SELECT count(*) < %(nearby)s FROM (SELECT " + _NEARBY + ") AS book")
 # Step 2 in one statement: at most SEARCH_FEW_MATCHES + 1 matches through the word index, the page of them in name
 # order, and on each row how many there were (more than SEARCH_FEW_MATCHES: these are not all, go on to step 3).
 _FEW_MATCHES = sql.SQL(
@@ -85,7 +81,7 @@ _MATCHES_FIRST = sql.SQL("WITH matches AS MATERIALIZED ({}) SELECT * FROM matche
 _PAGE_IDS_BY_NAME = sql.SQL("SELECT id, sort_name FROM clients WHERE supplier_id = %(sid)s")
 _WALK_BY_NAME = sql.SQL(
     "WITH page AS MATERIALIZED ({} ORDER BY sort_name, id LIMIT %(limit)s) SELECT "
-    + ", ".join("c." + column.strip() for column in _LIST_COLUMNS.split(","))
+    + ", ".join("c." + field.name for field in msgspec.structs.fields(ClientListRow))
     + " FROM page JOIN clients c ON c.id = page.id ORDER BY page.sort_name, page.id"
 )
 # Index-only, a walk of the whole 1,000,000-client book takes ~400 ms, a late first name ~90 ms: a budget this size
@@ -93,6 +89,9 @@ _WALK_BY_NAME = sql.SQL(
 # weddings) are the planner's plan within this budget, then matches first.
 SEARCH_WALK_BUDGET_MS = 400
 
+# What a cached list page reads again when some of its rows changed (webapp/cache/rows.py); the primary key
+# serves ``id = ANY``.
+ROWS_BY_IDS = "SELECT " + _LIST_COLUMNS + " FROM clients WHERE supplier_id = %(sid)s AND id = ANY(%(ids)s)"
 GET_CLIENT = "SELECT " + _DETAIL_COLUMNS + " FROM clients WHERE id = %s"
 UPDATE_STATUS = (
     "UPDATE clients SET status = %(status)s, version = version + 1, updated_at = now() "
@@ -238,6 +237,15 @@ async def _within_budget(
 
 
 _SET_LOCAL_TIMEOUT = "SELECT set_config('statement_timeout', %s, true)"
+
+
+async def rows_by_ids(
+    conn: psycopg.AsyncConnection, supplier_id: int, ids: Collection[int]
+) -> dict[int, ClientListRow]:
+    """The list rows of ``ids`` still there, by id."""
+    async with conn.cursor(row_factory=class_row(ClientListRow)) as cur:
+        await cur.execute(ROWS_BY_IDS, {"sid": supplier_id, "ids": list(ids)})
+        return {row.id: row for row in await cur.fetchall()}
 
 
 async def get_client(conn: psycopg.AsyncConnection, client_id: int) -> Client | None:

@@ -20,7 +20,6 @@ from webapp.db.pool import tenant
 from webapp.forms import FormError, parse, read_form
 from webapp.idempotency import run_idempotent
 from webapp.models import CLIENT_STATUSES, Client, ClientStatus, Note
-from webapp.queries import client_rows
 from webapp.queries import clients as q
 from webapp.queries import notes as notes_q
 from webapp.queries import suppliers as supplier_q
@@ -121,7 +120,7 @@ class ClientController(Controller):
         async def reload_rows(cached: q.ClientPage, changed: frozenset[int]) -> q.ClientPage | None:
             """The page with its changed rows read again (a status: the same clients in the same order)."""
             async with tenant(res.pool, supplier_id) as conn:
-                fresh = await client_rows.rows_by_ids(conn, supplier_id, changed)
+                fresh = await q.rows_by_ids(conn, supplier_id, changed)
             if len(fresh) < len(changed):  # a row is gone: the page is read whole
                 return None
             return q.ClientPage([fresh.get(row.id, row) for row in cached.rows], cached.next_cursor)
