@@ -12,6 +12,7 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
 
+from jobs.cleaning_pool import StartCleaningPool
 from jobs.failures import DeadJobRecorder
 from jobs.heartbeat import WorkerHeartbeat
 from jobs.housekeeping import Housekeeping
@@ -44,4 +45,5 @@ broker.add_middleware(WorkerHeartbeat(REDIS_URL))
 broker.add_middleware(Housekeeping(REDIS_URL))
 broker.add_middleware(DeadJobRecorder())
 broker.add_middleware(JobDurations())
+broker.add_middleware(StartCleaningPool())
 dramatiq.set_broker(broker)

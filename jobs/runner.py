@@ -26,7 +26,7 @@ from jobs.importing.records import ClientRecord, ImportFileError, RowError
 from jobs.progress import ProgressEvent
 from jobs.providers.errors import ProviderError
 from jobs.sources import Batch, RowCapReached, UploadStream, file_batches, max_file_rows
-from jobs.upsert import source_has_clients, upsert_batch
+from jobs.upsert import SourceWriter
 from webapp.cache import bump_from_worker
 from webapp.db.pool import tenant_sync
 
@@ -136,7 +136,7 @@ def _write(
     message: str,
     ahead: _Pending | None,
     connected: threading.Event,
-    skip_unchanged: bool,
+    writer: SourceWriter,
 ) -> store.JobCounts:
     """Write one batch; commit only after the batch ahead of it has committed.
 
@@ -152,9 +152,7 @@ def _write(
             ahead.connected.wait()
         with tenant_sync(pool, job.supplier_id) as conn:
             connected.set()
-            counts = upsert_batch(
-                conn, job.supplier_id, job.source, records, job_id=job.id, skip_unchanged=skip_unchanged
-            )
+            counts = writer.write(conn, records)
             if ahead is not None:
                 ahead.future.result()  # raises if it failed: this batch then rolls back too
             if batch.cursor is not None and job.integration_id is not None:
@@ -182,7 +180,7 @@ def run_batches(
     in_flight: collections.deque[_Pending] = collections.deque()
     cancel = False
     with tenant_sync(pool, job.supplier_id) as conn:
-        imported_before = source_has_clients(conn, job.supplier_id, job.source)
+        writer = SourceWriter.for_job(conn, job.supplier_id, job.source, job.id)
 
     def settle_oldest() -> None:
         nonlocal cancel
@@ -191,7 +189,7 @@ def run_batches(
         reporter.report(state)  # after the commit: a phone never sees rows that could still roll back
         cancel = cancel or state.cancel_requested
 
-    with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="import-writer") as writers:
+    with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="import-writer") as threads:
         try:
             for batch in prefetch(batches):
                 keys = frozenset(i.external_id for i in batch.items if isinstance(i, ClientRecord))
@@ -206,7 +204,7 @@ def run_batches(
                 ahead = in_flight[-1] if in_flight else None
                 connected = threading.Event()
                 progress = _progress(processed, batch.total)
-                future = writers.submit(_write, pool, job, batch, progress, ahead, connected, imported_before)
+                future = threads.submit(_write, pool, job, batch, progress, ahead, connected, writer)
                 in_flight.append(_Pending(future, connected, keys))
         finally:
             # Batches already handed to a writer are committed (or fail) before anything else happens,

@@ -1,4 +1,4 @@
-"""The import cleaning pool never outlives the worker that started it.
+"""The import cleaning pool starts with the worker and never outlives it.
 
 A Dramatiq worker process is a multiprocessing child of ``dramatiq``'s main process; the child below
 is one too, so it exits the same way a worker does (multiprocessing joins its children first).
@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.fixtures import ROOT, wait_for
+from tests.fixtures import ROOT, Services, stop_process, wait_for
 
 WORKER = """
 import multiprocessing, signal, sys, threading, time
@@ -73,3 +73,50 @@ def test_a_killed_worker_leaves_no_pool_behind(tmp_path: Path) -> None:
     os.kill(worker, signal.SIGKILL)  # only the worker: its pool processes must notice on their own
     wait_for(lambda: not any(_alive(pid) for pid in pool), 30, "the orphaned pool processes to exit")
     proc.wait(30)
+
+
+def _descendants(pid: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def _pool_processes(pid: int) -> list[int]:
+    """The forkserver under ``pid`` and the pool processes it forked (they share its command line)."""
+
+    def is_pool(child: int) -> bool:
+        try:
+            return b"multiprocessing.forkserver" in Path(f"/proc/{child}/cmdline").read_bytes() and _alive(child)
+        except FileNotFoundError:
+            return False
+
+    return [child for child in _descendants(pid) if is_pool(child)]
+
+
+def _whole_pool(pid: int) -> list[int] | None:
+    found = _pool_processes(pid)
+    return found if len(found) == 3 else None
+
+
+def test_a_worker_starts_its_pool_when_it_boots(services: Services) -> None:
+    """No import has run, and the pool is up: the first big file a worker gets does not wait for it."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "webapp.cli", "worker", "--processes", "1", "--threads", "1"],
+        env=services.env(IMPORT_PROCESSES="2"),
+        cwd=ROOT,
+    )
+    try:
+        pool = wait_for(lambda: _whole_pool(proc.pid), 60, "the forkserver and two pool processes")
+    finally:
+        stop_process(proc)
+    wait_for(lambda: not any(_alive(pid) for pid in pool), 30, "the pool to exit with the worker")

@@ -1,4 +1,4 @@
-"""The two upsert statements (first import; source imported before) write the same rows and count the same."""
+"""How an import writes its batches: plain inserts for a source new to the studio, upserts of what changed after."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import msgspec
 import psycopg
 
 from jobs.importing.records import ClientRecord
-from jobs.upsert import BatchCounts, source_has_clients, upsert_batch
+from jobs.upsert import BatchCounts, SourceWriter
 from tests.fixtures import Services, bare_supplier
 from webapp.db.pool import tenant_sync
 from webapp.importing_service import open_pool
@@ -42,25 +42,52 @@ BATCH = [
 COLUMNS = "external_id, " + ", ".join(f for f in ClientRecord.__struct_fields__ if f != "external_id") + ", version"
 
 
-def _run(services: Services, skip_unchanged: bool) -> tuple[BatchCounts, list[tuple[Any, ...]], bool]:
+def _rows(services: Services, sid: int) -> list[tuple[Any, ...]]:
+    with psycopg.connect(services.database_url) as conn:
+        rows = conn.execute(f"SELECT {COLUMNS} FROM clients WHERE supplier_id = %s ORDER BY external_id", [sid])
+        return rows.fetchall()
+
+
+def _run(services: Services, *, same_writer: bool) -> tuple[BatchCounts, BatchCounts, list[tuple[Any, ...]]]:
+    """STORED as a studio's first import from the source, then BATCH: by a writer chosen for a new job (which
+    knows the source is there), or by the first import's own writer (which finds out from the conflict)."""
     sid = bare_supplier(services.database_url)
     with open_pool(services.database_url, max_size=1) as pool:
         with tenant_sync(pool, sid) as conn:
-            assert not source_has_clients(conn, sid, "csv")
-            upsert_batch(conn, sid, "csv", STORED)
+            first = SourceWriter.for_job(conn, sid, "csv", None)
+            assert first.new_source
+            stored = first.write(conn, STORED)
         with tenant_sync(pool, sid) as conn:
-            before = source_has_clients(conn, sid, "csv")
-            counts = upsert_batch(conn, sid, "csv", BATCH, skip_unchanged=skip_unchanged)
-    with psycopg.connect(services.database_url) as conn:
-        rows = conn.execute(f"SELECT {COLUMNS} FROM clients WHERE supplier_id = %s ORDER BY external_id", [sid])
-        return counts, rows.fetchall(), before
+            writer = first if same_writer else SourceWriter.for_job(conn, sid, "csv", None)
+            assert writer.new_source is same_writer
+            counts = writer.write(conn, BATCH)
+            assert not writer.new_source  # from now on every batch of this job is an upsert
+    return stored, counts, _rows(services, sid)
 
 
-def test_skipping_unchanged_rows_first_changes_nothing_but_the_work(services: Services) -> None:
-    plain, plain_rows, _ = _run(services, skip_unchanged=False)
-    skipping, skipping_rows, imported_before = _run(services, skip_unchanged=True)
-    assert imported_before
-    assert plain == skipping == BatchCounts(created=1, updated=3, unchanged=5)
-    assert plain_rows == skipping_rows
-    versions = {row[0]: row[-1] for row in skipping_rows}
+def test_a_batch_over_stored_clients_writes_only_what_changed(services: Services) -> None:
+    stored, counts, rows = _run(services, same_writer=False)
+    assert stored == BatchCounts(created=6)
+    assert counts == BatchCounts(created=1, updated=3, unchanged=5)
+    versions = {row[0]: row[-1] for row in rows}
     assert versions == {"x0": 1, "x1": 1, "x2": 2, "x3": 2, "x4": 1, "x5": 2, "x9": 1}
+    assert rows[2][10] == "Kew Gardens"  # a changed value reached its row
+
+
+def test_a_new_source_that_meets_a_stored_client_is_upserted_instead(services: Services) -> None:
+    """A plain INSERT that finds a key stored (a file that repeats a client, another job of the same source) is
+    undone to its savepoint and the batch upserted: the result is the same as if the writer had known."""
+    _, known, known_rows = _run(services, same_writer=False)
+    _, found_out, found_out_rows = _run(services, same_writer=True)
+    assert found_out == known
+    assert found_out_rows == known_rows
+
+
+def test_a_first_import_folds_repeated_clients_in_a_batch(services: Services) -> None:
+    sid = bare_supplier(services.database_url)
+    with open_pool(services.database_url, max_size=1) as pool, tenant_sync(pool, sid) as conn:
+        writer = SourceWriter.for_job(conn, sid, "csv", None)
+        counts = writer.write(conn, [_record(1), _record(2, status="booked"), _record(2), _record(3)])
+        assert writer.new_source
+    assert counts == BatchCounts(created=3, unchanged=1)
+    assert [(row[0], row[11]) for row in _rows(services, sid)] == [("x1", "lead"), ("x2", "lead"), ("x3", "lead")]
