@@ -22,7 +22,7 @@ from jobs.db import pool
 from jobs.progress import Publisher
 from jobs.providers.lightblue import LightBlueClient, LightBlueLead
 from jobs.providers.tave import TaveClient
-from jobs.runner import Reporter, RetryLater, file_batches, run_job, upload_reader
+from jobs.runner import Reporter, RetryLater, run_job, upload_batches
 from jobs.sources import tave_batches
 from webapp.db.pool import tenant_sync
 from webapp.security import SecretBox
@@ -201,7 +201,7 @@ def incremental_sync(supplier_id: int, job_id: int) -> None:
 @dramatiq.actor(queue_name="imports", **_OPTIONS)
 def file_import(supplier_id: int, job_id: int) -> None:
     def batches(job: store.JobRow, reporter: Reporter) -> Any:
-        return file_batches(upload_reader(pool(), supplier_id, job.id), job.options, job.checkpoint)
+        return upload_batches(pool(), job)
 
     run_job(pool(), supplier_id, job_id, batches, emit=publisher().emit)
 

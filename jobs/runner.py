@@ -22,11 +22,11 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from jobs import store
-from jobs.importing.records import ClientRecord, ImportFileError, RowError
+from jobs.importing.records import ClientRecord, ImportFileError, RowError, Unchanged
 from jobs.progress import ProgressEvent
 from jobs.providers.errors import ProviderError
 from jobs.sources import Batch, RowCapReached, UploadStream, file_batches, max_file_rows
-from jobs.upsert import SourceWriter
+from jobs.upsert import BatchCounts, SourceWriter, stored_digests
 from webapp.cache import bump_from_worker
 from webapp.db.pool import tenant_sync
 
@@ -147,12 +147,13 @@ def _write(
     """
     records = [i for i in batch.items if isinstance(i, ClientRecord)]
     errors = [i for i in batch.items if isinstance(i, RowError)]
+    unchanged = BatchCounts(unchanged=sum(isinstance(i, Unchanged) for i in batch.items))
     try:
         if ahead is not None:
             ahead.connected.wait()
         with tenant_sync(pool, job.supplier_id) as conn:
             connected.set()
-            counts = writer.write(conn, records)
+            counts = writer.write(conn, records) + unchanged
             if ahead is not None:
                 ahead.future.result()  # raises if it failed: this batch then rolls back too
             if batch.cursor is not None and job.integration_id is not None:
@@ -298,4 +299,11 @@ def upload_reader(pool: ConnectionPool, supplier_id: int, job_id: int) -> io.Buf
     return io.BufferedReader(UploadStream(pool, supplier_id, job_id), buffer_size=256 * 1024)
 
 
-__all__ = ["RetryLater", "file_batches", "run_job", "upload_reader"]
+def upload_batches(pool: ConnectionPool, job: store.JobRow) -> Iterator[Batch]:
+    """The batches of a job's uploaded file, rows the studio imported before unchanged left uncleaned."""
+    with tenant_sync(pool, job.supplier_id) as conn:
+        stored = stored_digests(conn, job.supplier_id, job.source)
+    return file_batches(upload_reader(pool, job.supplier_id, job.id), job.options, job.checkpoint, stored)
+
+
+__all__ = ["RetryLater", "file_batches", "run_job", "upload_batches", "upload_reader"]

@@ -19,7 +19,7 @@ from jobs.importing.normalise import NormaliseContext
 from jobs.importing.parallel import clean_rows, shared_pool
 from jobs.importing.pipeline import PreparedImport
 from jobs.importing.readers import open_table
-from jobs.importing.records import ClientRecord, ImportFileError, RawRow, RowError
+from jobs.importing.records import ClientRecord, ImportFileError, ImportItem, RawRow, RowError
 from jobs.importing.vcard import read_vcards
 from jobs.providers.errors import ProviderError
 from jobs.providers.tave import TaveClient
@@ -37,7 +37,7 @@ def max_file_rows() -> int:
 
 
 class Batch(msgspec.Struct):
-    items: list[ClientRecord | RowError]
+    items: list[ImportItem]
     checkpoint: dict[str, Any]
     total: int | None = None
     skipped: int = 0  # source records that are not clients (e.g. a Tave portrait job): processed, not imported
@@ -77,9 +77,13 @@ class UploadStream(io.RawIOBase):
 
 
 def file_batches(
-    stream: io.BufferedReader, options: dict[str, Any], checkpoint: dict[str, Any] | None
+    stream: io.BufferedReader,
+    options: dict[str, Any],
+    checkpoint: dict[str, Any] | None,
+    stored: dict[bytes, str] | None = None,
 ) -> Iterator[Batch]:
-    """Batches from an uploaded file; resumes after ``checkpoint["items"]`` already-committed rows."""
+    """Batches from an uploaded file; resumes after ``checkpoint["items"]`` already-committed rows. ``stored``: the
+    digests of the rows the studio's clients from this source were imported from (jobs.importing.digest)."""
     kind = options.get("format", "table")
     rows: Iterator[RawRow]
     if kind == "vcard":
@@ -89,14 +93,14 @@ def file_batches(
     else:
         rows = iter(open_table(stream))
     mapping = msgspec.convert(options["mapping"], Mapping)
-    prepared = PreparedImport(rows, mapping, parallel=True)
+    prepared = PreparedImport(rows, mapping)
     done = int((checkpoint or {}).get("items", 0))
     cap = max_file_rows()
-    items = iter(prepared)
+    items = prepared.for_job(stored or {})
     if done:
         next(itertools.islice(items, done - 1, done), None)  # skip what earlier attempts committed
     while True:
-        chunk: list[ClientRecord | RowError] = []
+        chunk: list[ImportItem] = []
         failure: ImportFileError | None = None
         try:
             for item in itertools.islice(items, BATCH_SIZE):
@@ -215,7 +219,7 @@ class _PageGrouper:
 
     def __init__(self) -> None:
         self._fed: collections.deque[list[Any]] = collections.deque()  # [page, couples not back yet]
-        self._items: list[ClientRecord | RowError] = []
+        self._items: list[ImportItem] = []
         self._skipped = 0
         self._pass: int | None = None  # the pass of what is held
         self._last: TavePage | None = None  # the last page whose couples have all come back
@@ -257,7 +261,7 @@ class _PageGrouper:
         return batch
 
 
-def _tave_batch(items: list[ClientRecord | RowError], skipped: int, page: TavePage) -> Batch:
+def _tave_batch(items: list[ImportItem], skipped: int, page: TavePage) -> Batch:
     return Batch(
         items,
         {"page": page.page},

@@ -20,7 +20,7 @@ DATA_COLUMNS = (
     "partner2_first", "partner2_last", "partner2_email", "partner2_phone",
     "wedding_date", "venue", "status", "lead_source", "inquiry_date", "booking_date",
 )  # fmt: skip
-_ALL = ("external_id", *DATA_COLUMNS)
+_ALL = ("external_id", *DATA_COLUMNS, "import_digest")
 
 CREATE_BATCH_TABLE = """
 CREATE TEMP TABLE IF NOT EXISTS import_batch (
@@ -28,7 +28,8 @@ CREATE TEMP TABLE IF NOT EXISTS import_batch (
     external_id    text NOT NULL,
     partner1_first text NOT NULL, partner1_last text NOT NULL, partner1_email text, partner1_phone text,
     partner2_first text NOT NULL, partner2_last text NOT NULL, partner2_email text, partner2_phone text,
-    wedding_date date, venue text, status text NOT NULL, lead_source text, inquiry_date date, booking_date date
+    wedding_date date, venue text, status text NOT NULL, lead_source text, inquiry_date date, booking_date date,
+    import_digest bytea
 ) ON COMMIT DELETE ROWS
 """
 COPY_BATCH = f"COPY import_batch (ord, {', '.join(_ALL)}) FROM STDIN"
@@ -49,7 +50,7 @@ WITH incoming AS (
 ){{changed}}, written AS (
     INSERT INTO clients (supplier_id, source, {", ".join(_ALL)})
     SELECT %(sid)s, %(source)s, {", ".join(_ALL)} FROM {{rows}}{{on_conflict}}
-    RETURNING id, (xmax = 0) AS inserted, partner1_email, partner1_last, wedding_date
+    RETURNING id, (xmax = 0) AS inserted, updated_at = now() AS touched, partner1_email, partner1_last, wedding_date
 ), other_sources AS (
     -- Two bounded probes of clients_source_key (sources below and above this one), not a scan of the
     -- supplier's own rows. None: the supplier has only this source, nothing can be a duplicate, and the
@@ -61,20 +62,21 @@ WITH incoming AS (
     SELECT %(sid)s, %(job_id)s, w.id, o.id, 'same email'
     FROM written w
     JOIN clients o ON o.supplier_id = %(sid)s AND o.partner1_email = w.partner1_email AND o.source <> %(source)s
-    WHERE %(job_id)s::bigint IS NOT NULL AND (SELECT found FROM other_sources) AND w.partner1_email IS NOT NULL
+    WHERE %(job_id)s::bigint IS NOT NULL AND (SELECT found FROM other_sources) AND w.touched
+          AND w.partner1_email IS NOT NULL
     UNION ALL
     SELECT %(sid)s, %(job_id)s, w.id, o.id, 'same couple and wedding date'
     FROM written w
     JOIN clients o ON o.supplier_id = %(sid)s AND o.wedding_date = w.wedding_date
          AND lower(o.partner1_last) = lower(w.partner1_last) AND o.source <> %(source)s
-    WHERE %(job_id)s::bigint IS NOT NULL AND (SELECT found FROM other_sources) AND w.wedding_date IS NOT NULL
-          AND w.partner1_last <> ''
+    WHERE %(job_id)s::bigint IS NOT NULL AND (SELECT found FROM other_sources) AND w.touched
+          AND w.wedding_date IS NOT NULL AND w.partner1_last <> ''
     ON CONFLICT DO NOTHING
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM incoming),
        count(*) FILTER (WHERE inserted),
-       count(*) FILTER (WHERE NOT inserted),
+       count(*) FILTER (WHERE touched AND NOT inserted),
        (SELECT count(*) FROM duplicates)
 FROM written
 """
@@ -86,12 +88,14 @@ FROM written
 # file repeats a client an earlier batch wrote) fails the statement, and the batch is written again with UPSERT_BATCH.
 INSERT_BATCH = _WRITE.format(changed="", rows="incoming", on_conflict="")
 
-_SAME_AS_STORED = "({}) IS NOT DISTINCT FROM ({})".format(
-    ", ".join(f"c.{c}" for c in DATA_COLUMNS), ", ".join(f"i.{c}" for c in DATA_COLUMNS)
+_DATA_CHANGED = (
+    f"(clients.{', clients.'.join(DATA_COLUMNS)}) IS DISTINCT FROM (EXCLUDED.{', EXCLUDED.'.join(DATA_COLUMNS)})"
 )
-# Any other batch. Rows identical to the stored client are dropped first, by one probe of clients_source_key
-# each, so PostgreSQL never forms them as rows to insert: it would otherwise compute their generated columns
-# (sort_name, search_words: most of an unchanged re-import's PostgreSQL time) before finding the conflict.
+# Any other batch. Rows identical to the stored client, digest included, are dropped first, by one probe of
+# clients_source_key each, so PostgreSQL never forms them as rows to insert: it would otherwise compute their
+# generated columns (sort_name, search_words: most of an unchanged re-import's PostgreSQL time) before finding the
+# conflict. A row whose values held but whose digest did not (the cleaning code or the mapping changed) only
+# refreshes the digest: no new version, not counted as updated, not reported as a possible duplicate again.
 UPSERT_BATCH = _WRITE.format(
     changed=f"""
 , changed AS (
@@ -99,7 +103,7 @@ UPSERT_BATCH = _WRITE.format(
     LEFT JOIN LATERAL (
         SELECT true AS same FROM clients c
         WHERE c.supplier_id = %(sid)s AND c.source = %(source)s AND c.external_id = i.external_id
-          AND {_SAME_AS_STORED}
+          AND (c.{", c.".join(_ALL[1:])}) IS NOT DISTINCT FROM (i.{", i.".join(_ALL[1:])})
         LIMIT 1
     ) stored ON true
     WHERE stored.same IS NULL
@@ -107,18 +111,27 @@ UPSERT_BATCH = _WRITE.format(
     rows="changed",
     on_conflict=f"""
     ON CONFLICT (supplier_id, source, external_id) DO UPDATE SET
-        {", ".join(f"{c} = EXCLUDED.{c}" for c in DATA_COLUMNS)},
-        version = clients.version + 1,
-        updated_at = now()
-    WHERE ({", ".join(f"clients.{c}" for c in DATA_COLUMNS)})
-          IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in DATA_COLUMNS)})""",
+        {", ".join(f"{c} = EXCLUDED.{c}" for c in _ALL[1:])},
+        version = clients.version + CASE WHEN {_DATA_CHANGED} THEN 1 ELSE 0 END,
+        updated_at = CASE WHEN {_DATA_CHANGED} THEN now() ELSE clients.updated_at END
+    WHERE (clients.{", clients.".join(_ALL[1:])}) IS DISTINCT FROM (EXCLUDED.{", EXCLUDED.".join(_ALL[1:])})""",
 )
 SOURCE_HAS_CLIENTS = "SELECT EXISTS (SELECT FROM clients WHERE supplier_id = %s AND source = %s)"
+STORED_DIGESTS = """
+SELECT import_digest, external_id FROM clients
+WHERE supplier_id = %s AND source = %s AND import_digest IS NOT NULL
+"""
 
 
 def source_has_clients(conn: psycopg.Connection, supplier_id: int, source: str) -> bool:
     row = conn.execute(SOURCE_HAS_CLIENTS, [supplier_id, source]).fetchone()
     return bool(row and row[0])
+
+
+def stored_digests(conn: psycopg.Connection, supplier_id: int, source: str) -> dict[bytes, str]:
+    """What the studio's clients from ``source`` were imported from: raw-row digest → external id."""
+    with conn.cursor(binary=True) as cur:
+        return dict(cur.execute(STORED_DIGESTS, [supplier_id, source]).fetchall())
 
 
 class BatchCounts(msgspec.Struct, frozen=True):
@@ -155,7 +168,7 @@ class SourceWriter:
                     copy.write_row((
                         i, r.external_id, r.partner1_first, r.partner1_last, r.partner1_email, r.partner1_phone,
                         r.partner2_first, r.partner2_last, r.partner2_email, r.partner2_phone, r.wedding_date,
-                        r.venue, r.status, r.lead_source, r.inquiry_date, r.booking_date,
+                        r.venue, r.status, r.lead_source, r.inquiry_date, r.booking_date, r.import_digest,
                     ))  # fmt: skip
             analysed = cur.execute(ANALYSED_ROWS).fetchone()
             if analysed is None or not len(records) / 2 <= analysed[0] <= len(records) * 2:

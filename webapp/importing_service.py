@@ -215,11 +215,11 @@ def wait_for_job(
 
 def run_inline(pool: ConnectionPool, supplier_id: int, job_id: int) -> str | None:
     """Run a queued file job in this process, through the same runner a worker uses."""
-    from jobs.runner import file_batches, run_job, upload_reader
+    from jobs.runner import run_job, upload_batches
     from jobs.store import JobRow
 
     def batches(job: JobRow, *_reporter: object) -> Any:  # the runner may pass its progress reporter
-        return file_batches(upload_reader(pool, supplier_id, job.id), job.options, job.checkpoint)
+        return upload_batches(pool, job)
 
     return run_job(pool, supplier_id, job_id, batches)
 

@@ -24,13 +24,15 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection
+from typing import overload
 
 import msgspec
 import structlog
 
+from jobs.importing.digest import KnownRows, RowDigester
 from jobs.importing.mapping import Mapping
 from jobs.importing.normalise import NormaliseContext
-from jobs.importing.records import ClientRecord, ImportFileError, RawRow, RowError
+from jobs.importing.records import ClientRecord, ImportFileError, ImportItem, RawRow, RowError, Unchanged
 from jobs.importing.validate import build_record
 
 log = structlog.get_logger("wedsync.jobs")
@@ -39,7 +41,7 @@ CHUNK_ROWS = 1_000
 
 Results = tuple[list[ClientRecord], list[tuple[int, RowError]]]
 _encode = msgspec.msgpack.Encoder().encode
-_decode_chunk = msgspec.msgpack.Decoder(tuple[list[RawRow], Mapping, NormaliseContext]).decode
+_decode_chunk = msgspec.msgpack.Decoder(tuple[list[RawRow], Mapping, NormaliseContext, bytes | None]).decode
 _decode_results = msgspec.msgpack.Decoder(Results).decode
 
 _pool: ProcessPoolExecutor | None = None
@@ -142,12 +144,13 @@ def _discard(broken: ProcessPoolExecutor) -> None:
     broken.shutdown(wait=False, cancel_futures=True)
 
 
-def _clean(rows: list[RawRow], mapping: Mapping, ctx: NormaliseContext) -> Results:
+def _clean(rows: list[RawRow], mapping: Mapping, ctx: NormaliseContext, digest_key: bytes | None) -> Results:
     records: list[ClientRecord] = []
     errors: list[tuple[int, RowError]] = []
     apply = mapping.applier()
+    digest = RowDigester(digest_key) if digest_key is not None else None
     for position, row in enumerate(rows):
-        item = build_record(apply(row), row.line, row, ctx)
+        item = build_record(apply(row), row.line, row, ctx, digest)
         if isinstance(item, ClientRecord):
             records.append(item)
         else:
@@ -174,47 +177,93 @@ def _in_order(results: Results) -> Iterator[ClientRecord | RowError]:
         yield error
 
 
-def clean_rows(rows: Iterator[RawRow], mapping: Mapping, ctx: NormaliseContext) -> Iterator[ClientRecord | RowError]:
+class _Chunk(msgspec.Struct):
+    rows: list[RawRow]
+    to_clean: list[RawRow]  # all of ``rows``, but for the ones a stored client was imported from
+    stored_ids: list[str | None] | None  # per row, that client's external id (None: no row was stored)
+    future: Future[bytes] | None = None
+
+
+@overload
+def clean_rows(
+    rows: Iterator[RawRow], mapping: Mapping, ctx: NormaliseContext, known: None = None
+) -> Iterator[ClientRecord | RowError]: ...
+@overload
+def clean_rows(
+    rows: Iterator[RawRow], mapping: Mapping, ctx: NormaliseContext, known: KnownRows
+) -> Iterator[ImportItem]: ...
+def clean_rows(
+    rows: Iterator[RawRow], mapping: Mapping, ctx: NormaliseContext, known: KnownRows | None = None
+) -> Iterator[ImportItem]:
     """Records and row errors for ``rows``, in order, cleaned in the shared pool.
 
     The pool is only started once a full chunk is waiting, so a small file never pays for it;
     until its processes are up, and for a last, short chunk, rows are cleaned in this thread.
     A reader that breaks mid-file (ImportFileError) still has every row before the break
     cleaned and yielded first; then the error is raised, as in the single-thread path.
+
+    With ``known`` (jobs.importing.digest), records carry their raw row's digest, and a row the studio's
+    source already has a client from comes out as Unchanged without being cleaned; unless this job wrote
+    that client from an earlier row, in which case it is cleaned here, so the file's last row still wins.
     """
-    in_flight: collections.deque[tuple[list[RawRow], Future[bytes] | None]] = collections.deque()
+    in_flight: collections.deque[_Chunk] = collections.deque()
     limit = 2 * max(1, pool_size())  # enough to keep every pool process busy, few enough to stay small
     failure: ImportFileError | None = None
     live: ProcessPoolExecutor | None = None
     started = False
+    digest = known.digest if known is not None else None
+    digest_key = digest.key if digest is not None else None
+    stored = known.stored if known is not None else {}
+    apply = mapping.applier()
 
-    def submit(chunk: list[RawRow]) -> None:
+    def submit(read: list[RawRow]) -> None:
         nonlocal live, started
-        future: Future[bytes] | None = None
-        if len(chunk) == CHUNK_ROWS and not started:
+        chunk = _Chunk(read, read, None)
+        if stored:
+            assert digest is not None
+            chunk.stored_ids = [stored.get(digest(row.values)) for row in read]
+            chunk.to_clean = [row for row, stored_id in zip(read, chunk.stored_ids, strict=True) if stored_id is None]
+        full = len(read) == CHUNK_ROWS
+        if full and not started:
             live, started = shared_pool(), True
-        # Until the pool's processes are up, chunks are cleaned in this thread (see _ready).
-        if live is not None and len(chunk) == CHUNK_ROWS and is_ready(live):
+        # Until the pool's processes are up, chunks are cleaned in this thread (see _ready), and so are the
+        # few rows left of a chunk that was mostly unchanged: sending them would cost more than cleaning them.
+        if live is not None and full and len(chunk.to_clean) > CHUNK_ROWS // 10 and is_ready(live):
             try:
-                future = live.submit(clean_chunk, _encode((chunk, mapping, ctx)))
+                chunk.future = live.submit(clean_chunk, _encode((chunk.to_clean, mapping, ctx, digest_key)))
             except BrokenProcessPool:
                 _discard(live)
                 live = None
-        in_flight.append((chunk, future))
+        in_flight.append(chunk)
 
-    def collect() -> Iterator[ClientRecord | RowError]:
+    def collect() -> Iterator[ImportItem]:
         nonlocal live
-        chunk, future = in_flight.popleft()
+        chunk = in_flight.popleft()
         results: Results | None = None
-        if future is not None:
+        if chunk.future is not None:
             try:
-                results = _decode_results(future.result())
+                results = _decode_results(chunk.future.result())
             except BrokenProcessPool:
                 log.warning("an import cleaning process died; cleaning the rest in the job's thread")
                 if live is not None:
                     _discard(live)
                     live = None
-        yield from _in_order(results if results is not None else _clean(chunk, mapping, ctx))
+        cleaned = _in_order(results if results is not None else _clean(chunk.to_clean, mapping, ctx, digest_key))
+        if chunk.stored_ids is None:
+            yield from cleaned
+            return
+        assert known is not None
+        for row, stored_id in zip(chunk.rows, chunk.stored_ids, strict=True):
+            item: ImportItem
+            if stored_id is None:
+                item = next(cleaned)
+            elif stored_id in known.written:
+                item = build_record(apply(row), row.line, row, ctx, digest)
+            else:
+                item = Unchanged(row.line, stored_id)
+            if isinstance(item, ClientRecord):
+                known.written.add(item.external_id)
+            yield item
 
     while failure is None:
         chunk: list[RawRow] = []

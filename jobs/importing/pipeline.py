@@ -6,10 +6,11 @@ import itertools
 from collections.abc import Iterable, Iterator
 
 from jobs.importing.dates import DateOrderDecision, DateOrderDetector
+from jobs.importing.digest import KnownRows, cleaning_key
 from jobs.importing.mapping import Mapping
 from jobs.importing.normalise import NormaliseContext
 from jobs.importing.parallel import clean_rows
-from jobs.importing.records import ClientRecord, ImportFileError, RawRow, RowError
+from jobs.importing.records import ClientRecord, ImportFileError, ImportItem, RawRow, RowError
 from jobs.importing.validate import build_record
 
 # Rows looked at before the first record comes out, to settle the file's date order.
@@ -29,12 +30,8 @@ class PreparedImport:
         rows: Iterable[RawRow],
         mapping: Mapping,
         lookahead: int = LOOKAHEAD_ROWS,
-        parallel: bool = False,
     ) -> None:
         self.mapping = mapping
-        # Rows after the look-ahead are cleaned in a process pool (jobs.importing.parallel): the
-        # worker's import jobs ask for it; the web preview of a file's first rows does not.
-        self._parallel = parallel
         self._rows = iter(rows)
         # Buffer mapped rows so the look-ahead does not apply the mapping twice.
         self._buffer: list[tuple[RawRow, dict[str, str]]] = []
@@ -59,6 +56,7 @@ class PreparedImport:
         self.context = NormaliseContext(date_order=self.date_order.order, default_region=mapping.default_region.upper())
 
     def __iter__(self) -> Iterator[ClientRecord | RowError]:
+        """Every row cleaned in this thread (the web preview of a file's first rows, tests)."""
         ctx = self.context
         buffered, self._buffer = self._buffer, []
         for row, fields in buffered:
@@ -66,12 +64,24 @@ class PreparedImport:
         del buffered
         if self._failure is not None:
             raise self._failure
-        if self._parallel:
-            yield from clean_rows(self._rows, self.mapping, ctx)
-            return
         apply = self.mapping.applier()
         for row in self._rows:
             yield build_record(apply(row), row.line, row, ctx)
+
+    def for_job(self, stored: dict[bytes, str]) -> Iterator[ImportItem]:
+        """Every row, for an import job: cleaned in the process pool (jobs.importing.parallel), each record with its
+        raw row's digest, and rows whose digest is in ``stored`` (the studio's source) not cleaned again."""
+        known = KnownRows(cleaning_key(self.mapping, self.context), stored)
+        return clean_rows(self._read_on(), self.mapping, self.context, known)
+
+    def _read_on(self) -> Iterator[RawRow]:
+        buffered, self._buffer = self._buffer, []
+        for row, _ in buffered:
+            yield row
+        del buffered
+        if self._failure is not None:
+            raise self._failure
+        yield from self._rows
 
 
 def prepare(rows: Iterable[RawRow], mapping: Mapping) -> PreparedImport:

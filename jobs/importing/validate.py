@@ -7,6 +7,7 @@ import hashlib
 import re
 from functools import lru_cache
 
+from jobs.importing.digest import RowDigester
 from jobs.importing.normalise import (
     DateOrder,
     NormaliseContext,
@@ -216,7 +217,7 @@ def stable_external_id(p1: _Person, wedding_date: datetime.date | None) -> str:
     return "h-" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def _build(fields: dict[str, str], ctx: NormaliseContext) -> ClientRecord:
+def _build(fields: dict[str, str], ctx: NormaliseContext, digest: bytes | None) -> ClientRecord:
     _check_lengths(fields)
     p1, p2 = _resolve_people(fields)
 
@@ -272,14 +273,16 @@ def _build(fields: dict[str, str], ctx: NormaliseContext) -> ClientRecord:
         lead_source=clean_optional(fields.get("lead_source")),
         inquiry_date=inquiry_date,
         booking_date=booking_date,
+        import_digest=digest,
     )
 
 
 def build_record(
-    fields: dict[str, str], line: int, source_row: RawRow, ctx: NormaliseContext
+    fields: dict[str, str], line: int, source_row: RawRow, ctx: NormaliseContext, digest: RowDigester | None = None
 ) -> ClientRecord | RowError:
-    """Normalise and check one mapped row. The first problem found becomes the RowError."""
+    """Normalise and check one mapped row. The first problem found becomes the RowError. With ``digest`` the
+    record keeps the digest of ``source_row`` (jobs.importing.digest)."""
     try:
-        return _build(fields, ctx)
+        return _build(fields, ctx, digest(source_row.values) if digest is not None else None)
     except _RowProblem as problem:
         return RowError(line=line, reason=f"Row {line}: {problem.message}", field=problem.field, raw=source_row.values)

@@ -6,13 +6,15 @@ import os
 import signal
 from collections.abc import Iterator
 
+import msgspec
 import pytest
 
 from jobs.importing import parallel
+from jobs.importing.digest import KnownRows, RowDigester, cleaning_key
 from jobs.importing.mapping import Mapping
 from jobs.importing.normalise import NormaliseContext
 from jobs.importing.pipeline import PreparedImport
-from jobs.importing.records import ClientRecord, ImportFileError, RawRow, RowError
+from jobs.importing.records import ClientRecord, ImportFileError, RawRow, RowError, Unchanged
 
 MAPPING = Mapping(columns={"ID": "external_id", "Name": "partner1_name", "Email": "partner1_email",
                            "Phone": "partner1_phone", "Date": "wedding_date"})  # fmt: skip
@@ -94,3 +96,27 @@ def test_pool_off_cleans_in_the_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     assert parallel.shared_pool() is None
     source = rows(parallel.CHUNK_ROWS + 10)
     assert list(parallel.clean_rows(iter(source), MAPPING, CTX)) == in_thread(source)
+
+
+def test_known_rows_come_out_unchanged_in_place_and_the_rest_with_their_digests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rows with a stored digest are not cleaned (Unchanged, in their place); the others, cleaned in the pool or in
+    the thread alike, carry the digest that makes them known to the next import."""
+    source = rows(3 * parallel.CHUNK_ROWS + 250)
+    key = cleaning_key(MAPPING, CTX)
+    digester = RowDigester(key)
+    # Every row of the first chunk and every third row after it were imported before.
+    stored = {digester(row.values): row.values["ID"] for i, row in enumerate(source) if i < 1000 or i % 3 == 0}
+    expected = [
+        Unchanged(row.line, row.values["ID"]) if digester(row.values) in stored
+        else msgspec.structs.replace(item, import_digest=digester(row.values)) if isinstance(item, ClientRecord)
+        else item
+        for row, item in zip(source, in_thread(source), strict=True)
+    ]  # fmt: skip
+    pool = parallel.started_pool()
+    assert pool is not None
+    assert parallel.is_ready(pool)
+    assert list(parallel.clean_rows(iter(source), MAPPING, CTX, KnownRows(key, stored))) == expected
+    monkeypatch.setenv("IMPORT_PROCESSES", "0")
+    assert list(parallel.clean_rows(iter(source), MAPPING, CTX, KnownRows(key, stored))) == expected

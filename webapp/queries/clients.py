@@ -93,8 +93,9 @@ SEARCH_WALK_BUDGET_MS = 400
 # serves ``id = ANY``.
 ROWS_BY_IDS = "SELECT " + _LIST_COLUMNS + " FROM clients WHERE supplier_id = %(sid)s AND id = ANY(%(ids)s)"
 GET_CLIENT = "SELECT " + _DETAIL_COLUMNS + " FROM clients WHERE id = %s"
+# import_digest = NULL: the client no longer holds what its file row cleans to (migrations/0012).
 UPDATE_STATUS = (
-    "UPDATE clients SET status = %(status)s, version = version + 1, updated_at = now() "
+    "UPDATE clients SET status = %(status)s, version = version + 1, updated_at = now(), import_digest = NULL "
     "WHERE id = %(id)s AND version = %(version)s RETURNING " + _DETAIL_COLUMNS
 )
 INSERT_MANUAL_CLIENT = """
