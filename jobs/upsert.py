@@ -42,7 +42,7 @@ ANALYSED_ROWS = "SELECT reltuples FROM pg_class WHERE oid = 'pg_temp.import_batc
 # One statement per batch. The last occurrence of an external id in a batch wins, as it would in a
 # spreadsheet read top-down. Possible duplicates across sources (same email, or same surname and
 # wedding date) are looked up only for rows actually written, straight from RETURNING into the indexes
-# clients_email1_idx and clients_couple_date_idx; the lookups see the table as it was before this batch,
+# clients_email1_idx and clients_wedding_date_idx; the lookups see the table as it was before this batch,
 # which is right because a job writes one source and duplicates are, by definition, in another.
 _WRITE = f"""
 WITH incoming AS (

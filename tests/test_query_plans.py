@@ -261,8 +261,8 @@ def test_page_queries_use_indexes_at_100k_clients(plans_db: tuple[str, int, int]
     expect = {
         "list first page": "clients_list_idx",
         "list next page": "clients_list_idx",
-        "upcoming weddings": "clients_couple_date_idx",
-        "upcoming next page": "clients_couple_date_idx",
+        "upcoming weddings": "clients_wedding_date_idx",
+        "upcoming next page": "clients_wedding_date_idx",
         "list rows by id": "clients_pkey",  # a cached list page reading again the rows that changed
         "client detail": "clients_pkey",
         "client notes": "client_notes_client_idx",

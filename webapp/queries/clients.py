@@ -28,7 +28,7 @@ lead_source, inquiry_date, booking_date, version, created_at, updated_at
 # The list row Struct's own fields, so every query that reads list rows agrees with it on what a row holds.
 _LIST_COLUMNS = ", ".join(field.name for field in msgspec.structs.fields(ClientListRow))
 
-# Fragments composed by list_clients. Name order: clients_list_idx; date order: clients_couple_date_idx (0010).
+# Fragments composed by list_clients. Name order: clients_list_idx; date order: clients_wedding_date_idx (0013).
 _LIST_BASE = sql.SQL("SELECT " + _LIST_COLUMNS + " FROM clients WHERE supplier_id = %(sid)s")
 # Every typed word is one of the client's words, or its start (search_words / search_query, migrations/0009, 0011).
 # The query is a sub-SELECT, so PostgreSQL works it out once per statement: psycopg prepares a statement it has run
