@@ -144,6 +144,17 @@ class _Codec:
         self.schema = hashlib.blake2b(schema, digest_size=4).hexdigest()
 
 
+class _ListingRead(msgspec.Struct, Generic[T], frozen=True):
+    """What ``get_listing`` caches and how to read it: whole (``load``), or a few of its ``rows_of`` (``refresh``)."""
+
+    name: str
+    params: tuple[Hashable, ...]
+    codec: _Codec  # of Listing[the value's type]
+    load: Callable[[], Awaitable[T]]
+    rows_of: Callable[[T], Collection[int]]
+    refresh: Callable[[T, frozenset[int]], Awaitable[T | None]]
+
+
 def _templates_digest() -> str:
     """Part of every ETag, so a deploy with changed templates never answers 304 for an old rendering."""
     from webapp.settings import PROJECT_ROOT
@@ -307,6 +318,11 @@ class HotCache:
             codec = self._codecs[name] = _Codec(type_)
         return codec
 
+    @staticmethod
+    def _value_key(sid: int, version: object, name: str, codec: _Codec, params: tuple[Hashable, ...]) -> str:
+        digest = hashlib.blake2b(repr(params).encode(), digest_size=12).hexdigest()
+        return VALUE_KEY.format(sid=sid, gen=version, name=name, schema=codec.schema, digest=digest)
+
     async def get(
         self,
         gen: Generation,
@@ -362,7 +378,8 @@ class HotCache:
         flight_key = (key, gen.scoped)
         flight = self._flights.get(flight_key)
         if flight is None:
-            fill = self._fill_listing(key, gen, name, params, type_, load, rows_of, refresh, stale)
+            read = _ListingRead(name, params, self._codec(name, Listing[type_]), load, rows_of, refresh)
+            fill = self._fill_listing(key, gen, read, stale)
             flight = asyncio.ensure_future(fill)
             self._flights[flight_key] = flight
             flight.add_done_callback(lambda done: self._landed(flight_key, done))
@@ -372,32 +389,22 @@ class HotCache:
         return value  # type: ignore[no-any-return]
 
     async def _fill_listing(
-        self,
-        key: Hashable,
-        gen: Generation,
-        name: str,
-        params: tuple[Hashable, ...],
-        type_: Any,
-        load: Callable[[], Awaitable[T]],
-        rows_of: Callable[[T], Collection[int]],
-        refresh: Callable[[T, frozenset[int]], Awaitable[T | None]],
-        stale: Listing[T] | None,
+        self, key: Hashable, gen: Generation, read: _ListingRead[T], stale: Listing[T] | None
     ) -> tuple[T, bool]:
         """(value, answered from memory). Counts the Redis tier once per fill: a hit when PostgreSQL was not asked,
         a miss when it was (for the whole list or for a few of its rows)."""
         lists = gen.scoped
         if gen.shared is None or lists is None:
-            loaded = await load()
+            loaded = await read.load()
             self._memory[key] = (time.monotonic(), Listing(0, loaded))
             return loaded, False
         sid = gen.supplier_id
         changed = await changed_rows(self.redis, self.guard, sid, stale.lists) if stale is not None else None
-        if stale is not None and changed is not None and changed.isdisjoint(rows_of(stale.value)):
+        if stale is not None and changed is not None and changed.isdisjoint(read.rows_of(stale.value)):
             self._memory[key] = (time.monotonic(), Listing(lists, stale.value))
             return stale.value, True
-        codec = self._codec(name, Listing[type_])
-        digest = hashlib.blake2b(repr(params).encode(), digest_size=12).hexdigest()
-        rkey = VALUE_KEY.format(sid=sid, gen=gen.shared, name=name, schema=codec.schema, digest=digest)
+        codec = read.codec
+        rkey = self._value_key(sid, gen.shared, read.name, codec, read.params)
         found = await self._from_redis(rkey, codec, count=False)
         remote: Listing[T] | None = found[0] if found else None
         if remote is not None and remote.lists >= lists:  # another process has read it since the last change
@@ -410,12 +417,14 @@ class HotCache:
             base, changed = remote, await changed_rows(self.redis, self.guard, sid, remote.lists)
         value: T | None = None
         if base is not None and changed is not None:
-            dirty = changed.intersection(rows_of(base.value))
+            dirty = changed.intersection(read.rows_of(base.value))
             CACHE_LOOKUPS.labels("redis", "miss" if dirty else "hit").inc()
-            value = await refresh(base.value, frozenset(dirty)) if dirty else base.value
+            value = await read.refresh(base.value, frozenset(dirty)) if dirty else base.value
         else:
             CACHE_LOOKUPS.labels("redis", "miss").inc()
-        listing = Listing(lists, value if value is not None else await self._load_listing(rkey, codec, lists, load))
+        if value is None:
+            value = await self._load_listing(rkey, codec, lists, read.load)
+        listing = Listing(lists, value)
         self._memory[key] = (time.monotonic(), listing)
         await self._store(rkey, listing)
         return listing.value, False
@@ -450,9 +459,8 @@ class HotCache:
         codec = self._codec(name, type_)
         rkey = None
         if gen.shared is not None:
-            digest = hashlib.blake2b(repr(params).encode(), digest_size=12).hexdigest()
             version = gen.shared if gen.scoped is None else f"{gen.shared}.{gen.scoped}"
-            rkey = VALUE_KEY.format(sid=gen.supplier_id, gen=version, name=name, schema=codec.schema, digest=digest)
+            rkey = self._value_key(gen.supplier_id, version, name, codec, params)
             value = await self._from_redis(rkey, codec)
             if value is None and not await self._lock(rkey):
                 value = await self._wait_for_other_process(rkey, codec)
