@@ -24,7 +24,7 @@ from tests.fixtures import ROOT, Account, Server, Services, seed_clients, signup
 
 JOBS = 6
 REDIS_DB = 3  # the session's servers use 0, the import tests 9 and 10
-ROWS = 4_000  # two batches of 2,000: a job long enough that the other worker fetches the next one meanwhile
+ROWS = 4_000  # two batches of 2,000 a job
 _FINISHED = re.compile(r"import job finished.*?job_id=(\d+)")
 
 
@@ -93,7 +93,8 @@ def _csv(rows: int, tag: str) -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
-def _start_import(account: Account, tag: str) -> int:
+def _upload(account: Account, tag: str) -> tuple[str, dict[str, str]]:
+    """An uploaded file up to its preview: where to start it, and the form that starts it."""
     token = account.csrf("/imports/new")
     resp = account.client.post(
         "/imports/", data={"_csrf_token": token, "preset": "csv"}, files={"file": (f"{tag}.csv", _csv(ROWS, tag))}
@@ -104,14 +105,12 @@ def _start_import(account: Account, tag: str) -> int:
     signature = re.search(r'name="signature" value="([^"]+)"', preview)
     assert mapping
     assert signature
-    started = account.client.post(
-        resp.headers["location"].removesuffix("/preview") + "/start",
-        data={
-            "_csrf_token": account.csrf(),
-            "mapping": html.unescape(mapping.group(1)),
-            "signature": signature.group(1),
-        },
-    )
+    form = {"mapping": html.unescape(mapping.group(1)), "signature": signature.group(1)}
+    return resp.headers["location"].removesuffix("/preview") + "/start", form
+
+
+def _start(account: Account, url: str, form: dict[str, str]) -> int:
+    started = account.client.post(url, data={"_csrf_token": account.csrf(), **form})
     assert started.status_code == 303, started.text[:300]
     return int(started.headers["location"].rsplit("/", 1)[-1])
 
@@ -144,7 +143,10 @@ def test_imports_started_on_one_web_run_on_both_workers_and_show_on_the_other_we
     cluster: Cluster, services: Services
 ) -> None:
     account = signup(cluster.web_a.url, services.database_url)
-    job_ids = [_start_import(account, f"j{n}") for n in range(JOBS)]  # all through web A
+    # All through web A. Every file is previewed first and the jobs are started together, so they wait in the
+    # queue at once and a worker that polls second still finds some (a job takes well under a second now).
+    uploads = [_upload(account, f"j{n}") for n in range(JOBS)]
+    job_ids = [_start(account, url, form) for url, form in uploads]
 
     with httpx.Client(base_url=cluster.web_b.url, headers={"cookie": _cookie_header(account)}) as web_b:
         # Live progress of the first job, streamed by web B, which neither started it nor ran it.
