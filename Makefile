@@ -17,8 +17,9 @@ run: $(STAMP)
 	$(BIN)/wedsync run
 
 lint: $(STAMP)
-	$(BIN)/ruff check webapp jobs tests e2e bench scripts
-	$(BIN)/ruff format --check webapp jobs tests e2e bench scripts
+	$(BIN)/ruff check core webapp jobs tests e2e bench scripts
+	$(BIN)/ruff format --check core webapp jobs tests e2e bench scripts
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -45,7 +45,7 @@ def services(tmp: Path) -> Iterator[tuple[str, str]]:
     stops: list[Callable[[], None]] = []
     db_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
     warnings.filterwarnings("ignore", module="platformdirs")
-    from webapp.embedded import EmbeddedPostgres, EmbeddedValkey
+    from core.embedded import EmbeddedPostgres, EmbeddedValkey
 
     try:
         if not db_url:
@@ -70,7 +70,7 @@ def migrated_services(name: str) -> Iterator[tuple[Path, str, str]]:
     with tempfile.TemporaryDirectory(prefix=f"wedsync-bench-{name}-") as tmpdir:
         tmp = Path(tmpdir)
         with services(tmp) as (database_url, redis_url):
-            from webapp.db.migrate import migrate
+            from core.db.migrate import migrate
 
             migrate(database_url)
             yield tmp, database_url, redis_url
@@ -105,8 +105,9 @@ def new_supplier(database_url: str) -> int:
 
 
 def bench_csv(database_url: str, tmp: Path) -> None:
-    from jobs.importing.parallel import started_pool
-    from webapp.importing_service import create_file_job, job_summary, open_pool, run_inline
+    from core.import_service import create_file_job, job_summary, open_pool
+    from core.importing.parallel import started_pool
+    from jobs.inline import run_inline
 
     path = couples_csv(tmp / "bench.csv", CSV_ROWS)
     started_pool()  # as every worker process does when it boots (jobs.cleaning_pool), before any import
@@ -214,7 +215,7 @@ def _postgres_cpu_s(tmp: Path) -> float | None:
 @contextlib.contextmanager
 def sandbox_process(size: int, api_key: str) -> Iterator[tuple[str, int]]:
     """The sandbox CRM in its own process; yields its base URL and process id."""
-    from webapp.embedded import free_port
+    from core.embedded import free_port
 
     port = free_port()
     proc = subprocess.Popen(
@@ -244,10 +245,10 @@ def _api_run(database_url: str, size: int, tmp: Path | None = None) -> dict[str,
     seconds of this process with its cleaning pool (runner), of the sandbox and of the embedded PostgreSQL under
     ``tmp`` when there is one, which say more than wall time on a shared machine."""
 
-    from jobs.providers.tave import TaveClient
+    from core.import_service import job_summary, open_pool
+    from core.providers.tave import TaveClient
     from jobs.runner import run_job
     from jobs.sources import tave_batches
-    from webapp.importing_service import job_summary, open_pool
 
     key = secrets.token_hex(8)
     started = time.perf_counter()
@@ -320,7 +321,7 @@ def bench_concurrent(database_url: str, redis_url: str, tmp: Path) -> None:
     from dramatiq import Message
     from dramatiq.brokers.redis import RedisBroker
 
-    from webapp.importing_service import create_file_job, job_summary, open_pool
+    from core.import_service import create_file_job, job_summary, open_pool
 
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, WEDSYNC_VAR_DIR=str(tmp / "var"),
                LOG_LEVEL="WARNING", WORKER_DB_POOL_MAX="24", PYTHONUNBUFFERED="1")  # fmt: skip
@@ -391,7 +392,7 @@ def main() -> int:
         os.environ.setdefault("WEDSYNC_VAR_DIR", str(tmp / "var"))
         with services(tmp) as (database_url, redis_url):
             os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = database_url, redis_url
-            from webapp.db.migrate import migrate
+            from core.db.migrate import migrate
 
             migrate(database_url)
             bench_csv(database_url, tmp)

@@ -19,7 +19,7 @@ def running_web(
     env: dict[str, str], *args: str, stdout: IO[bytes] | IO[str], stderr: IO[bytes] | IO[str]
 ) -> Iterator[tuple[str, int, subprocess.Popen[bytes]]]:
     """``wedsync web --port P *args`` with ``env``: yields (url, port, process) once ``/login`` answers."""
-    from webapp.embedded import free_port
+    from core.embedded import free_port
 
     port = free_port()
     proc = subprocess.Popen(

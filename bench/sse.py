@@ -8,7 +8,7 @@ each holding half the streams, so that reading 5,000 sockets on this 2-core mach
 each reports its CPU time per round next to the web process's. Then:
 
 - RSS of the web process before and after the connections are open -> KB per connection;
-- rounds of one progress event per supplier published through ``jobs.progress.Publisher`` (as a worker
+- rounds of one progress event per supplier published through ``core.progress.Publisher`` (as a worker
   does), each reaching all 5,000 connections -> latency from the start of the worker's publish to the moment
   each phone's socket has the event's bytes (Redis XADD + PUBLISH, the web process's pub/sub read, rendering,
   fan-out and write, loopback, the client's read), p50 / p99 over every delivery of every round;
@@ -44,7 +44,7 @@ import uvloop
 
 from bench.imports import emit, migrated_services
 from bench.server import running_web
-from jobs.progress import ProgressEvent, Publisher
+from core.progress import ProgressEvent, Publisher
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 CONNECTIONS = max(250, int(5_000 * SCALE))

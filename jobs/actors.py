@@ -1,13 +1,13 @@
 """Dramatiq actors. Payloads carry ids only; secrets are read and decrypted inside the actor.
 
-Each actor is bound to a ``sync_jobs`` row (see ``jobs.store`` for the status machine) and delegates to
-``jobs.runner``. Network trouble raises ``RetryLater``, which Dramatiq's Retries middleware turns into a
-capped exponential back-off; the job resumes from its checkpoint on the next delivery.
+Each job actor is named after its job kind (``core.job_lifecycle.JobKind``: the web app sends it by that name), is
+bound to a ``sync_jobs`` row and delegates to ``jobs.runner``. Network trouble raises ``RetryLater``, which
+Dramatiq's Retries middleware turns into a capped exponential back-off; the job resumes from its checkpoint on the
+next delivery.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -16,24 +16,21 @@ import httpx
 from dramatiq.rate_limits import ConcurrentRateLimiter, WindowRateLimiter
 from dramatiq.rate_limits.backends import RedisBackend
 
-import jobs.broker as broker_module
-from jobs import store
+import jobs.broker  # noqa: F401 - the broker first: actors bind to it as they are declared
+from core import job_lifecycle as store
+from core.db.pool import tenant_sync
+from core.job_lifecycle import JOB_QUEUE
+from core.providers.lightblue import LightBlueClient, LightBlueLead
+from core.providers.tave import TaveClient
+from core.queue import DEFAULT_QUEUE
+from core.security import SecretBox
+from core.settings import settings
 from jobs.db import pool
-from jobs.progress import Publisher
-from jobs.providers.lightblue import LightBlueClient, LightBlueLead
-from jobs.providers.tave import TaveClient
+from jobs.failures import TRACKS_JOB
+from jobs.publishing import publisher
 from jobs.runner import Reporter, RetryLater, run_job, upload_batches
-from jobs.sources import tave_batches
-from webapp.db.pool import tenant_sync
-from webapp.security import SecretBox
-from webapp.settings import load_settings
+from jobs.sources import Batch, tave_batches
 
-MARK_PING_DONE = """
-UPDATE sync_jobs
-SET status = 'succeeded', processed = 1, started_at = now(), finished_at = now(), updated_at = now(),
-    message = 'The background worker is running.'
-WHERE id = %s AND status = 'queued'
-"""
 LOAD_INTEGRATION = """
 SELECT i.provider, i.base_url, i.secret_encrypted, i.sync_cursor, s.default_region
 FROM crm_integrations i JOIN suppliers s ON s.id = i.supplier_id WHERE i.id = %s
@@ -52,41 +49,15 @@ VALUES (app_supplier_id(), %s, %s, %s) ON CONFLICT DO NOTHING
 
 # Shared by every worker on every machine, through Redis.
 CONCURRENT_JOBS_PER_ACCOUNT = 2
-REQUESTS_PER_SECOND_PER_ACCOUNT = 20  # default of CRM_REQUESTS_PER_S
 READING_REPORT_S = 3.0  # how often, at most, a CRM import says which pages it is reading
 _limiter_backend: RedisBackend | None = None
-
-
-_publisher: Publisher | None = None
-
-
-def publisher() -> Publisher:
-    global _publisher
-    if _publisher is None:
-        _publisher = Publisher(broker_module.REDIS_URL)
-    return _publisher
 
 
 def _backend() -> RedisBackend:
     global _limiter_backend
     if _limiter_backend is None:
-        _limiter_backend = RedisBackend(url=broker_module.REDIS_URL)
+        _limiter_backend = RedisBackend(url=settings().redis)
     return _limiter_backend
-
-
-def crm_timeout_s() -> float:
-    """Seconds to wait for one CRM answer (``CRM_TIMEOUT_S``, default 30): read at call time."""
-    try:
-        return max(0.1, float(os.environ.get("CRM_TIMEOUT_S", "30")))
-    except ValueError:
-        return 30.0
-
-
-def crm_requests_per_s() -> int:
-    """Requests per second per CRM account, all workers together (``CRM_REQUESTS_PER_S``, default 20):
-    politeness to the CRM against import speed (100,000 Tave clients take ~6,000 requests: 5 min at 20/s)."""
-    raw = os.environ.get("CRM_REQUESTS_PER_S", "").strip()
-    return int(raw) if raw.isdigit() and int(raw) > 0 else REQUESTS_PER_SECOND_PER_ACCOUNT
 
 
 class PacedTransport(httpx.HTTPTransport):
@@ -95,7 +66,7 @@ class PacedTransport(httpx.HTTPTransport):
     def __init__(self, integration_id: int) -> None:
         super().__init__()
         self._limiter = WindowRateLimiter(  # type: ignore[no-untyped-call]
-            _backend(), f"crm-requests:{integration_id}", limit=crm_requests_per_s(), window=1
+            _backend(), f"crm-requests:{integration_id}", limit=settings().crm_requests_per_s, window=1
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -114,7 +85,7 @@ class Integration:
             raise LookupError("integration not found")
         self.id = integration_id
         self.provider, self.base_url, secret, self.cursor, self.region = row
-        box = SecretBox(load_settings().encryption_keys)
+        box = SecretBox(settings().encryption_keys)
         self.secret = box.decrypt(bytes(secret)) if secret is not None else ""
 
     def report_wait(self, supplier_id: int, job_id: int, reporter: Reporter) -> Any:
@@ -160,7 +131,7 @@ def _crm_job(supplier_id: int, job_id: int) -> None:
             on_wait=integration.report_wait(supplier_id, job_id, reporter),
             on_read=integration.report_reading(supplier_id, job_id, reporter),
             transport=PacedTransport(integration.id),
-            timeout=crm_timeout_s(),
+            timeout=settings().crm_timeout_s,
         )
         return tave_batches(
             client,
@@ -185,20 +156,21 @@ _OPTIONS: dict[str, Any] = {
     "max_backoff": 300_000,
     "time_limit": 3_600_000,
     "retry_when": lambda retries, exc: isinstance(exc, _RETRY_ON) or retries < 3,
+    TRACKS_JOB: True,
 }
 
 
-@dramatiq.actor(queue_name="imports", **_OPTIONS)
+@dramatiq.actor(queue_name=JOB_QUEUE, **_OPTIONS)
 def full_import(supplier_id: int, job_id: int) -> None:
     _crm_job(supplier_id, job_id)
 
 
-@dramatiq.actor(queue_name="imports", **_OPTIONS)
+@dramatiq.actor(queue_name=JOB_QUEUE, **_OPTIONS)
 def incremental_sync(supplier_id: int, job_id: int) -> None:
     _crm_job(supplier_id, job_id)
 
 
-@dramatiq.actor(queue_name="imports", **_OPTIONS)
+@dramatiq.actor(queue_name=JOB_QUEUE, **_OPTIONS)
 def file_import(supplier_id: int, job_id: int) -> None:
     def batches(job: store.JobRow, reporter: Reporter) -> Any:
         return upload_batches(pool(), job)
@@ -206,10 +178,9 @@ def file_import(supplier_id: int, job_id: int) -> None:
     run_job(pool(), supplier_id, job_id, batches, emit=publisher().emit)
 
 
-@dramatiq.actor(queue_name="imports", **_OPTIONS)
+@dramatiq.actor(queue_name=JOB_QUEUE, **_OPTIONS)
 def export_to_crm(supplier_id: int, job_id: int) -> None:
     """Post leads created in WedSync to Light Blue, each once (our client id is Light Blue's ID)."""
-    from jobs.sources import Batch
 
     def batches(job: store.JobRow, reporter: Reporter) -> Any:
         assert job.integration_id is not None
@@ -218,7 +189,7 @@ def export_to_crm(supplier_id: int, job_id: int) -> None:
             integration.base_url,
             integration.secret,
             on_wait=integration.report_wait(supplier_id, job_id, reporter),
-            timeout=crm_timeout_s(),
+            timeout=settings().crm_timeout_s,
         )
         with tenant_sync(pool(), supplier_id) as conn:
             leads = conn.execute(LEADS_TO_EXPORT, {"integration": integration.id}).fetchall()
@@ -240,14 +211,8 @@ def export_to_crm(supplier_id: int, job_id: int) -> None:
     run_job(pool(), supplier_id, job_id, batches, emit=publisher().emit)
 
 
-@dramatiq.actor(queue_name="default", max_retries=3, time_limit=60_000)
+@dramatiq.actor(queue_name=DEFAULT_QUEUE, max_retries=3, time_limit=60_000)
 def ping(supplier_id: int, job_id: int) -> None:
     """A round trip through Redis and a worker, used by tests and the operator to prove the queue works."""
     with tenant_sync(pool(), supplier_id) as conn:
-        conn.execute(MARK_PING_DONE, [job_id])
-
-
-ACTORS_BY_KIND = {
-    "full_import": full_import, "incremental_sync": incremental_sync, "file_import": file_import,
-    "export_to_crm": export_to_crm,
-}  # fmt: skip
+        store.mark_ping_done(conn, job_id)

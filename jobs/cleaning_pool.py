@@ -10,7 +10,7 @@ from typing import Any
 
 import dramatiq
 
-from jobs.importing.parallel import shared_pool
+from core.importing.parallel import shared_pool
 
 
 class StartCleaningPool(dramatiq.Middleware):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import threading
 
 from psycopg_pool import ConnectionPool
 
-from webapp.db.pool import make_sync_pool
+from core.db.pool import make_sync_pool
+from core.settings import settings
 
 _pool: ConnectionPool | None = None
 _lock = threading.Lock()
@@ -17,12 +17,14 @@ def pool() -> ConnectionPool:
     global _pool
     with _lock:
         if _pool is None:
-            url = os.environ["DATABASE_URL"]
+            config = settings()
+            if not config.database_url:
+                raise RuntimeError("DATABASE_URL is not set")
             _pool = make_sync_pool(
-                url,
+                config.database_url,
                 min_size=1,
-                max_size=int(os.environ.get("WORKER_DB_POOL_MAX", "8")),
-                statement_timeout_ms=int(os.environ.get("WORKER_STATEMENT_TIMEOUT_MS", "600000")),
+                max_size=config.worker_db_pool_max,
+                statement_timeout_ms=config.worker_statement_timeout_ms,
             )
             _pool.open(wait=True, timeout=30)
         return _pool

@@ -1,5 +1,13 @@
-"""Dramatiq middleware: a job whose message is dead-lettered (retries exhausted) is marked failed in
-PostgreSQL, so the photographer sees it and can retry it, instead of a job stuck at "running" forever."""
+"""A job whose message Dramatiq gives up on (retries used up, or skipped as too old) is marked failed in
+PostgreSQL, so the photographer sees it and can try again, instead of a job stuck at "running" for ever.
+
+Dramatiq runs ``after_process_message`` hooks in reverse order of the middleware list, and it is the Retries
+middleware's hook that decides a message has failed. This middleware must therefore sit *before* Retries in the
+list (``jobs.broker`` adds it with ``before=Retries``), or it would look before the verdict and never see one.
+
+PostgreSQL may be down at that very moment (it is often why the retries ran out): then nothing is written here,
+and the lost-message sweep (``jobs.housekeeping``) settles the job from the dead-letter queue once it is back.
+"""
 
 from __future__ import annotations
 
@@ -8,33 +16,64 @@ from typing import Any
 import dramatiq
 import structlog
 
+from core import job_lifecycle as lifecycle
+from core.db.pool import tenant_sync
+from jobs.db import pool
+from jobs.publishing import publisher
+from jobs.runner import Reporter
+
 log = structlog.get_logger("wedsync.jobs")
 
-JOB_ACTORS = frozenset({"full_import", "incremental_sync", "file_import", "export_to_crm"})
 DEAD_MESSAGE = "This import stopped after several tries. Nothing imported so far was lost; you can try again."
+# The actor option that marks an actor as one that runs a sync_jobs row (args: supplier id, job id).
+TRACKS_JOB = "tracks_job"
+
+
+def job_of(broker: dramatiq.Broker, message: dramatiq.Message[Any]) -> tuple[int, int] | None:
+    """(supplier id, job id) when ``message`` is for an actor that runs a job."""
+    try:
+        actor = broker.get_actor(message.actor_name)
+    except dramatiq.errors.ActorNotFound:
+        return None
+    if not actor.options.get(TRACKS_JOB):
+        return None
+    try:
+        supplier_id, job_id = (int(a) for a in message.args[:2])
+    except (TypeError, ValueError):
+        return None
+    return supplier_id, job_id
+
+
+def settle_dead_job(supplier_id: int, job_id: int, message: str = DEAD_MESSAGE) -> bool:
+    """Mark a queued or running job failed (retryable) and tell its watchers; False when it had already ended."""
+    with tenant_sync(pool(), supplier_id) as conn:
+        changed = lifecycle.mark_dead(conn, job_id, message)
+        state, job = lifecycle.counts(conn, job_id), lifecycle.load(conn, job_id)
+    if changed and job is not None:
+        Reporter(job, publisher().emit).report(state)
+    return changed
 
 
 class DeadJobRecorder(dramatiq.Middleware):
+    @property
+    def actor_options(self) -> set[str]:
+        return {TRACKS_JOB}
+
     def after_process_message(
         self, broker: Any, message: Any, *, result: Any = None, exception: BaseException | None = None
     ) -> None:
-        if exception is None or not getattr(message, "failed", False) or message.actor_name not in JOB_ACTORS:
-            return
-        try:
-            supplier_id, job_id = (int(a) for a in message.args[:2])
-        except (TypeError, ValueError):
-            return
-        from jobs.actors import publisher
-        from jobs.db import pool
-        from jobs.runner import Reporter
-        from jobs.store import counts, load, mark_dead
-        from webapp.db.pool import tenant_sync
+        if exception is not None and message.failed:
+            self._settle(broker, message)
 
+    def after_skip_message(self, broker: Any, message: Any) -> None:
+        if message.failed:  # AgeLimit: too old to run at all
+            self._settle(broker, message)
+
+    def _settle(self, broker: Any, message: Any) -> None:
+        found = job_of(broker, message)
+        if found is None:
+            return
         try:
-            with tenant_sync(pool(), supplier_id) as conn:
-                changed = mark_dead(conn, job_id, DEAD_MESSAGE)
-                state, job = counts(conn, job_id), load(conn, job_id)
-            if changed and job is not None:
-                Reporter(job, publisher().emit).report(state)
-        except Exception:  # never let bookkeeping break the worker; the log says what happened
-            log.exception("could not record a dead-lettered job", job_id=job_id)
+            settle_dead_job(*found)
+        except Exception:  # never let bookkeeping break the worker; the sweep settles it later
+            log.exception("could not record a dead-lettered job", job_id=found[1])

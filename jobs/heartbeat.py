@@ -1,8 +1,5 @@
-"""Worker liveness: each worker process writes its latest heartbeat into one Redis sorted set.
-
-A sorted set (member = host:pid, score = unix time) lets ``/health`` read the freshest beat and the
-number of live workers in two O(log n) calls, with no key scans.
-"""
+"""Worker liveness: each worker process writes its latest heartbeat into one Redis sorted set
+(``core.queue.HEARTBEAT_KEY``, which ``/health`` reads)."""
 
 from __future__ import annotations
 
@@ -16,9 +13,8 @@ from typing import Any
 import dramatiq
 import redis
 
-HEARTBEAT_KEY = "wedsync:workers:heartbeat"
-INTERVAL_S = 5.0
-STALE_AFTER_S = 30.0
+from core.queue import HEARTBEAT_INTERVAL_S as INTERVAL_S
+from core.queue import HEARTBEAT_KEY, STALE_AFTER_S
 
 
 def worker_name() -> str:

@@ -1,6 +1,7 @@
 """Periodic chores run by the workers:
 
-- every minute, jobs that should be in the queue but have no message there are sent again (see ``resend_lost_jobs``);
+- every minute, jobs that should be in the queue but have no message there are sent again (see ``resend_lost_jobs``),
+  and jobs whose message Dramatiq dead-lettered while PostgreSQL could not be told are marked failed;
 - every hour, expired idempotency keys are purged (kept ``IDEMPOTENCY_KEEP_DAYS``, at least 7).
 
 Every worker process runs the loop, but a Redis ``SET NX`` lease per chore makes one of them, fleet-wide, do each
@@ -9,14 +10,21 @@ round. Dramatiq has no scheduler of its own, and a thread beside the heartbeat n
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
 import dramatiq
 import redis
 import structlog
+from dramatiq import Message
+from dramatiq.common import dq_name, xq_name
 from psycopg_pool import ConnectionPool
+
+from core.job_lifecycle import JOB_KINDS, JOB_QUEUE, as_kind
+from core.queue import NAMESPACE, send_job
+from core.settings import settings
+from jobs.db import pool
+from jobs.failures import settle_dead_job
 
 log = structlog.get_logger("wedsync.housekeeping")
 
@@ -24,40 +32,34 @@ LEASE_KEY = "wedsync:housekeeping:lease"
 SWEEP_LEASE_KEY = "wedsync:housekeeping:sweep"
 PURGE = "SELECT purge_expired_idempotency_keys(%s)"
 IDLE_JOBS = "SELECT job_id, supplier_id, kind FROM unfinished_jobs_idle_for(%s)"
-NAMESPACE = "wedsync"  # the broker's (jobs.broker)
-QUEUES = ("imports",)
 # A job row is committed before its message is sent; younger than this, a missing message may still be on its way.
 SWEEP_IDLE_S = 120
-
-
-def keep_days() -> int:
-    try:
-        return max(7, int(os.environ.get("IDEMPOTENCY_KEEP_DAYS", "8")))
-    except ValueError:
-        return 8
 
 
 def purge_idempotency_keys(pool: ConnectionPool) -> int:
     """Deletes keys past the retention; returns how many went."""
     with pool.connection() as conn:
-        row = conn.execute(PURGE, [keep_days()]).fetchone()
+        row = conn.execute(PURGE, [settings().idempotency_keep_days]).fetchone()
     return int(row[0]) if row else 0
+
+
+def _job_ids(client: redis.Redis, queue: str) -> set[int]:
+    ids: set[int] = set()
+    for _, raw in client.hscan_iter(f"{NAMESPACE}:{queue}.msgs"):
+        args = Message.decode(raw).args
+        if len(args) >= 2 and str(args[1]).isdigit():
+            ids.add(int(args[1]))
+    return ids
 
 
 def job_ids_in_queues(client: redis.Redis) -> set[int]:
     """Jobs with a message anywhere in Redis: waiting, delayed for a retry, being worked on (a message stays until
-    it is acknowledged), or dead-lettered (the dead-letter middleware settles those)."""
-    from dramatiq import Message
-    from dramatiq.common import dq_name, xq_name
+    it is acknowledged), or dead-lettered."""
+    return _job_ids(client, JOB_QUEUE) | _job_ids(client, dq_name(JOB_QUEUE)) | dead_lettered_job_ids(client)
 
-    ids: set[int] = set()
-    for queue in QUEUES:
-        for name in (queue, dq_name(queue), xq_name(queue)):
-            for _, raw in client.hscan_iter(f"{NAMESPACE}:{name}.msgs"):
-                args = Message.decode(raw).args
-                if len(args) >= 2 and str(args[1]).isdigit():
-                    ids.add(int(args[1]))
-    return ids
+
+def dead_lettered_job_ids(client: redis.Redis) -> set[int]:
+    return _job_ids(client, xq_name(JOB_QUEUE))
 
 
 def resend_lost_jobs(
@@ -66,19 +68,21 @@ def resend_lost_jobs(
     """Send again the message of every queued or running job that has none, so it runs (or resumes from its
     checkpoint) instead of waiting for ever: Redis restarted without its append-only file, or a web process died
     between committing a job and sending its message. A job that still has a message is left alone, so a job is
-    never sent twice."""
-    from jobs.actors import ACTORS_BY_KIND
-
+    never sent twice. A job whose only message is dead-lettered is marked failed (retryable): Dramatiq gave up on
+    it while PostgreSQL was away, so ``DeadJobRecorder`` could not."""
     with pool.connection() as conn:
         idle = conn.execute(IDLE_JOBS, [idle_s]).fetchall()
     if not idle:
         return []
+    dead = dead_lettered_job_ids(client)
     present = job_ids_in_queues(client)
     broker = broker or dramatiq.get_broker()
     sent = []
     for job_id, supplier_id, kind in idle:
-        if job_id not in present and kind in ACTORS_BY_KIND:
-            broker.enqueue(ACTORS_BY_KIND[kind].message(supplier_id, job_id))
+        if job_id in dead and job_id not in present - dead:
+            settle_dead_job(supplier_id, job_id)
+        elif job_id not in present and kind in JOB_KINDS:
+            send_job(as_kind(kind), supplier_id, job_id, broker)
             sent.append(job_id)
     if sent:
         log.warning("sent lost job messages again", job_ids=sent)
@@ -91,12 +95,10 @@ def take_lease(client: redis.Redis, seconds: int, key: str = LEASE_KEY) -> bool:
 
 
 class Housekeeping(dramatiq.Middleware):
-    def __init__(self, redis_url: str, interval_s: float = 3600.0, sweep_s: float = 60.0) -> None:
+    def __init__(self, redis_url: str, interval_s: float, sweep_s: float) -> None:
         self.redis_url = redis_url
-        self.interval_s = float(os.environ.get("HOUSEKEEPING_INTERVAL_S", interval_s))
-        # 0 turns the lost-message sweep off (the tests do: they share one PostgreSQL between several Redis
-        # databases, and a worker would take another database's waiting jobs for lost ones).
-        self.sweep_s = float(os.environ.get("JOB_SWEEP_INTERVAL_S", sweep_s))
+        self.interval_s = interval_s
+        self.sweep_s = sweep_s  # 0 turns the lost-message sweep off (Settings.job_sweep_interval_s says when)
         self._stop = threading.Event()
 
     def after_worker_boot(self, broker: Any, worker: Any) -> None:
@@ -107,8 +109,6 @@ class Housekeeping(dramatiq.Middleware):
         self._stop.set()
 
     def _loop(self) -> None:
-        from jobs.db import pool  # opened lazily: a worker that never boots never connects
-
         client = redis.Redis.from_url(self.redis_url, socket_timeout=2)
         tick = min(60.0, self.interval_s, self.sweep_s or 60.0)
         purge_due = False  # not at boot: a deploy restarting every worker is busy enough

@@ -14,8 +14,9 @@ from typing import Any
 import dramatiq
 from prometheus_client import multiprocess
 
-from webapp.metrics import JOB_SECONDS
-from webapp.observability import record_pool_stats
+from core.db.instruments import record_pool_stats
+from core.metrics import JOB_SECONDS
+from core.settings import settings
 
 _STARTED = "wedsync_started_at"  # kept on the message object, never in the message sent to Redis
 
@@ -35,7 +36,7 @@ class JobDurations(dramatiq.Middleware):
 
     def after_worker_shutdown(self, broker: Any, worker: Any) -> None:
         # Live gauges (pool, SSE) of a process that has gone must stop counting in the multiprocess sum.
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        if settings().metrics_dir:
             multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
     def after_skip_message(self, broker: Any, message: Any) -> None:

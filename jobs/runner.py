@@ -21,14 +21,15 @@ import structlog
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from jobs import store
-from jobs.importing.records import ClientRecord, ImportFileError, RowError, Unchanged
-from jobs.progress import ProgressEvent
-from jobs.providers.errors import ProviderError
+from core import job_lifecycle as store
+from core.cache_generations import bump_from_worker
+from core.db.pool import tenant_sync
+from core.importing.records import ClientRecord, ImportFileError, RowError, Unchanged
+from core.job_lifecycle import BatchCounts
+from core.progress import ProgressEvent
+from core.providers.errors import ProviderError
 from jobs.sources import Batch, RowCapReached, UploadStream, file_batches, max_file_rows
-from jobs.upsert import BatchCounts, SourceWriter, stored_digests
-from webapp.cache import bump_from_worker
-from webapp.db.pool import tenant_sync
+from jobs.upsert import SourceWriter, stored_digests
 
 log = structlog.get_logger("wedsync.jobs")
 

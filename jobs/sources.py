@@ -6,34 +6,32 @@ from __future__ import annotations
 import collections
 import io
 import itertools
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import msgspec
 from psycopg_pool import ConnectionPool
 
-from jobs import store
-from jobs.importing.mapping import Mapping
-from jobs.importing.normalise import NormaliseContext
-from jobs.importing.parallel import clean_rows, shared_pool
-from jobs.importing.pipeline import PreparedImport
-from jobs.importing.readers import open_table
-from jobs.importing.records import ClientRecord, ImportFileError, ImportItem, RawRow, RowError
-from jobs.importing.vcard import read_vcards
-from jobs.providers.errors import ProviderError
-from jobs.providers.tave import TaveClient
-from jobs.providers.tave_models import TaveCouple, TaveCursor, TavePage
-from webapp.db.pool import tenant_sync
+from core import job_lifecycle as store
+from core.db.pool import tenant_sync
+from core.importing.mapping import Mapping
+from core.importing.normalise import NormaliseContext
+from core.importing.parallel import clean_rows, shared_pool
+from core.importing.pipeline import PreparedImport
+from core.importing.readers import json_rows, open_table
+from core.importing.records import ClientRecord, ImportFileError, ImportItem, RawRow, RowError
+from core.importing.vcard import read_vcards
+from core.providers.errors import ProviderError
+from core.providers.tave import TaveClient
+from core.providers.tave_models import TaveCouple, TaveCursor, TavePage
+from core.settings import settings
 
 BATCH_SIZE = 2_000
-MAX_FILE_ROWS = 500_000  # a bigger spreadsheet is almost certainly not a client list
 
 
 def max_file_rows() -> int:
-    """The row cap, read at call time so an operator (or a test) can lower it with ``IMPORT_MAX_ROWS``."""
-    raw = os.environ.get("IMPORT_MAX_ROWS", "").strip()
-    return int(raw) if raw.isdigit() and int(raw) > 0 else MAX_FILE_ROWS
+    """The row cap (``IMPORT_MAX_ROWS``): a bigger spreadsheet is almost certainly not a client list."""
+    return settings().import_max_rows
 
 
 class Batch(msgspec.Struct):
@@ -83,7 +81,7 @@ def file_batches(
     stored: dict[bytes, str] | None = None,
 ) -> Iterator[Batch]:
     """Batches from an uploaded file; resumes after ``checkpoint["items"]`` already-committed rows. ``stored``: the
-    digests of the rows the studio's clients from this source were imported from (jobs.importing.digest)."""
+    digests of the rows the studio's clients from this source were imported from (core.importing.digest)."""
     kind = options.get("format", "table")
     rows: Iterator[RawRow]
     if kind == "vcard":
@@ -121,22 +119,6 @@ def file_batches(
             raise failure
         if len(chunk) < BATCH_SIZE:
             return
-
-
-def json_rows(body: bytes) -> Iterator[RawRow]:
-    """A webhook payload (one contact object, or a list of them) as rows: small by construction (capped at
-    the door), so reading it whole is fine."""
-    try:
-        data = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise ImportFileError("The webhook sent something that isn't JSON.") from exc
-    items = data if isinstance(data, list) else [data]
-    for number, item in enumerate(items, start=1):
-        if not isinstance(item, dict):
-            raise ImportFileError("The webhook sent JSON that isn't a contact (expected an object with fields).")
-        yield RawRow(
-            number, {str(k): "" if v is None else str(v) for k, v in item.items() if not isinstance(v, dict | list)}
-        )
 
 
 def couple_fields(couple: TaveCouple) -> dict[str, str]:

@@ -9,11 +9,11 @@ with a plain ``INSERT`` instead (``INSERT_BATCH``), which is what a first import
 
 from __future__ import annotations
 
-import msgspec
 import psycopg
 from psycopg import errors
 
-from jobs.importing.records import ClientRecord
+from core.importing.records import ClientRecord
+from core.job_lifecycle import BatchCounts
 
 DATA_COLUMNS = (
     "partner1_first", "partner1_last", "partner1_email", "partner1_phone",
@@ -132,15 +132,6 @@ def stored_digests(conn: psycopg.Connection, supplier_id: int, source: str) -> d
     """What the studio's clients from ``source`` were imported from: raw-row digest → external id."""
     with conn.cursor(binary=True) as cur:
         return dict(cur.execute(STORED_DIGESTS, [supplier_id, source]).fetchall())
-
-
-class BatchCounts(msgspec.Struct, frozen=True):
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-
-    def __add__(self, other: BatchCounts) -> BatchCounts:
-        return BatchCounts(self.created + other.created, self.updated + other.updated, self.unchanged + other.unchanged)
 
 
 class SourceWriter:

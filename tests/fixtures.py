@@ -42,6 +42,17 @@ class Services:
         return env
 
 
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """Settings are read once per process; a test that changes the environment (monkeypatch) gets them read again,
+    and the next test does not inherit its values."""
+    from core.settings import settings
+
+    settings.cache_clear()
+    yield
+    settings.cache_clear()
+
+
 def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):  # type: ignore[no-untyped-def]
     """Poll ``predicate`` until it returns something truthy; the tests' only way to wait."""
     deadline = time.monotonic() + timeout
@@ -63,7 +74,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     db_url = os.environ.get("TEST_DATABASE_URL")
     redis_url = os.environ.get("TEST_REDIS_URL")
     warnings.filterwarnings("ignore", module="platformdirs")
-    from webapp.embedded import EmbeddedPostgres, EmbeddedValkey
+    from core.embedded import EmbeddedPostgres, EmbeddedValkey
 
     if not db_url:
         pg = EmbeddedPostgres(var_dir / "postgres")
@@ -75,7 +86,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         valkey.start()
         stops.append(valkey.stop)
         redis_url = valkey.url
-    from webapp.db.migrate import migrate
+    from core.db.migrate import migrate
 
     migrate(db_url)
     # Code under test that reads the environment (the Dramatiq broker) sees the same servers.
@@ -88,7 +99,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
 
 
 def free_port() -> int:
-    from webapp.embedded import free_port as _free_port
+    from core.embedded import free_port as _free_port
 
     return _free_port()
 
@@ -162,7 +173,7 @@ def worker(services: Services) -> Iterator[subprocess.Popen[bytes]]:
     )
     import redis
 
-    from jobs.heartbeat import HEARTBEAT_KEY
+    from core.queue import HEARTBEAT_KEY
 
     client = redis.Redis.from_url(services.redis_url)
     wait_for(lambda: client.zcard(HEARTBEAT_KEY) > 0, 60, "the worker's first heartbeat")
@@ -274,7 +285,7 @@ def seed_clients(database_url: str, supplier_id: int, rows: list[dict[str, objec
             assert new_id is not None
             ids.append(new_id[0])
     # Written behind the app's back, as an import is: tell the web processes' caches the way a worker does.
-    from webapp.cache import bump_from_worker
+    from core.cache_generations import bump_from_worker
 
     bump_from_worker(supplier_id)
     return ids

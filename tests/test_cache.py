@@ -17,6 +17,7 @@ import redis as sync_redis
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
+from core.db.pool import make_async_pool, tenant
 from tests.fixtures import (
     ROOT,
     Account,
@@ -31,7 +32,6 @@ from tests.fixtures import (
 )
 from webapp.cache import GEN_KEY, HotCache
 from webapp.cache.guard import Breaker, RedisGuard
-from webapp.db.pool import make_async_pool, tenant
 from webapp.models import DashboardCounts
 from webapp.queries import clients as client_q
 

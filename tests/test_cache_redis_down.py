@@ -11,8 +11,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from core.embedded import EmbeddedValkey
 from tests.fixtures import Account, Server, Services, seed_clients, signup, start_web, stop_process
-from webapp.embedded import EmbeddedValkey
 
 
 @pytest.fixture

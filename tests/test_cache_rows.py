@@ -13,11 +13,11 @@ import pytest
 from redis.asyncio import Redis
 
 import webapp.cache
+from core.db.pool import make_async_pool, tenant
 from tests.fixtures import Account, Server, Services, same_phone_on, seed_clients
 from webapp.cache import LISTS, HotCache
 from webapp.cache.guard import Breaker, RedisGuard
 from webapp.cache.rows import ROWS_LOG_KEY
-from webapp.db.pool import make_async_pool, tenant
 from webapp.queries import clients as client_q
 
 

@@ -16,7 +16,7 @@ import httpx
 import psutil
 import redis
 
-from jobs.heartbeat import HEARTBEAT_KEY
+from core.queue import HEARTBEAT_KEY
 from tests.fixtures import ROOT, Services, free_port, stop_process, wait_for
 from webapp.cli import wipe_dead_metrics
 

@@ -1,4 +1,4 @@
-"""Supplier-scoped transactions on the web pool (``webapp.db.pool``), against the session's real PostgreSQL."""
+"""Supplier-scoped transactions on the web pool (``core.db.pool``), against the session's real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
+from core.db.pool import make_async_pool, tenant, unscoped
 from tests.fixtures import Server, Services, seed_clients, signup
-from webapp.db.pool import make_async_pool, tenant, unscoped
 
 
 def _run(services: Services, body: Callable[[AsyncConnectionPool], Awaitable[None]]) -> None:

@@ -11,9 +11,9 @@ import pytest
 import redis
 from psycopg_pool import ConnectionPool
 
+from core.db.pool import make_sync_pool
 from jobs.housekeeping import purge_idempotency_keys, take_lease
 from tests.fixtures import Server, Services, signup
-from webapp.db.pool import make_sync_pool
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 import redis
 
-from jobs.providers.tave import is_wedding_job
+from core.providers.tave import is_wedding_job
 from jobs.sandbox.config import SandboxConfig
 from jobs.sandbox.server import running_sandbox
 from jobs.sandbox.world import World
@@ -182,7 +182,7 @@ def test_persistent_server_errors_retry_the_job_then_fail_in_plain_words(
 ) -> None:
     """In-process runner (no waiting on real back-offs): each attempt gives up after the client's retries
     and hands the job back to Dramatiq; the last attempt fails it with the counts it had."""
-    from jobs.providers.tave import TaveClient
+    from core.providers.tave import TaveClient
     from jobs.runner import MAX_ATTEMPTS, RetryLater, run_job
     from jobs.sources import tave_batches
 
@@ -407,7 +407,7 @@ def test_cli_sync_prints_the_summary(imports: ImportEnv, sandbox: str) -> None:
 
 
 def test_sandbox_integrations_are_repointed_not_duplicated(imports: ImportEnv) -> None:
-    from webapp.importing_service import ensure_sandbox_integrations
+    from core.import_service import ensure_sandbox_integrations
 
     sid, _ = imports.supplier()
     keys = (imports.encryption_key,)
@@ -423,9 +423,9 @@ def test_sandbox_integrations_are_repointed_not_duplicated(imports: ImportEnv) -
 
 def test_tave_pages_are_committed_in_batches_of_whole_pages_never_across_passes(monkeypatch: Any) -> None:
     """The grouper alone: couples come back from cleaning one by one; batches hold whole pages."""
+    from core.importing.records import RowError
+    from core.providers.tave_models import TaveCouple, TaveCursor, TavePage
     from jobs import sources
-    from jobs.importing.records import RowError
-    from jobs.providers.tave_models import TaveCouple, TaveCursor, TavePage
 
     monkeypatch.setattr(sources, "BATCH_SIZE", 5)
     couple = TaveCouple("j", "2026-01-01T00:00:00Z", *([None] * 12))

@@ -13,10 +13,11 @@ from typing import Any
 import psycopg
 import pytest
 
-from jobs.importing import digest, parallel
+from core.db.pool import tenant_sync
+from core.import_service import JobSummary, create_file_job, job_summary, open_pool
+from core.importing import digest, parallel
+from jobs.inline import run_inline
 from tests.fixtures import Services, bare_supplier
-from webapp.db.pool import tenant_sync
-from webapp.importing_service import JobSummary, create_file_job, job_summary, open_pool, run_inline
 from webapp.queries.clients import UPDATE_STATUS
 
 HEADER = ["Client ID", "First Name", "Last Name", "Email", "Venue", "Status"]

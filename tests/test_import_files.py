@@ -72,7 +72,7 @@ def test_semicolon_cp1252_csv(imports: ImportEnv, tmp_path: Path) -> None:
         encoding="cp1252",
     )
     # French headers are not in the suggestion table: map them as a photographer would on the page.
-    from jobs.importing.mapping import Mapping
+    from core.importing.mapping import Mapping
 
     mapping = Mapping(
         columns={"Réf": "external_id", "Prénom": "partner1_first", "Nom": "partner1_last", "E-mail": "partner1_email",
@@ -80,7 +80,7 @@ def test_semicolon_cp1252_csv(imports: ImportEnv, tmp_path: Path) -> None:
     )  # fmt: skip
     import msgspec
 
-    from webapp.importing_service import create_file_job
+    from core.import_service import create_file_job
 
     job_id = create_file_job(imports.pool, sid, "GB", path, mapping=msgspec.to_builtins(mapping))
     summary = imports.run(sid, job_id)

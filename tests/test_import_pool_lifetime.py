@@ -19,7 +19,7 @@ import multiprocessing, signal, sys, threading, time
 
 def run():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # as Dramatiq's worker does: stop gracefully
-    from jobs.importing import parallel
+    from core.importing import parallel
     from tests.unit.test_importing_parallel import CTX, MAPPING, rows
 
     def job():  # an import in one of the worker's threads, as Dramatiq runs actors

@@ -3,7 +3,7 @@
 Import tests run their own Dramatiq worker subprocesses on a Redis database of their own (not the
 session worker's), so each module controls the worker's environment (heartbeat timeout, CRM timeout,
 row cap) and a test that kills a worker knows which one holds its job. Jobs are created with the same
-helpers the ``wedsync import`` / ``wedsync sync`` commands use (``webapp.importing_service``).
+helpers the ``wedsync import`` / ``wedsync sync`` commands use (``core.import_service``).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 from psycopg_pool import ConnectionPool
 
+from core.import_service import JobSummary, create_file_job, job_summary, open_pool
+from core.security import SecretBox
 from tests.fixtures import ROOT, Services, wait_for
-from webapp.importing_service import JobSummary, create_file_job, job_summary, open_pool
-from webapp.security import SecretBox
 
 IMPORT_REDIS_DB = 9
 
@@ -100,7 +100,7 @@ class ImportEnv:
             )
         worker = ImportWorker(proc, log)
         self.workers.append(worker)
-        from jobs.heartbeat import HEARTBEAT_KEY
+        from core.queue import HEARTBEAT_KEY
 
         client = redis.Redis.from_url(redis_url)
 
@@ -150,7 +150,7 @@ class ImportEnv:
         return int(row[0])
 
     def scoped(self, supplier_id: int) -> Any:
-        from webapp.db.pool import tenant_sync
+        from core.db.pool import tenant_sync
 
         return tenant_sync(self.pool, supplier_id)
 
@@ -158,7 +158,7 @@ class ImportEnv:
         return create_file_job(self.pool, supplier_id, "GB", path, source=source)
 
     def sync_job(self, supplier_id: int, integration_id: int, kind: str) -> int:
-        from webapp.importing_service import create_sync_job
+        from core.import_service import create_sync_job
 
         return create_sync_job(self.pool, supplier_id, integration_id, kind)
 

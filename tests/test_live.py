@@ -1,5 +1,5 @@
 """The SSE streams' own machinery over real HTTP, Redis and PostgreSQL, with events published as a worker does
-(``jobs.progress.Publisher``): live fan-out to job and supplier streams, the final event, resuming after it,
+(``core.progress.Publisher``): live fan-out to job and supplier streams, the final event, resuming after it,
 the per-supplier cap, signed-out phones, headers, heartbeats and the close when the session ends."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import psycopg
 import pytest
 import redis
 
-from jobs.progress import ProgressEvent, Publisher
+from core.progress import ProgressEvent, Publisher
 from tests.fixtures import Account, Server, Services, signup
 from tests.test_progress import read_events, sse_frames
 from webapp.live import MAX_STREAMS_PER_SUPPLIER, SSE_COUNT_KEY

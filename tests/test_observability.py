@@ -20,8 +20,9 @@ import redis
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 
+from core.queue import QUEUES
 from tests.fixtures import ROOT, Account, Server, Services, signup, start_web, stop_process, wait_for
-from webapp.observability import QUEUES, LatencyWindow, RouteLatency, last_hour
+from webapp.observability import LatencyWindow, RouteLatency, last_hour
 
 
 class Stack:
@@ -47,7 +48,7 @@ def metric(text: str, name: str, **labels: str) -> float | None:
 
 @pytest.fixture(scope="module")
 def stack(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    from webapp.embedded import EmbeddedValkey
+    from core.embedded import EmbeddedValkey
 
     root = tmp_path_factory.mktemp("obs")
     valkey = EmbeddedValkey(root / "valkey")
@@ -61,7 +62,7 @@ def stack(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Itera
         env=services.env(**env),
         cwd=ROOT,
     )
-    from jobs.heartbeat import HEARTBEAT_KEY
+    from core.queue import HEARTBEAT_KEY
 
     client = redis.Redis.from_url(valkey.url)
     wait_for(lambda: client.zcard(HEARTBEAT_KEY) > 0, 60, "the worker's first heartbeat")

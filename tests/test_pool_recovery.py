@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from core.db.migrate import migrate
+from core.embedded import EmbeddedPostgres
 from tests.fixtures import Account, Server, Services, signup, start_web, stop_process, wait_for
-from webapp.db.migrate import migrate
-from webapp.embedded import EmbeddedPostgres
 
 
 @pytest.fixture

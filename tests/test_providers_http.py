@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from jobs.providers import ProviderError, RetryingHttp, RetryPolicy
-from jobs.providers.http import parse_retry_after
+from core.providers import ProviderError, RetryingHttp, RetryPolicy
+from core.providers.http import parse_retry_after
 from jobs.sandbox import SandboxConfig, running_sandbox
 
 KEY = "sandbox-key"

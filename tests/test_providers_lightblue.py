@@ -5,8 +5,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from jobs.providers import ProviderError, RetryPolicy
-from jobs.providers.lightblue import LightBlueClient, LightBlueLead
+from core.providers import ProviderError, RetryPolicy
+from core.providers.lightblue import LightBlueClient, LightBlueLead
 from jobs.sandbox import SandboxConfig, running_sandbox
 
 LEAD = LightBlueLead(

@@ -6,8 +6,8 @@ from typing import Any
 import httpx
 import pytest
 
-from jobs.providers import ProviderError
-from jobs.providers.tave import TaveClient, TaveCursor, TavePage, is_wedding_job
+from core.providers import ProviderError
+from core.providers.tave import TaveClient, TaveCursor, TavePage, is_wedding_job
 from jobs.sandbox import SandboxConfig, running_sandbox
 
 KEY = "sandbox-key"

@@ -23,9 +23,9 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from core.db.migrate import migrate
+from core.db.pool import make_async_pool, tenant
 from tests.fixtures import Services
-from webapp.db.migrate import migrate
-from webapp.db.pool import make_async_pool, tenant
 from webapp.queries import clients as clients_q
 from webapp.queries import jobs as jobs_q
 from webapp.queries import notes as notes_q

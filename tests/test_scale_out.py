@@ -19,7 +19,7 @@ import psycopg
 import pytest
 import redis
 
-from jobs.heartbeat import HEARTBEAT_KEY
+from core.queue import HEARTBEAT_KEY
 from tests.fixtures import ROOT, Account, Server, Services, seed_clients, signup, start_web, stop_process, wait_for
 
 JOBS = 6

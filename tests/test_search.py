@@ -14,8 +14,8 @@ from html import unescape
 import psycopg
 import pytest
 
+from core.db.pool import make_async_pool, tenant
 from tests.fixtures import Account, Services, bare_supplier, seed_clients, signup
-from webapp.db.pool import make_async_pool, tenant
 from webapp.queries import clients as clients_q
 from webapp.search import search_terms
 

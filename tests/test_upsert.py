@@ -8,11 +8,12 @@ from typing import Any
 import msgspec
 import psycopg
 
-from jobs.importing.records import ClientRecord
-from jobs.upsert import BatchCounts, SourceWriter
+from core.db.pool import tenant_sync
+from core.import_service import open_pool
+from core.importing.records import ClientRecord
+from core.job_lifecycle import BatchCounts
+from jobs.upsert import SourceWriter
 from tests.fixtures import Services, bare_supplier
-from webapp.db.pool import tenant_sync
-from webapp.importing_service import open_pool
 
 
 def _record(n: int, **changes: Any) -> ClientRecord:

@@ -32,11 +32,13 @@ from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from core.db.pool import make_async_pool
+from core.security import SecretBox
+from core.settings import PROJECT_ROOT, Settings, load_settings
 from webapp.assets import load_manifest
 from webapp.cache import NOTHING, HotCache, bump_after_write_middleware
 from webapp.cache.guard import RedisGuard
 from webapp.cache.sessions import FallbackStore
-from webapp.db.pool import make_async_pool
 from webapp.live import ProgressHub
 from webapp.middleware import request_id_middleware, security_headers_middleware
 from webapp.observability import LatencyWindow, forget_this_process, serve_metrics
@@ -48,8 +50,6 @@ from webapp.routes.integrations import IntegrationController
 from webapp.routes.jobs import JobController
 from webapp.routes.progress import ProgressController, events_front, status_renderer
 from webapp.routes.webhooks import receive_honeybook
-from webapp.security import SecretBox
-from webapp.settings import PROJECT_ROOT, Settings, load_settings
 from webapp.state import Resources
 
 SESSION_MAX_AGE_S = 30 * 24 * 3600  # photographers stay signed in on their phone for a month

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-import os
 from pathlib import Path
 
 import msgspec
 
-from webapp.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT, settings
 
 HASH_CHARS = 10
 # Served, but not part of the shell a phone needs offline (licences, notes, the unused SSE extension).
@@ -39,7 +38,7 @@ class Asset(msgspec.Struct, frozen=True):
 
 def static_dir() -> Path:
     # Tests point a server at a copy of static/ to play a deploy that changed one file (the update flow).
-    return Path(os.environ.get("WEDSYNC_STATIC_DIR") or PROJECT_ROOT / "static")
+    return settings().static_dir
 
 
 def sw_dir() -> Path:

@@ -14,8 +14,9 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from webapp.embedded import free_port
-from webapp.settings import load_settings
+from core.embedded import free_port
+from core.job_lifecycle import JobKind
+from core.settings import load_settings
 
 DEMO_EMAIL = "demo@wedsync.test"
 DEMO_PASSWORD = "demo-wedding-2026"  # noqa: S105 - printed on purpose: the local demo login
@@ -35,7 +36,7 @@ def _metrics_dir() -> Path:
     if given:
         path = Path(given)
     else:
-        from webapp.settings import PROJECT_ROOT
+        from core.settings import PROJECT_ROOT
 
         path = Path(os.environ.get("WEDSYNC_VAR_DIR", PROJECT_ROOT / "var")).resolve() / "prometheus"
     path.mkdir(parents=True, exist_ok=True)
@@ -103,7 +104,7 @@ def _die_with_parent() -> None:
 def _embedded_services(var_dir: Path) -> tuple[dict[str, str], list[Callable[[], None]]]:
     """Start what DATABASE_URL / REDIS_URL don't point at; return env to pass on and stop callbacks."""
     warnings.filterwarnings("ignore", module="platformdirs")
-    from webapp.embedded import EmbeddedPostgres, EmbeddedValkey
+    from core.embedded import EmbeddedPostgres, EmbeddedValkey
 
     env: dict[str, str] = {}
     stops: list[Callable[[], None]] = []
@@ -142,8 +143,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     try:
-        from webapp.db.migrate import migrate
-        from webapp.seed import seed_demo
+        from core.db.migrate import migrate
+        from core.seed import seed_demo
 
         applied = migrate(os.environ["DATABASE_URL"])
         print(f"Migrations: {', '.join(applied) if applied else 'up to date'}", flush=True)
@@ -212,7 +213,7 @@ def _wait_for_sandbox(url: str, proc: subprocess.Popen[bytes], timeout: float = 
 
 
 def _point_demo_at_sandbox(database_url: str, sandbox_url: str) -> None:
-    from webapp.importing_service import ensure_sandbox_integrations, find_supplier, open_pool
+    from core.import_service import ensure_sandbox_integrations, find_supplier, open_pool
 
     with open_pool(database_url, max_size=1) as pool:
         supplier_id, _ = find_supplier(pool, DEMO_EMAIL)
@@ -220,12 +221,11 @@ def _point_demo_at_sandbox(database_url: str, sandbox_url: str) -> None:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from jobs.sandbox.config import SandboxConfig
-    from jobs.sandbox.server import serve
-
     print(f"Sandbox CRM on http://{args.host}:{args.port}/ (Tave at /v2, Light Blue at /api.php, key sandbox-key)")
-    serve(args.host, args.port, SandboxConfig(seed=args.seed, size=args.size))
-    return 0
+    sys.stdout.flush()
+    # The sandbox is the workers' code (jobs.sandbox): this process becomes it rather than importing it.
+    sandbox = ["-m", "jobs.sandbox", "--host", args.host, "--port", str(args.port)]
+    os.execv(sys.executable, [sys.executable, *sandbox, "--size", str(args.size), "--seed", str(args.seed)])  # noqa: S606
 
 
 def _print_summary(summary: object) -> None:
@@ -240,14 +240,13 @@ def _exit_code(status: str) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from webapp.importing_service import (
+    from core.import_service import (
         ServiceError,
         create_file_job,
         enqueue,
         find_supplier,
         job_summary,
         open_pool,
-        run_inline,
         wait_for_job,
     )
 
@@ -259,8 +258,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         with open_pool(database_url) as pool:
             supplier_id, region = find_supplier(pool, args.supplier)
             job_id = create_file_job(pool, supplier_id, region, path, source=args.source)
-            if args.inline:
-                run_inline(pool, supplier_id, job_id)
+            if args.inline:  # the workers' runner in a child process: this side never imports the workers' code
+                subprocess.run([sys.executable, "-m", "jobs.inline", str(supplier_id), str(job_id)], check=False)
                 summary = job_summary(pool, supplier_id, job_id)
             else:
                 enqueue("file_import", supplier_id, job_id)
@@ -273,7 +272,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from webapp.importing_service import (
+    from core.import_service import (
         ServiceError,
         create_sync_job,
         enqueue,
@@ -285,7 +284,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     database_url = _require_env("DATABASE_URL")
     _require_env("REDIS_URL")
-    kind = "full_import" if args.full else "incremental_sync"
+    kind: JobKind = "full_import" if args.full else "incremental_sync"
     try:
         with open_pool(database_url) as pool:
             if args.supplier:
@@ -345,7 +344,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(_: argparse.Namespace) -> int:
-    from webapp.db.migrate import migrate
+    from core.db.migrate import migrate
 
     applied = migrate(_require_env("DATABASE_URL"))
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
@@ -353,7 +352,7 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
-    from webapp.seed import seed_demo
+    from core.seed import seed_demo
 
     created = seed_demo(_require_env("DATABASE_URL"), DEMO_EMAIL, DEMO_PASSWORD, clients=args.demo_clients)
     print(f"demo supplier {DEMO_EMAIL}: " + ("created" if created else "already present"))

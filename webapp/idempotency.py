@@ -18,7 +18,7 @@ import psycopg
 from litestar import Request, Response
 from litestar.enums import MediaType
 
-from webapp.db.pool import tenant
+from core.db.pool import tenant
 from webapp.queries import idempotency as q
 from webapp.state import resources
 

@@ -10,11 +10,11 @@ import itertools
 import msgspec
 import psycopg
 
-from jobs.importing.mapping import Mapping
-from jobs.importing.pipeline import PreparedImport
-from jobs.importing.readers import open_table
-from jobs.importing.records import ClientRecord, ImportFileError, RawRow, RowError
-from jobs.importing.vcard import VCARD_KEYS, read_vcards
+from core.importing.mapping import Mapping
+from core.importing.pipeline import PreparedImport
+from core.importing.readers import open_table
+from core.importing.records import ClientRecord, ImportFileError, RawRow, RowError
+from core.importing.vcard import VCARD_KEYS, read_vcards
 
 SAMPLE_ROWS = 1_000
 SHOWN_ROWS = 20

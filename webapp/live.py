@@ -27,7 +27,7 @@ from litestar.stores.base import Store
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from jobs.progress import ProgressEvent, decode_doorbell, decode_event, job_stream, supplier_stream
+from core.progress import ProgressEvent, decode_doorbell, decode_event, job_stream, supplier_stream
 
 log = structlog.get_logger("wedsync.live")
 

@@ -1,7 +1,7 @@
 """What an operator needs to see: statement timing, pool and queue gauges, and per-route latency over the last hour.
 
-- **Statement time**: the pools' cursors time every ``execute`` into ``wedsync_db_query_seconds`` (psycopg has no
-  tracing hook; a cursor subclass passed as ``cursor_factory`` is its documented extension point).
+- **Statement time**: the pools' cursors time every ``execute`` into ``wedsync_db_query_seconds``
+  (``core.db.instruments``, shared with the workers).
 - **Pool and queues**: read when they are asked for (a ``/metrics`` scrape, the operator page) and every few
   seconds while a web process serves traffic, into gauges that work in Prometheus multiprocess mode.
 - **Latency window**: Prometheus histograms are cumulative since a process started, so "p95 over the last hour"
@@ -27,100 +27,21 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import msgspec
-import psycopg
 import structlog
 from litestar import Request, Response, get
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.metrics_core import Metric
-from psycopg import sql
-from psycopg_pool import AsyncConnectionPool, ConnectionPool
+from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
-from webapp.metrics import (
-    DB_POOL_CONNECTIONS,
-    DB_POOL_ERRORS,
-    DB_QUERY_SECONDS,
-    QUEUE_DEPTH,
-    QUEUE_OLDEST_AGE,
-)
+from core.db.instruments import record_pool_stats
+from core.metrics import QUEUE_DEPTH, QUEUE_OLDEST_AGE
+from core.queue import NAMESPACE, QUEUES
+from core.settings import settings
 
 log = structlog.get_logger("wedsync.observability")
-
-# ---------------------------------------------------------------------------------------------------------------
-# Statement timing
-
-_STATEMENT_KINDS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "COPY", "WITH", "SET", "BEGIN", "COMMIT"})
-
-
-def statement_kind(query: Any) -> str:
-    """SELECT, INSERT, …: a label with a handful of values, never the SQL text (unbounded, may carry data)."""
-    while isinstance(query, sql.Composed):
-        query = next(iter(query), "")
-    if isinstance(query, sql.SQL):
-        query = query.as_string()
-    if isinstance(query, bytes | bytearray | memoryview):
-        query = bytes(query[:32]).decode(errors="replace")
-    words = str(query)[:32].split(None, 1)
-    word = words[0].upper() if words else ""
-    return word if word in _STATEMENT_KINDS else "OTHER"
-
-
-class TimedAsyncCursor(psycopg.AsyncCursor[Any]):
-    role = "web"
-
-    async def execute(self, query: Any, params: Any = None, **kwargs: Any) -> TimedAsyncCursor:
-        start = time.perf_counter()
-        try:
-            await super().execute(query, params, **kwargs)
-        finally:
-            DB_QUERY_SECONDS.labels(statement_kind(query), self.role).observe(time.perf_counter() - start)
-        return self
-
-    async def executemany(self, query: Any, params_seq: Iterable[Any], **kwargs: Any) -> None:
-        start = time.perf_counter()
-        try:
-            await super().executemany(query, params_seq, **kwargs)
-        finally:
-            DB_QUERY_SECONDS.labels(statement_kind(query), self.role).observe(time.perf_counter() - start)
-
-
-class TimedCursor(psycopg.Cursor[Any]):
-    role = "worker"
-
-    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> TimedCursor:
-        start = time.perf_counter()
-        try:
-            super().execute(query, params, **kwargs)
-        finally:
-            DB_QUERY_SECONDS.labels(statement_kind(query), self.role).observe(time.perf_counter() - start)
-        return self
-
-    def executemany(self, query: Any, params_seq: Iterable[Any], **kwargs: Any) -> None:
-        start = time.perf_counter()
-        try:
-            super().executemany(query, params_seq, **kwargs)
-        finally:
-            DB_QUERY_SECONDS.labels(statement_kind(query), self.role).observe(time.perf_counter() - start)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Pool and queue gauges
-
-
-def record_pool_stats(pool: AsyncConnectionPool | ConnectionPool) -> dict[str, int]:
-    stats = pool.get_stats()
-    name = pool.name or "pool"
-    for state, key in (("size", "pool_size"), ("idle", "pool_available"), ("waiting", "requests_waiting")):
-        DB_POOL_CONNECTIONS.labels(name, state).set(stats.get(key, 0))
-    return stats
-
-
-def reconnect_failed(pool: AsyncConnectionPool | ConnectionPool) -> None:
-    """psycopg_pool gave up reconnecting for ``reconnect_timeout``; it tries again on the next request."""
-    DB_POOL_ERRORS.labels(pool.name or "pool", "reconnect_failed").inc()
-    log.error("database unreachable: pool stopped reconnecting for now", pool=pool.name)
 
 
 class QueueStats(msgspec.Struct, frozen=True):
@@ -130,14 +51,6 @@ class QueueStats(msgspec.Struct, frozen=True):
     oldest_age_s: float
 
 
-DRAMATIQ_NAMESPACE = "wedsync"  # jobs.broker's RedisBroker namespace
-
-
-# The queues our actors use (jobs/actors.py; tests/test_observability.py checks this against the broker). Listed
-# rather than read from the broker so a web process need not import every actor to answer a health check.
-QUEUES = ("default", "imports")
-
-
 async def queue_stats(redis: Redis, names: Iterable[str] | None = None) -> list[QueueStats]:
     """Depth and age of the oldest waiting message per queue, straight from Dramatiq's Redis layout: the queue is a
     list of message ids (pushed right, popped left, so index 0 is the oldest) and ``<queue>.msgs`` holds bodies."""
@@ -145,7 +58,7 @@ async def queue_stats(redis: Redis, names: Iterable[str] | None = None) -> list[
     now_ms = time.time() * 1000
     async with redis.pipeline(transaction=False) as pipe:
         for name in names:
-            key = f"{DRAMATIQ_NAMESPACE}:{name}"
+            key = f"{NAMESPACE}:{name}"
             pipe.llen(key)
             pipe.llen(key + ".DQ")
             pipe.lindex(key, 0)
@@ -155,7 +68,7 @@ async def queue_stats(redis: Redis, names: Iterable[str] | None = None) -> list[
         depth, delayed, oldest_id = int(raw[3 * i]), int(raw[3 * i + 1]), raw[3 * i + 2]
         age = 0.0
         if oldest_id is not None:
-            body = await redis.hget(f"{DRAMATIQ_NAMESPACE}:{name}.msgs", oldest_id)
+            body = await redis.hget(f"{NAMESPACE}:{name}.msgs", oldest_id)
             if body is not None:
                 with contextlib.suppress(msgspec.DecodeError, TypeError, ValueError):
                     stamp = msgspec.json.decode(body, type=dict[str, Any]).get("message_timestamp")
@@ -178,7 +91,7 @@ async def refresh_gauges(pool: AsyncConnectionPool, redis: Redis) -> list[QueueS
 
 def metrics_registry() -> CollectorRegistry:
     """All processes' metrics in multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``), else this process's."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings().metrics_dir:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return registry
@@ -349,5 +262,5 @@ async def last_hour(redis: Redis, now: float | None = None, minutes: int = 60) -
 
 def forget_this_process() -> None:
     """On a clean shutdown: this process's live gauges (pool, SSE) stop counting in the multiprocess sum."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings().metrics_dir:
         multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

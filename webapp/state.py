@@ -9,10 +9,10 @@ from litestar import Request
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
+from core.security import SecretBox
+from core.settings import Settings
 from webapp.cache import HotCache
 from webapp.live import ProgressHub
-from webapp.security import SecretBox
-from webapp.settings import Settings
 
 
 class Resources(msgspec.Struct):

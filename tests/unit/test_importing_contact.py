@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from jobs.importing.contact import (
+from core.importing.contact import (
     NormaliseError,
     _fast_e164,
     _parse_phone,
@@ -103,7 +103,7 @@ def test_email_fast_path_agrees_with_email_validator() -> None:
     # included ("ab--c.com" is one the library refuses).
     from email_validator import EmailNotValidError, validate_email
 
-    from jobs.importing.contact import _simple_email, _strip_wrappers
+    from core.importing.contact import _simple_email, _strip_wrappers
 
     rng = random.Random(11)
     local_chars = "abcxyz0189.-_+!#$%&'*/=?^`{|}~"

@@ -4,7 +4,7 @@ import datetime
 
 import pytest
 
-from jobs.importing.dates import DateOrderDetector, NormaliseError, default_order, parse_date
+from core.importing.dates import DateOrderDetector, NormaliseError, default_order, parse_date
 
 D = datetime.date(2027, 6, 14)
 

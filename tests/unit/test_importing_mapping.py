@@ -3,9 +3,9 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from jobs.importing.mapping import Mapping, header_key, suggest_mapping
-from jobs.importing.records import RawRow
-from jobs.importing.vcard import VCARD_KEYS
+from core.importing.mapping import Mapping, header_key, suggest_mapping
+from core.importing.records import RawRow
+from core.importing.vcard import VCARD_KEYS
 
 
 def test_header_key() -> None:

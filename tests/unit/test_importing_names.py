@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.importing.names import fix_case, has_couple_separator, split_couple, split_full_name
+from core.importing.names import fix_case, has_couple_separator, split_couple, split_full_name
 
 
 @pytest.mark.parametrize(

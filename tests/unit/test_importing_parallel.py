@@ -9,12 +9,12 @@ from collections.abc import Iterator
 import msgspec
 import pytest
 
-from jobs.importing import parallel
-from jobs.importing.digest import KnownRows, RowDigester, cleaning_key
-from jobs.importing.mapping import Mapping
-from jobs.importing.normalise import NormaliseContext
-from jobs.importing.pipeline import PreparedImport
-from jobs.importing.records import ClientRecord, ImportFileError, RawRow, RowError, Unchanged
+from core.importing import parallel
+from core.importing.digest import KnownRows, RowDigester, cleaning_key
+from core.importing.mapping import Mapping
+from core.importing.normalise import NormaliseContext
+from core.importing.pipeline import PreparedImport
+from core.importing.records import ClientRecord, ImportFileError, RawRow, RowError, Unchanged
 
 MAPPING = Mapping(columns={"ID": "external_id", "Name": "partner1_name", "Email": "partner1_email",
                            "Phone": "partner1_phone", "Date": "wedding_date"})  # fmt: skip

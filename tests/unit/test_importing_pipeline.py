@@ -8,7 +8,7 @@ import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
-from jobs.importing import (
+from core.importing import (
     VCARD_KEYS,
     ClientRecord,
     Mapping,
@@ -19,7 +19,7 @@ from jobs.importing import (
     prepare,
     read_vcards,
 )
-from jobs.importing.pipeline import LOOKAHEAD_ROWS
+from core.importing.pipeline import LOOKAHEAD_ROWS
 
 
 def run(data: bytes, preset: str | None = None, region: str = "GB") -> list[ClientRecord | RowError]:

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.importing.readers import EXTRA_KEY, open_table, sniff_delimiter
-from jobs.importing.records import ImportFileError, RawRow
+from core.importing.readers import EXTRA_KEY, open_table, sniff_delimiter
+from core.importing.records import ImportFileError, RawRow
 
 CSV = "First Name,Last Name,Email\r\nJosé,Smith,jose@example.com\r\nZoë,Brontë,zoe@example.com\r\n"
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.importing.statuses import normalise_status
+from core.importing.statuses import normalise_status
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.importing.text import clean_optional, clean_text, shown, strip_invisible
+from core.importing.text import clean_optional, clean_text, shown, strip_invisible
 
 
 @pytest.mark.parametrize(

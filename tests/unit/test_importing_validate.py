@@ -4,9 +4,9 @@ import datetime
 
 import pytest
 
-from jobs.importing.normalise import NormaliseContext
-from jobs.importing.records import ClientRecord, RawRow, RowError
-from jobs.importing.validate import build_record, parse_name_with_email
+from core.importing.normalise import NormaliseContext
+from core.importing.records import ClientRecord, RawRow, RowError
+from core.importing.validate import build_record, parse_name_with_email
 
 CTX = NormaliseContext(date_order="DMY", default_region="GB")
 

@@ -4,8 +4,8 @@ import io
 
 import pytest
 
-from jobs.importing.records import ImportFileError, RawRow
-from jobs.importing.vcard import VCARD_KEYS, read_vcards, stable_card_id
+from core.importing.records import ImportFileError, RawRow
+from core.importing.vcard import VCARD_KEYS, read_vcards, stable_card_id
 
 V3 = (
     "BEGIN:VCARD\r\n"

@@ -58,8 +58,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import os
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Hashable
@@ -67,25 +65,25 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import msgspec
-import redis as sync_redis
 import structlog
 from cachetools import TTLCache
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from core.cache_generations import BUMP_SCRIPT as _BUMP
+from core.cache_generations import CHANNEL, GEN_KEY
+from core.cache_generations import now_us as _now_us
+from core.metrics import CACHE_ERRORS, CACHE_LOOKUPS
 from webapp.cache.guard import RedisDown, RedisGuard
 from webapp.cache.rows import ANY_ROW, BUMP_LISTS, LOG_ENTRIES, ROWS_LOG_KEY, changed_rows
-from webapp.metrics import CACHE_ERRORS, CACHE_LOOKUPS
 
 log = structlog.get_logger("wedsync.cache")
 
 T = TypeVar("T")
 
-GEN_KEY = "wedsync:gen:{}"
 SCOPE_GEN_KEY = "wedsync:gen:{}:{}"  # a narrower generation inside a supplier, e.g. one client's notes ("c:42")
 SCOPE_GEN_TTL_S = 86_400  # refreshed on every bump; an expired one restarts at "now", which is always higher
 VALUE_KEY = "wedsync:cache:{sid}:{gen}:{name}:{schema}:{digest}"
-CHANNEL = "wedsync:cache:invalidate"
 LISTS = "lists"  # the scope of everything that lists clients: list pages, searches, dashboard counts and upcoming
 NOTHING = "nothing"  # a write that changes no cached read (signing in): no bump
 MEMORY_ENTRIES = 2_000  # a list page is ~50 rows: a few tens of MB at most per process
@@ -96,22 +94,6 @@ LOCK_SUFFIX = ":loading"
 LOCK_MS = 3_000  # longer than any hot read should take; a holder that dies frees the key after this
 LOCK_WAIT_S = 1.0
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-
-# INCR, but never below the clock in µs: generations keep going up even after Redis restarts empty. A supplier-
-# wide bump publishes in the same round trip so every web process drops its entries for the supplier; a scoped
-# one (ARGV[2] empty) does not need to, its generation is read with the request.
-_BUMP = """
-local v = redis.call('INCR', KEYS[1])
-local floor = tonumber(ARGV[1])
-if v < floor then redis.call('SET', KEYS[1], ARGV[1]); v = floor end
-if ARGV[3] ~= '0' then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
-if ARGV[2] ~= '' then redis.call('PUBLISH', KEYS[2], ARGV[2]) end
-return v
-"""
-
-
-def _now_us() -> str:
-    return str(time.time_ns() // 1_000)
 
 
 class Generation(msgspec.Struct, frozen=True):
@@ -157,7 +139,7 @@ class _ListingRead(msgspec.Struct, Generic[T], frozen=True):
 
 def _templates_digest() -> str:
     """Part of every ETag, so a deploy with changed templates never answers 304 for an old rendering."""
-    from webapp.settings import PROJECT_ROOT
+    from core.settings import PROJECT_ROOT
 
     h = hashlib.blake2b(digest_size=8)
     for path in sorted(Path(PROJECT_ROOT / "templates").rglob("*.html")):
@@ -624,56 +606,10 @@ async def bump_after_write(message: Any, scope: Any) -> None:
     await cache.bump(supplier_id, *sorted(scopes), rows=rows or ())
 
 
-# -- workers ---------------------------------------------------------------------------------------------------
-class _WorkerBumper:
-    """Workers are threads in sync code: one small Redis client, a short timeout, failures remembered and retried
-    on the next bump, and a back-off so a dead Redis does not slow an import."""
-
-    def __init__(self, url: str) -> None:
-        self._client = sync_redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        self._script = self._client.register_script(_BUMP)
-        self._lock = threading.Lock()
-        self._pending: set[int] = set()
-        self._skip_until = 0.0
-
-    def bump(self, supplier_id: int) -> None:
-        with self._lock:
-            self._pending.add(supplier_id)
-            if time.monotonic() < self._skip_until:
-                CACHE_ERRORS.labels("worker_bump", "circuit_open").inc()
-                return
-            for sid in sorted(self._pending):
-                try:
-                    self._script(keys=[GEN_KEY.format(sid), CHANNEL], args=[_now_us(), str(sid), "0"])
-                except (RedisError, OSError):
-                    CACHE_ERRORS.labels("worker_bump", "error").inc()
-                    self._skip_until = time.monotonic() + 2.0
-                    return
-                self._pending.discard(sid)
-
-
-_bumper: _WorkerBumper | None = None
-_bumper_lock = threading.Lock()
-
-
-def bump_from_worker(supplier_id: int) -> None:
-    """After a worker commits clients for a supplier (each import batch, and the job's end): web processes'
-    cached reads for that supplier are invalidated. Never raises: an import must not fail over a cache."""
-    global _bumper
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        return
-    with _bumper_lock:
-        if _bumper is None:
-            _bumper = _WorkerBumper(url)
-    _bumper.bump(supplier_id)
-
-
 __all__ = [
     "Generation",
     "HotCache",
     "bump_after_write",
     "bump_after_write_middleware",
-    "bump_from_worker",
     "etag_matches",
 ]

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from redis.exceptions import RedisError
 
-from webapp.metrics import CACHE_ERRORS
+from core.metrics import CACHE_ERRORS
 
 T = TypeVar("T")
 

@@ -1,6 +1,6 @@
 """Clients: list (keyset pages), search, upcoming weddings, detail, status change, manual leads.
 
-Every function runs inside a supplier-scoped transaction (``webapp.db.pool.tenant``); the explicit
+Every function runs inside a supplier-scoped transaction (``core.db.pool.tenant``); the explicit
 ``supplier_id`` predicates are there for the indexes, RLS is what guarantees isolation.
 """
 

@@ -9,6 +9,7 @@ import msgspec
 import psycopg
 from psycopg.rows import class_row
 
+from core.job_lifecycle import ACTIVE
 from webapp.models import SyncJob
 from webapp.queries.keyset import decode_cursor, encode_cursor
 
@@ -26,63 +27,6 @@ async def recent_jobs(conn: psycopg.AsyncConnection, supplier_id: int, limit: in
     async with conn.cursor(row_factory=class_row(SyncJob)) as cur:
         await cur.execute(RECENT_JOBS, {"sid": supplier_id, "limit": limit})
         return await cur.fetchall()
-
-
-CREATE_JOB = """
-INSERT INTO sync_jobs (supplier_id, integration_id, kind, source, status, options)
-VALUES (app_supplier_id(), %(integration_id)s, %(kind)s, %(source)s, %(status)s, %(options)s)
-RETURNING id
-"""
-INSERT_CHUNK = """
-INSERT INTO import_upload_chunks (supplier_id, job_id, seq, data) VALUES (app_supplier_id(), %s, %s, %s)
-"""
-QUEUE_DRAFT = """
-UPDATE sync_jobs SET status = 'queued', options = %(options)s, updated_at = now()
-WHERE id = %(id)s AND status = 'draft' RETURNING id
-"""
-REQUEST_CANCEL = """
-UPDATE sync_jobs SET cancel_requested = true, updated_at = now(),
-    status = CASE WHEN status IN ('queued', 'draft') THEN 'cancelled' ELSE status END,
-    finished_at = CASE WHEN status IN ('queued', 'draft') THEN now() ELSE finished_at END,
-    message = CASE WHEN status IN ('queued', 'draft') THEN 'Cancelled before it started.'
-                   ELSE 'Stopping after the current batch…' END
-WHERE id = %(id)s AND status IN ('draft', 'queued', 'running')
-RETURNING status
-"""
-CHUNK_BYTES = 1024 * 1024
-
-
-async def create_job(
-    conn: psycopg.AsyncConnection,
-    *,
-    kind: str,
-    source: str,
-    integration_id: int | None,
-    options: dict[str, object] | None = None,
-    status: str = "queued",
-) -> int:
-    from psycopg.types.json import Jsonb
-
-    cur = await conn.execute(CREATE_JOB, {
-        "integration_id": integration_id, "kind": kind, "source": source, "status": status,
-        "options": Jsonb(options or {}),
-    })  # fmt: skip
-    row = await cur.fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-async def request_cancel(conn: psycopg.AsyncConnection, job_id: int) -> str | None:
-    cur = await conn.execute(REQUEST_CANCEL, {"id": job_id})
-    row = await cur.fetchone()
-    return str(row[0]) if row else None
-
-
-def enqueue(kind: str, supplier_id: int, job_id: int) -> None:
-    """Send the job's actor a message (ids only). Call after the job row is committed."""
-    from jobs.actors import ACTORS_BY_KIND
-
-    ACTORS_BY_KIND[kind].send(supplier_id, job_id)
 
 
 class JobDetail(msgspec.Struct, frozen=True):
@@ -163,11 +107,6 @@ async def job_duplicates(
         return await cur.fetchall()
 
 
-async def store_upload(conn: psycopg.AsyncConnection, job_id: int, chunks: list[bytes]) -> None:
-    async with conn.cursor() as cur:
-        await cur.executemany(INSERT_CHUNK, [(job_id, seq, data) for seq, data in enumerate(chunks)])
-
-
 async def read_upload_head(conn: psycopg.AsyncConnection, job_id: int, max_chunks: int = 1) -> tuple[bytes, bool]:
     """The first chunk(s) of an upload, and whether there is more after them."""
     cur = await conn.execute(
@@ -179,15 +118,6 @@ async def read_upload_head(conn: psycopg.AsyncConnection, job_id: int, max_chunk
     return head, any(seq >= max_chunks for seq, _ in rows)
 
 
-async def queue_draft(conn: psycopg.AsyncConnection, job_id: int, options: dict[str, Any]) -> bool:
-    from psycopg.types.json import Jsonb
-
-    cur = await conn.execute(QUEUE_DRAFT, {"id": job_id, "options": Jsonb(options)})
-    return await cur.fetchone() is not None
-
-
-ACTIVE_STATES = ("running", "queued")  # listed first: what is happening now
-JOB_STATES = ("queued", "running", "succeeded", "partially_succeeded", "failed", "cancelled")
 # Running and queued first, then the most recent; filters are optional.
 _LIST_JOBS = """
 SELECT id, integration_id, kind, source, status, total, processed, created_count, updated_count, unchanged_count,
@@ -208,12 +138,6 @@ LIST_JOBS_AFTER = _LIST_JOBS.format(
 JOB_EVENTS = """
 SELECT at, status, processed, message FROM sync_job_events
 WHERE supplier_id = %(sid)s AND job_id = %(job)s ORDER BY id DESC LIMIT %(limit)s
-"""
-REQUEUE_FAILED = """
-UPDATE sync_jobs SET status = 'queued', cancel_requested = false, attempts = 0, finished_at = NULL,
-    message = 'Queued to try again.', updated_at = now()
-WHERE supplier_id = %(sid)s AND status = 'failed' AND (%(id)s::bigint IS NULL OR id = %(id)s)
-RETURNING id, kind
 """
 
 
@@ -262,16 +186,10 @@ async def list_jobs(
     if len(rows) <= limit:
         return JobPage(rows, None)
     last = rows[limit - 1]
-    return JobPage(rows[:limit], JobCursor(last.status in ACTIVE_STATES, last.created_at, last.id).encode())
+    return JobPage(rows[:limit], JobCursor(last.status in ACTIVE, last.created_at, last.id).encode())
 
 
 async def job_events(conn: psycopg.AsyncConnection, supplier_id: int, job_id: int, limit: int = 100) -> list[JobEvent]:
     async with conn.cursor(row_factory=class_row(JobEvent)) as cur:
         await cur.execute(JOB_EVENTS, {"sid": supplier_id, "job": job_id, "limit": limit})
         return await cur.fetchall()
-
-
-async def requeue_failed(conn: psycopg.AsyncConnection, supplier_id: int, job_id: int | None) -> list[tuple[int, str]]:
-    """Failed jobs (one, or all when ``job_id`` is None) back to queued; they resume at their checkpoint."""
-    cur = await conn.execute(REQUEUE_FAILED, {"sid": supplier_id, "id": job_id})
-    return [(int(r[0]), str(r[1])) for r in await cur.fetchall()]

@@ -11,12 +11,12 @@ from litestar import Request, Response, get, post
 from litestar.middleware.rate_limit import CacheObject, RateLimitConfig, RateLimitMiddleware
 from litestar.response import Redirect
 
+from core.db.pool import unscoped
+from core.security import hash_password, needs_rehash, verify_password
 from webapp.auth import sign_in, sign_out, signed_in_supplier_id
-from webapp.db.pool import unscoped
 from webapp.forms import FormError, parse, read_form
 from webapp.queries import suppliers as q
 from webapp.rendering import page
-from webapp.security import hash_password, needs_rehash, verify_password
 from webapp.state import resources
 
 

@@ -14,9 +14,9 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 from litestar.response import Redirect
 
+from core.db.pool import tenant
 from webapp.auth import provide_supplier_id, require_supplier
 from webapp.cache import LISTS, etag_matches
-from webapp.db.pool import tenant
 from webapp.forms import FormError, parse, read_form
 from webapp.idempotency import run_idempotent
 from webapp.models import CLIENT_STATUSES, Client, ClientStatus, Note

@@ -9,9 +9,9 @@ import msgspec
 from litestar import Request, Response, get
 from litestar.response import Redirect
 
+from core.db.pool import tenant
 from webapp.auth import signed_in_supplier_id
 from webapp.cache import LISTS
-from webapp.db.pool import tenant
 from webapp.models import ClientListRow, DashboardCounts
 from webapp.queries import clients as client_q
 from webapp.queries import jobs as job_q

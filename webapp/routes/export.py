@@ -23,9 +23,9 @@ from litestar.di import Provide
 from litestar.response import Stream
 from psycopg_pool import AsyncConnectionPool
 
+from core.db.pool import tenant
 from webapp.auth import provide_supplier_id, require_supplier
 from webapp.csv_export import BOM, csv_row, safe_cell
-from webapp.db.pool import tenant
 from webapp.queries import export as q
 from webapp.state import resources
 

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get
 
-from jobs.heartbeat import HEARTBEAT_KEY, STALE_AFTER_S
+from core.queue import HEARTBEAT_KEY, STALE_AFTER_S
 from webapp.observability import QueueStats, queue_stats
 from webapp.state import resources
 

@@ -12,10 +12,12 @@ from litestar.datastructures import UploadFile
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 
-from jobs.importing.mapping import PRESETS, Mapping
-from jobs.importing.records import FIELD_LABELS, RECORD_FIELDS, ImportFileError
+from core import job_lifecycle as lifecycle
+from core.db.pool import tenant
+from core.importing.mapping import PRESETS, Mapping
+from core.importing.records import FIELD_LABELS, RECORD_FIELDS, ImportFileError
+from core.queue import send_job
 from webapp.auth import provide_supplier_id, require_supplier
-from webapp.db.pool import tenant
 from webapp.forms import read_form
 from webapp.import_preview import build_preview, file_format, header_signature, read_head
 from webapp.queries import integrations as integrations_q
@@ -38,7 +40,7 @@ TARGET_CHOICES = [
 
 
 def _chunks(data: bytes) -> list[bytes]:
-    size = jobs_q.CHUNK_BYTES
+    size = lifecycle.CHUNK_BYTES
     return [data[i : i + size] for i in range(0, len(data), size)] or [b""]
 
 
@@ -82,7 +84,7 @@ class ImportController(Controller):
         res = resources(request)
         async with tenant(res.pool, supplier_id) as conn:
             integration = await integrations_q.file_integration(conn, supplier_id, preset)
-            job_id = await jobs_q.create_job(
+            job_id = await lifecycle.create_async(
                 conn,
                 kind="file_import",
                 source=preset if preset != "vcard" else "vcard",
@@ -90,7 +92,7 @@ class ImportController(Controller):
                 integration_id=integration.id,
                 options={"format": fmt, "filename": upload.filename[:200], "preset": preset},
             )
-            await jobs_q.store_upload(conn, job_id, _chunks(data))
+            await lifecycle.store_upload(conn, job_id, _chunks(data))
         return Response("", status_code=303, headers={"location": f"/imports/{job_id}/preview"})
 
     @get("/{job_id:int}/preview", name="import_preview")
@@ -160,12 +162,12 @@ class ImportController(Controller):
             if job is None:
                 raise NotFoundException("We couldn't find that import.")
             options = {**job.options, "mapping": msgspec.to_builtins(mapping)}
-            queued = await jobs_q.queue_draft(conn, job_id, options)
+            queued = await lifecycle.queue_draft(conn, job_id, options)
             signature = form.get("signature", "")
             if queued and job.integration_id and re.fullmatch(r"[0-9a-f]{16}", signature):
                 await integrations_q.save_mapping(conn, job.integration_id, signature, mapping.columns)
         if queued:
-            jobs_q.enqueue("file_import", supplier_id, job_id)
+            send_job("file_import", supplier_id, job_id)
         return Response("", status_code=303, headers={"location": f"/jobs/{job_id}"})
 
 

@@ -11,14 +11,15 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 
-from jobs.providers.lightblue import LIGHTBLUE_ENDPOINT
-from jobs.providers.tave import TaveClient
+from core import job_lifecycle as lifecycle
+from core.db.pool import tenant
+from core.providers.lightblue import LIGHTBLUE_ENDPOINT
+from core.providers.tave import TaveClient
+from core.queue import send_job
 from webapp.auth import provide_supplier_id, require_supplier
-from webapp.db.pool import tenant
 from webapp.forms import FormError, parse, read_form
 from webapp.idempotency import run_idempotent
 from webapp.queries import integrations as q
-from webapp.queries import jobs as jobs_q
 from webapp.rendering import page
 from webapp.routes.clients import new_idempotency_key
 from webapp.state import resources
@@ -181,11 +182,11 @@ class IntegrationController(Controller):
             raise NotFoundException("We couldn't find that integration.")
         if kind not in ACTIONS.get(integration.provider, {}):
             return await self._render(request, supplier_id, status_code=422, error="That action isn't available.")
-        provider = integration.provider
+        provider, kind_ = integration.provider, lifecycle.as_kind(kind)
         started: list[int] = []
 
         async def action(conn: psycopg.AsyncConnection) -> Response[str]:
-            job_id = await jobs_q.create_job(conn, kind=kind, source=provider, integration_id=integration_id)
+            job_id = await lifecycle.create_async(conn, kind=kind_, source=provider, integration_id=integration_id)
             started.append(job_id)
             return Response("", status_code=303, headers={"location": f"/jobs/{job_id}"})
 
@@ -193,5 +194,5 @@ class IntegrationController(Controller):
         # Only a first send creates a job, and the worker is told only once its row and the stored answer have
         # committed (run_idempotent commits before returning); a replay returns the first redirect and enqueues nothing.
         for job_id in started:
-            jobs_q.enqueue(kind, supplier_id, job_id)
+            send_job(kind_, supplier_id, job_id)
         return response

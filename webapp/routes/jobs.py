@@ -12,9 +12,11 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 from litestar.response import Stream
 
+from core import job_lifecycle as lifecycle
+from core.db.pool import tenant
+from core.queue import send_job
 from webapp.auth import provide_supplier_id, require_supplier
 from webapp.csv_export import BOM, csv_row
-from webapp.db.pool import tenant
 from webapp.forms import read_form
 from webapp.queries import jobs as q
 from webapp.rendering import page
@@ -39,7 +41,7 @@ class JobController(Controller):
         source: str | None = None,
         after: str | None = None,
     ) -> Response[str]:
-        status = wanted_state if wanted_state in q.JOB_STATES else None
+        status = wanted_state if wanted_state in lifecycle.JOB_STATES else None
         chosen_source = source if source in SOURCES else None
         cursor = q.JobCursor.decode(after)
         async with tenant(resources(request).pool, supplier_id) as conn:
@@ -50,7 +52,7 @@ class JobController(Controller):
             "jobs/list.html",
             jobs=listed.jobs,
             cards=[progress_of(j, supplier_id) for j in listed.jobs],
-            states=q.JOB_STATES,
+            states=lifecycle.JOB_STATES,
             sources=SOURCES,
             state=status,
             source=chosen_source,
@@ -76,9 +78,9 @@ class JobController(Controller):
         async with tenant(resources(request).pool, supplier_id) as conn:
             if job_id is not None and await q.get_job(conn, job_id) is None:
                 raise NotFoundException("We couldn't find that import.")
-            requeued = await q.requeue_failed(conn, supplier_id, job_id)
+            requeued = await lifecycle.requeue_failed(conn, supplier_id, job_id)
         for queued_id, kind in requeued:
-            q.enqueue(kind, supplier_id, queued_id)
+            send_job(kind, supplier_id, queued_id)
         return Response("", status_code=303, headers={"location": location})
 
     @get("/{job_id:int}", name="job_detail")
@@ -106,7 +108,7 @@ class JobController(Controller):
         async with tenant(resources(request).pool, supplier_id) as conn:
             if await q.get_job(conn, job_id) is None:
                 raise NotFoundException("We couldn't find that import.")
-            await q.request_cancel(conn, job_id)
+            await lifecycle.request_cancel(conn, job_id)
         return Response("", status_code=303, headers={"location": f"/jobs/{job_id}"})
 
     @get("/{job_id:int}/errors.csv", name="job_errors_csv")

@@ -13,8 +13,9 @@ import msgspec
 from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
 
+from core.db.instruments import record_pool_stats
+from core.db.pool import unscoped
 from webapp.auth import signed_in_supplier_id
-from webapp.db.pool import unscoped
 from webapp.observability import (
     LatencyWindow,
     QueueStats,
@@ -22,7 +23,6 @@ from webapp.observability import (
     last_hour,
     metric_families,
     queue_stats,
-    record_pool_stats,
     sample_sum,
 )
 from webapp.queries import operators as q

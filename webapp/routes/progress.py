@@ -35,11 +35,11 @@ from litestar.stores.base import Store
 from litestar.template import TemplateEngineProtocol
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, Receive, Scope, Send
 
-from jobs.progress import ProgressEvent
+from core.db.pool import tenant
+from core.metrics import SSE_CONNECTIONS
+from core.progress import ProgressEvent
 from webapp.auth import SESSION_KEY, provide_supplier_id, require_supplier
-from webapp.db.pool import tenant
 from webapp.live import KEEP_ALIVE, START, ProgressHub, Subscriber, encode, format_id, parse_id, stream_of
-from webapp.metrics import SSE_CONNECTIONS
 from webapp.middleware import SECURITY_HEADERS
 from webapp.queries import jobs as q
 from webapp.rendering import KIND_LABELS, SOURCE_LABELS, render_html

@@ -13,10 +13,11 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, post
 
-from jobs.importing.mapping import Mapping
-from jobs.sources import json_rows
-from webapp.db.pool import tenant, unscoped
-from webapp.queries import jobs as jobs_q
+from core import job_lifecycle as lifecycle
+from core.db.pool import tenant, unscoped
+from core.importing.mapping import Mapping
+from core.importing.readers import json_rows
+from core.queue import send_job
 from webapp.queries import suppliers as suppliers_q
 from webapp.queries import webhooks as webhooks_q
 from webapp.state import resources
@@ -60,10 +61,10 @@ async def receive_honeybook(request: Request[Any, Any, Any], token: str = "") ->
         region = supplier.default_region if supplier else res.settings.default_region
         headers = list(dict.fromkeys(k for row in rows for k in row.values))
         mapping = Mapping.suggest(headers, "honeybook", region)
-        job_id = await jobs_q.create_job(
+        job_id = await lifecycle.create_async(
             conn, kind="file_import", source="honeybook", integration_id=integration_id,
             options={"format": "json", "mapping": msgspec.to_builtins(mapping), "filename": "Zapier webhook"},
         )  # fmt: skip
-        await jobs_q.store_upload(conn, job_id, [body])
-    jobs_q.enqueue("file_import", supplier_id, job_id)
+        await lifecycle.store_upload(conn, job_id, [body])
+    send_job("file_import", supplier_id, job_id)
     return _json(202, {"job_id": job_id, "status": "queued"})

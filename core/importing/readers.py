@@ -1,0 +1,225 @@
+"""Streaming reader for delimited text files (CSV, TSV, semicolon-separated).
+
+Memory stays constant: the file is decoded incrementally and rows are yielded one by one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from typing import BinaryIO
+
+import msgspec
+
+from core.importing.decoding import open_text
+from core.importing.records import ImportFileError, RawRow
+
+DELIMITERS = ",\t;"
+EXTRA_KEY = "_extra"
+
+# A physical line or a quoted cell longer than this is not a client record; we stop
+# rather than buffer an unbounded amount of memory. Per-cell limits (10,000 characters)
+# are enforced later, per row, in validation.
+MAX_LINE_CHARS = 1024 * 1024
+
+_SEP_HINT = re.compile(r"^\s*sep=(.)\s*$", re.IGNORECASE)
+
+
+def _raise_field_size_limit() -> None:
+    # The csv module's default limit (131,072) would abort the whole import on one long
+    # cell. This is process-wide, but only ever raised, never lowered.
+    if csv.field_size_limit() < MAX_LINE_CHARS:
+        csv.field_size_limit(MAX_LINE_CHARS)
+
+
+class _Dialect(csv.Dialect):
+    delimiter = ","
+    quotechar = '"'
+    doublequote = True
+    skipinitialspace = False
+    lineterminator = "\r\n"
+    quoting = csv.QUOTE_MINIMAL
+    strict = False
+
+
+def _count_outside_quotes(line: str, char: str) -> int:
+    count = 0
+    quoted = False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == char and not quoted:
+            count += 1
+    return count
+
+
+def _first_content_line(lines: list[str]) -> str:
+    for line in lines:
+        if line.strip():
+            return line
+    return ""
+
+
+def sniff_delimiter(sample_text: str) -> tuple[str, bool]:
+    """Return (delimiter, skip_first_line). Honours Excel's `sep=;` first line."""
+    lines = sample_text.splitlines()
+    if lines and (hint := _SEP_HINT.match(lines[0])):
+        return hint.group(1), True
+    # Sniff on complete lines only, and not too many: the sniffer's regexes are slow on
+    # big samples and more lines add no certainty.
+    head = "\n".join(lines[:50]) if len(lines) > 1 else sample_text
+    header = _first_content_line(lines)
+    counts = {d: _count_outside_quotes(header, d) for d in DELIMITERS}
+    try:
+        sniffed: str | None = csv.Sniffer().sniff(head[:32768], delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        sniffed = None
+    # The sniffer is easily fooled (commas in decimals, semicolons in notes). Trust it
+    # only if the header row agrees; otherwise take the delimiter the header uses most.
+    if sniffed in counts and (counts[sniffed] > 0 or not any(counts.values())):
+        return sniffed, False
+    best = max(DELIMITERS, key=lambda d: counts[d])  # ties keep the DELIMITERS order
+    return (best if counts[best] else ","), False
+
+
+def _dedupe_headers(cells: list[str]) -> list[str]:
+    headers: list[str] = []
+    seen: set[str] = {EXTRA_KEY}
+    for index, cell in enumerate(cells, start=1):
+        name = " ".join(cell.replace("\ufeff", "").split()) or f"Column {index}"
+        candidate, n = name, 1
+        while candidate.lower() in seen:
+            n += 1
+            candidate = f"{name} ({n})"
+        seen.add(candidate.lower())
+        headers.append(candidate)
+    return headers
+
+
+def _bounded_lines(text: io.TextIOWrapper) -> Iterator[str]:
+    line_no = 0
+    while True:
+        line = text.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        line_no += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise ImportFileError(
+                f"Line {line_no} is over a million characters long, so this doesn't look like "
+                "a client list. Check the export and try again."
+            )
+        yield line
+
+
+class TableReader:
+    """Iterates RawRow objects of a delimited file; `headers` are trimmed and unique."""
+
+    def __init__(self, text: io.TextIOWrapper, delimiter: str, skip_first: bool, encoding: str) -> None:
+        self.encoding = encoding
+        self.delimiter = delimiter
+        self._text = text
+        dialect = type("_Sniffed", (_Dialect,), {"delimiter": delimiter})
+        lines = _bounded_lines(text)
+        if skip_first:
+            next(lines, None)
+        self._reader = csv.reader(lines, dialect)
+        # The csv reader never sees a skipped "sep=" line, so its line_num is offset by it.
+        self._line_offset = 1 if skip_first else 0
+        self._last_line = self._line_offset
+        header = self._next_record()
+        if header is None:
+            raise ImportFileError("This file looks empty.")
+        self.header_line, header_cells = header
+        self.headers: list[str] = _dedupe_headers(header_cells)
+        self._pending = self._next_record()
+        if self._pending is None:
+            raise ImportFileError(
+                "This file only has a header row and no clients in it. Check the export and try again."
+            )
+
+    def _next_record(self) -> tuple[int, list[str]] | None:
+        """Next non-blank record with the physical line it starts on."""
+        while True:
+            start = self._last_line + 1
+            try:
+                cells = next(self._reader, None)
+            except csv.Error as exc:
+                raise ImportFileError(
+                    f"Row {start}: we couldn't read this row ({exc}). Often a quote mark (\") "
+                    "opens a cell that never closes. Fix it in your spreadsheet and try again."
+                ) from exc
+            # line_num counts physical lines consumed, so a record with newlines inside
+            # quoted cells still reports the line it started on.
+            self._last_line = self._line_offset + self._reader.line_num
+            if cells is None:
+                return None
+            joined = "".join(cells)  # some cell has a non-blank character (one C call, not a generator)
+            if joined and not joined.isspace():
+                return start, cells
+
+    def _to_row(self, line: int, cells: list[str]) -> RawRow:
+        headers = self.headers
+        width = len(headers)
+        if len(cells) < width:
+            cells = cells + [""] * (width - len(cells))
+        values = dict(zip(headers, cells, strict=False))
+        if len(cells) > width:
+            extra = [cell for cell in cells[width:] if cell.strip()]
+            if extra:
+                values[EXTRA_KEY] = " | ".join(extra)
+        return RawRow(line=line, values=values)
+
+    def __iter__(self) -> TableReader:
+        return self
+
+    def __next__(self) -> RawRow:
+        # Rows are read one at a time, so rows before a broken one reach the caller before
+        # the ImportFileError does.
+        if self._pending is not None:
+            line, cells = self._pending
+            self._pending = None
+        else:
+            record = self._next_record()
+            if record is None:
+                raise StopIteration
+            line, cells = record
+        return self._to_row(line, cells)
+
+    def close(self) -> None:
+        self._text.close()
+
+    def __enter__(self) -> TableReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_table(stream: BinaryIO) -> TableReader:
+    """Sniff encoding and delimiter from the first 64 KiB and return a streaming reader.
+
+    Raises ImportFileError with a photographer-facing message for empty, header-only or
+    binary files.
+    """
+    _raise_field_size_limit()
+    text, detected = open_text(stream)
+    delimiter, skip_first = sniff_delimiter(detected.sample_text)
+    return TableReader(text, delimiter, skip_first, detected.encoding)
+
+
+def json_rows(body: bytes) -> Iterator[RawRow]:
+    """A webhook payload (one contact object, or a list of them) as rows: small by construction (capped at
+    the door), so reading it whole is fine."""
+    try:
+        data = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise ImportFileError("The webhook sent something that isn't JSON.") from exc
+    items = data if isinstance(data, list) else [data]
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise ImportFileError("The webhook sent JSON that isn't a contact (expected an object with fields).")
+        yield RawRow(
+            number, {str(k): "" if v is None else str(v) for k, v in item.items() if not isinstance(v, dict | list)}
+        )

@@ -1,0 +1,119 @@
+"""The records that cross module boundaries in the import pipeline.
+
+Raw rows come out of readers (CSV, vCard, CRM APIs), client records and row errors come
+out of validation and go into the batched upsert and the errors CSV.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import msgspec
+
+# Cells longer than this are refused per row (a real CRM cell is never this long; a pasted
+# email thread or a broken export is). Names get a much tighter cap.
+MAX_CELL_CHARS = 10_000
+MAX_NAME_CHARS = 200
+MAX_EXTERNAL_ID_CHARS = 200
+
+STATUSES: tuple[str, ...] = ("lead", "booked", "completed", "archived")
+
+
+class ImportFileError(Exception):
+    """The whole file cannot be imported; `message` is meant for the photographer."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class RawRow(msgspec.Struct, frozen=True):
+    """One source record before mapping.
+
+    `line` is what the photographer sees: the physical line where the record starts in
+    their spreadsheet (header = 1, first data row = 2), or the card's ordinal in a vCard.
+    """
+
+    line: int
+    values: dict[str, str]
+
+
+class ClientRecord(msgspec.Struct, frozen=True, array_like=True):
+    """A normalised couple, ready for the upsert keyed on (supplier, source, external_id).
+
+    Encoded as an array: a big file's records cross from the cleaning pool in msgpack, and field names made
+    two thirds of those bytes."""
+
+    external_id: str
+    partner1_first: str
+    partner1_last: str
+    partner1_email: str | None
+    partner1_phone: str | None  # E.164
+    partner2_first: str
+    partner2_last: str
+    partner2_email: str | None
+    partner2_phone: str | None  # E.164
+    wedding_date: datetime.date | None
+    venue: str | None
+    status: str  # one of STATUSES
+    lead_source: str | None
+    inquiry_date: datetime.date | None
+    booking_date: datetime.date | None
+    import_digest: bytes | None = None  # of the raw row it was cleaned from (core.importing.digest)
+
+
+class Unchanged(msgspec.Struct, frozen=True):
+    """A row identical to the one a stored client was imported from: counted, not cleaned or written."""
+
+    line: int
+    external_id: str
+
+
+class RowError(msgspec.Struct, frozen=True):
+    """A row we could not import; `raw` keeps the original cells for an errors CSV."""
+
+    line: int
+    reason: str
+    field: str | None
+    raw: dict[str, str]
+
+
+# What the pipeline yields per source row.
+ImportItem = ClientRecord | RowError | Unchanged
+
+
+# Fields of ClientRecord that a source column can fill directly.
+RECORD_FIELDS: tuple[str, ...] = tuple(f for f in ClientRecord.__struct_fields__ if f != "import_digest")
+
+# Helper targets: values that are split or parsed into several record fields.
+HELPER_FIELDS: tuple[str, ...] = (
+    "partner1_name",  # "Alex Smith" / "Smith, Alex"
+    "partner2_name",
+    "couple_name",  # "Alex Smith & Sam Jones" / "Alex and Sam Smith"
+    "name_with_email",  # HoneyBook "Alex Smith (alex@example.com)"
+)
+
+TARGET_FIELDS: frozenset[str] = frozenset(RECORD_FIELDS + HELPER_FIELDS)
+
+# Plain-words names used in messages to photographers.
+FIELD_LABELS: dict[str, str] = {
+    "external_id": "ID",
+    "partner1_first": "first name",
+    "partner1_last": "last name",
+    "partner1_name": "name",
+    "partner1_email": "email",
+    "partner1_phone": "phone number",
+    "partner2_first": "partner's first name",
+    "partner2_last": "partner's last name",
+    "partner2_name": "partner's name",
+    "partner2_email": "partner's email",
+    "partner2_phone": "partner's phone number",
+    "couple_name": "couple's names",
+    "name_with_email": "client",
+    "wedding_date": "wedding date",
+    "venue": "venue",
+    "status": "status",
+    "lead_source": "lead source",
+    "inquiry_date": "inquiry date",
+    "booking_date": "booking date",
+}

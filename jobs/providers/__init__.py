@@ -1,8 +1,0 @@
-"""Clients for the CRMs we import from (Tave / VSCO Workspace) and export to (Light Blue)."""
-
-from __future__ import annotations
-
-from jobs.providers.errors import ProviderError, ProviderErrorKind
-from jobs.providers.http import RetryingHttp, RetryPolicy
-
-__all__ = ["ProviderError", "ProviderErrorKind", "RetryPolicy", "RetryingHttp"]
