@@ -26,6 +26,8 @@ JobStatus = Literal["draft", "queued", "running", "succeeded", "partially_succee
 JobKind = Literal["file_import", "full_import", "incremental_sync", "export_to_crm"]
 JOB_KINDS: tuple[JobKind, ...] = get_args(JobKind)
 CRM_JOB_KINDS: tuple[JobKind, ...] = ("full_import", "incremental_sync", "export_to_crm")
+# A row of this kind is a round trip through the queue and a worker (the ``ping`` actor), not an import.
+PING_KIND = "ping"
 # The states a photographer can filter the job list by (a draft is an upload not yet confirmed: never listed).
 JOB_STATES: tuple[JobStatus, ...] = ("queued", "running", "succeeded", "partially_succeeded", "failed", "cancelled")
 ACTIVE: frozenset[JobStatus] = frozenset({"queued", "running"})

@@ -19,36 +19,18 @@ from webapp.auth import provide_supplier_id, require_supplier
 from webapp.cache import LISTS, etag_matches
 from webapp.forms import FormError, parse, read_form
 from webapp.idempotency import run_idempotent
-from webapp.models import CLIENT_STATUSES, Client, ClientStatus, Note
+from webapp.leads import LeadError, clean_lead
+from webapp.models import CLIENT_STATUSES, Client, Note
 from webapp.queries import clients as q
 from webapp.queries import notes as notes_q
 from webapp.queries import suppliers as supplier_q
 from webapp.rendering import Rendered, is_htmx, page, render_html, render_shared, rendered, rendered_response
+from webapp.schemas.clients import LeadForm, NoteForm, StatusForm
 from webapp.search import search_terms
 from webapp.state import resources
 
 UPCOMING_DAYS = 60
 MAX_QUERY = 100
-
-
-class NoteForm(msgspec.Struct):
-    body: Annotated[str, msgspec.Meta(min_length=1, max_length=5000)]
-
-
-class StatusForm(msgspec.Struct):
-    status: ClientStatus
-    version: int
-
-
-class LeadForm(msgspec.Struct):
-    partner1_first: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    partner1_last: Annotated[str, msgspec.Meta(max_length=200)] = ""
-    partner2_first: Annotated[str, msgspec.Meta(max_length=200)] = ""
-    partner2_last: Annotated[str, msgspec.Meta(max_length=200)] = ""
-    email: Annotated[str, msgspec.Meta(max_length=254)] = ""
-    phone: Annotated[str, msgspec.Meta(max_length=40)] = ""
-    wedding_date: str = ""
-    venue: Annotated[str, msgspec.Meta(max_length=300)] = ""
 
 
 def new_idempotency_key() -> str:
@@ -160,8 +142,6 @@ class ClientController(Controller):
 
     @post("/", name="create_lead")
     async def create_lead(self, request: Request[Any, Any, Any], supplier_id: int) -> Response[str]:
-        from webapp.leads import LeadError, clean_lead
-
         raw = await read_form(request)
 
         async def action(conn: psycopg.AsyncConnection) -> Response[str]:

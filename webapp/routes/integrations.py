@@ -20,8 +20,10 @@ from webapp.auth import provide_supplier_id, require_supplier
 from webapp.forms import FormError, parse, read_form
 from webapp.idempotency import run_idempotent
 from webapp.queries import integrations as q
+from webapp.queries.webhooks import add_token
 from webapp.rendering import page
 from webapp.routes.clients import new_idempotency_key
+from webapp.routes.webhooks import new_token
 from webapp.state import resources
 
 TAVE_DEFAULT_URL = "https://tave.io/v2"
@@ -136,9 +138,6 @@ class IntegrationController(Controller):
     @post("/honeybook-webhook", name="create_honeybook_webhook")
     async def create_webhook(self, request: Request[Any, Any, Any], supplier_id: int) -> Response[str]:
         """A new webhook address for a Zapier zap; the token is shown once and stored only as a hash."""
-        from webapp.queries.webhooks import add_token
-        from webapp.routes.webhooks import new_token
-
         token, digest = new_token()
         res = resources(request)
         async with tenant(res.pool, supplier_id) as conn:
