@@ -39,6 +39,7 @@ from webapp.assets import load_manifest
 from webapp.cache import NOTHING, HotCache, bump_after_write_middleware
 from webapp.cache.guard import RedisGuard
 from webapp.cache.sessions import FallbackStore
+from webapp.dependencies import APP_DEPENDENCIES
 from webapp.live import ProgressHub
 from webapp.middleware import request_id_middleware, security_headers_middleware
 from webapp.observability import LatencyWindow, forget_this_process, serve_metrics
@@ -161,6 +162,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             outbox.show_outbox,
             outbox.show_outbox_list,
         ],
+        dependencies=APP_DEPENDENCIES,
         lifespan=[lifespan],
         on_shutdown=[forget_this_process],
         state=State({"assets": asset_manifest, "latency": latency}),

@@ -19,13 +19,13 @@ from typing import Any
 
 import msgspec
 from litestar import Request, get
-from litestar.di import Provide
 from litestar.response import Stream
 from psycopg_pool import AsyncConnectionPool
 
 from core.db.pool import tenant
-from webapp.auth import provide_supplier_id, require_supplier
+from webapp.auth import require_supplier
 from webapp.csv_export import BOM, csv_row, safe_cell
+from webapp.dependencies import SIGNED_IN
 from webapp.queries import export as q
 from webapp.state import resources
 
@@ -87,7 +87,7 @@ def _download(chunks: AsyncIterator[bytes], media_type: str, extension: str) -> 
     "/clients/export.csv",
     name="export_clients_csv",
     guards=[require_supplier],
-    dependencies={"supplier_id": Provide(provide_supplier_id)},
+    dependencies=SIGNED_IN,
 )
 async def export_csv(request: Request[Any, Any, Any], supplier_id: int) -> Stream:
     return _download(csv_chunks(resources(request).pool, supplier_id), "text/csv; charset=utf-8", "csv")
@@ -97,7 +97,7 @@ async def export_csv(request: Request[Any, Any, Any], supplier_id: int) -> Strea
     "/clients/export.ndjson",
     name="export_clients_ndjson",
     guards=[require_supplier],
-    dependencies={"supplier_id": Provide(provide_supplier_id)},
+    dependencies=SIGNED_IN,
 )
 async def export_ndjson(request: Request[Any, Any, Any], supplier_id: int) -> Stream:
     return _download(ndjson_chunks(resources(request).pool, supplier_id), "application/x-ndjson", "ndjson")

@@ -9,7 +9,6 @@ import anyio
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 
 from core import job_lifecycle as lifecycle
@@ -17,7 +16,8 @@ from core.db.pool import tenant
 from core.importing.mapping import PRESETS, Mapping
 from core.importing.records import FIELD_LABELS, RECORD_FIELDS, ImportFileError
 from core.queue import send_job
-from webapp.auth import provide_supplier_id, require_supplier
+from webapp.auth import require_supplier
+from webapp.dependencies import SIGNED_IN
 from webapp.forms import read_form
 from webapp.import_preview import build_preview, file_format, header_signature, read_head
 from webapp.queries import integrations as integrations_q
@@ -47,7 +47,7 @@ def _chunks(data: bytes) -> list[bytes]:
 class ImportController(Controller):
     path = "/imports"
     guards = [require_supplier]
-    dependencies = {"supplier_id": Provide(provide_supplier_id)}
+    dependencies = SIGNED_IN
 
     @get("/new", name="import_form")
     async def show_upload(self, request: Request[Any, Any, Any]) -> Response[str]:
