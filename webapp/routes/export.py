@@ -15,10 +15,9 @@ import csv
 import datetime as dt
 import io
 from collections.abc import AsyncIterator
-from typing import Any
 
 import msgspec
-from litestar import Request, get
+from litestar import get
 from litestar.response import Stream
 from psycopg_pool import AsyncConnectionPool
 
@@ -27,7 +26,7 @@ from webapp.auth import require_supplier
 from webapp.csv_export import BOM, csv_row, safe_cell
 from webapp.dependencies import SIGNED_IN
 from webapp.queries import export as q
-from webapp.state import resources
+from webapp.state import Resources
 
 # Spreadsheet headings in the order of ``ClientRecord``'s fields.
 CSV_HEADINGS = (
@@ -89,8 +88,8 @@ def _download(chunks: AsyncIterator[bytes], media_type: str, extension: str) -> 
     guards=[require_supplier],
     dependencies=SIGNED_IN,
 )
-async def export_csv(request: Request[Any, Any, Any], supplier_id: int) -> Stream:
-    return _download(csv_chunks(resources(request).pool, supplier_id), "text/csv; charset=utf-8", "csv")
+async def export_csv(res: Resources, supplier_id: int) -> Stream:
+    return _download(csv_chunks(res.pool, supplier_id), "text/csv; charset=utf-8", "csv")
 
 
 @get(
@@ -99,5 +98,5 @@ async def export_csv(request: Request[Any, Any, Any], supplier_id: int) -> Strea
     guards=[require_supplier],
     dependencies=SIGNED_IN,
 )
-async def export_ndjson(request: Request[Any, Any, Any], supplier_id: int) -> Stream:
-    return _download(ndjson_chunks(resources(request).pool, supplier_id), "application/x-ndjson", "ndjson")
+async def export_ndjson(res: Resources, supplier_id: int) -> Stream:
+    return _download(ndjson_chunks(res.pool, supplier_id), "application/x-ndjson", "ndjson")

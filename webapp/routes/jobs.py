@@ -22,7 +22,7 @@ from webapp.forms import read_form
 from webapp.queries import jobs as q
 from webapp.rendering import page
 from webapp.routes.progress import progress_of
-from webapp.state import resources
+from webapp.state import Resources
 
 ERRORS_PAGE = 50
 SOURCES = ("tave", "lightblue", "honeybook", "csv", "vcard")
@@ -63,20 +63,19 @@ class JobController(Controller):
         )
 
     @post("/{job_id:int}/retry", name="job_retry")
-    async def retry(self, request: Request[Any, Any, Any], supplier_id: int, job_id: int) -> Response[str]:
-        return await self._requeue(request, supplier_id, job_id, f"/jobs/{job_id}")
+    async def retry(self, res: Resources, supplier_id: int, job_id: int) -> Response[str]:
+        return await self._requeue(res, supplier_id, job_id, f"/jobs/{job_id}")
 
     @post("/retry-failed", name="jobs_retry_failed")
-    async def retry_failed(self, request: Request[Any, Any, Any], supplier_id: int) -> Response[str]:
+    async def retry_failed(self, request: Request[Any, Any, Any], res: Resources, supplier_id: int) -> Response[str]:
         form = await read_form(request)
         if form.get("confirm") != "yes":
             return Response("", status_code=303, headers={"location": "/jobs/?state=failed"})
-        return await self._requeue(request, supplier_id, None, "/jobs/")
+        return await self._requeue(res, supplier_id, None, "/jobs/")
 
-    async def _requeue(
-        self, request: Request[Any, Any, Any], supplier_id: int, job_id: int | None, location: str
-    ) -> Response[str]:
-        async with tenant(resources(request).pool, supplier_id) as conn:
+    async def _requeue(self, res: Resources, supplier_id: int, job_id: int | None, location: str) -> Response[str]:
+        # Its own transaction, not the request's: the workers are told only once the rows are committed.
+        async with tenant(res.pool, supplier_id) as conn:
             if job_id is not None and await q.get_job(conn, job_id) is None:
                 raise NotFoundException("We couldn't find that import.")
             requeued = await lifecycle.requeue_failed(conn, supplier_id, job_id)
@@ -116,8 +115,8 @@ class JobController(Controller):
         return Response("", status_code=303, headers={"location": f"/jobs/{job_id}"})
 
     @get("/{job_id:int}/errors.csv", name="job_errors_csv")
-    async def errors_csv(self, request: Request[Any, Any, Any], supplier_id: int, job_id: int) -> Stream:
-        pool = resources(request).pool
+    async def errors_csv(self, res: Resources, supplier_id: int, job_id: int) -> Stream:
+        pool = res.pool
         async with tenant(pool, supplier_id) as conn:
             job = await q.get_job(conn, job_id)
             if job is None:
