@@ -164,6 +164,7 @@ def _write(
                 job.id,
                 counts=counts,
                 errors=errors,
+                warnings=[w for r in records if r.warnings for w in r.warnings],
                 processed=len(batch.items) + batch.skipped,
                 checkpoint=batch.checkpoint,
                 total=batch.total,
