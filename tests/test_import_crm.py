@@ -183,7 +183,9 @@ def test_persistent_server_errors_retry_the_job_then_fail_in_plain_words(
     """In-process runner (no waiting on real back-offs): each attempt gives up after the client's retries
     and hands the job back to Dramatiq; the last attempt fails it with the counts it had."""
     from core.providers.tave import TaveClient
-    from jobs.runner import MAX_ATTEMPTS, RetryLater, run_job
+    from core.settings import settings
+    from jobs.errors import RetryLater
+    from jobs.runner import run_job
     from jobs.sources import tave_batches
 
     sid, iid = _tave(imports, sandbox)
@@ -194,18 +196,22 @@ def test_persistent_server_errors_retry_the_job_then_fail_in_plain_words(
         return tave_batches(client, kind=job.kind, region="GB", checkpoint=job.checkpoint, saved_cursor=None)
 
     faults(error_probability=1.0, error_status=503)
+    max_attempts = settings().job_max_attempts
     with pytest.raises(RetryLater):
         run_job(imports.pool, sid, job_id, batches)
     summary = imports.summary(sid, job_id)
     assert summary.status == "running"
     assert summary.message == (
-        f"Tave's server had a problem (HTTP 503) 5 times in a row. We'll try again shortly (1 of {MAX_ATTEMPTS})."
+        f"Tave's server had a problem (HTTP 503) 5 times in a row. We'll try again shortly (1 of {max_attempts})."
     )
     with psycopg.connect(imports.services.database_url) as conn:
-        conn.execute("UPDATE sync_jobs SET attempts = %s WHERE id = %s", [MAX_ATTEMPTS - 1, job_id])
+        conn.execute("UPDATE sync_jobs SET attempts = %s WHERE id = %s", [max_attempts - 1, job_id])
     assert run_job(imports.pool, sid, job_id, batches) == "failed"
     summary = imports.summary(sid, job_id)
-    assert summary.message == "Tave's server had a problem (HTTP 503) 5 times in a row."
+    assert summary.message == (
+        "This import stopped after several tries: Tave's server had a problem (HTTP 503) 5 times in a row. "
+        "Everything imported before that is kept; you can try again."
+    )
     assert (summary.status, summary.created, summary.processed) == ("failed", 0, 0)
 
 

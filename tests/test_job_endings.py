@@ -14,15 +14,30 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from cryptography.fernet import Fernet
+from psycopg_pool import PoolTimeout
 
 from core.importing.records import CLIENT_MAX_CHARS
+from core.job_lifecycle import REQUEUE_FAILED
+from core.security import SecretBox
+from jobs.errors import DATABASE_DOWN, JobFailed, plain_reason, stopped_message, verdict
 from tests.fixtures import Services
-from tests.test_import_support import ImportEnv, import_env_fixture, write_csv
+from tests.test_import_support import ImportEnv, couples_csv, import_env_fixture, write_csv
+
+# Three tries 100-200 ms apart, and a statement that waits over a second on a lock is a transient failure.
+WORKER_ENV = {
+    "JOB_MAX_ATTEMPTS": "3",
+    "JOB_RETRY_MIN_BACKOFF_MS": "100",
+    "JOB_RETRY_MAX_BACKOFF_MS": "200",
+    "WORKER_STATEMENT_TIMEOUT_MS": "1000",
+}
 
 
 @pytest.fixture(scope="module")
 def imports(tmp_path_factory: pytest.TempPathFactory, services: Services) -> Iterator[ImportEnv]:
-    yield from import_env_fixture(tmp_path_factory, services)
+    for env in import_env_fixture(tmp_path_factory, services, **WORKER_ENV):
+        env.start_worker()
+        yield env
 
 
 def test_client_limits_are_the_tables_checks(services: Services) -> None:
@@ -38,8 +53,6 @@ def test_client_limits_are_the_tables_checks(services: Services) -> None:
 
 
 def test_an_overlong_venue_or_lead_source_loses_the_field_not_the_client(imports: ImportEnv, tmp_path: Path) -> None:
-    if not any(w.process.poll() is None for w in imports.workers):
-        imports.start_worker()
     sid, _ = imports.supplier()
     word = "Barn" * 800  # one 3,200-character word: PostgreSQL's "word is too long" in search_words, before the CHECK
     words = " ".join(["Orchard"] * 60)  # 479 characters of words: over the venue CHECK only
@@ -68,3 +81,108 @@ def test_an_overlong_venue_or_lead_source_loses_the_field_not_the_client(imports
         (3, "lead_source", "Row 3: the lead source was 250 characters long, more than the 200 a client's lead "
          "source can have, so we kept only its start"),
     ]  # fmt: skip
+
+
+def _pg_error(services: Services, *statements: str) -> psycopg.Error:
+    with psycopg.connect(services.database_url, autocommit=True) as conn:
+        for sql in statements[:-1]:
+            conn.execute(sql)
+        with pytest.raises(psycopg.Error) as info:
+            conn.execute(statements[-1])
+    return info.value
+
+
+def test_what_is_tried_again_and_what_ends_the_job_at_once(services: Services) -> None:
+    """Errors as PostgreSQL and the pool really raise them, sorted into data errors and transient ones."""
+    data = {
+        "a value too long for its column": ("CREATE TEMP TABLE t (v varchar(1))", "INSERT INTO t VALUES ('xx')"),
+        "a value of the wrong type": ("SELECT 'not a date'::date",),
+        "a word too long for search_words": ("SELECT search_words(repeat('a', 3000))",),
+        "a CHECK violated": ("CREATE TEMP TABLE c (v int CHECK (v > 0))", "INSERT INTO c VALUES (-1)"),
+    }
+    for what, statements in data.items():
+        assert verdict(_pg_error(services, *statements)) == "data", what
+    timeout = _pg_error(services, "SET statement_timeout = 10", "SELECT pg_sleep(1)")
+    assert verdict(timeout) == "transient"
+    assert plain_reason(timeout) == "The database took too long to answer."
+    assert verdict(PoolTimeout("couldn't get a connection after 30.00 sec")) == "transient"
+    assert plain_reason(PoolTimeout()) == DATABASE_DOWN
+    assert stopped_message(PoolTimeout()) == (
+        "This import stopped after several tries: WedSync couldn't reach its database. "
+        "Everything imported before that is kept; you can try again."
+    )
+    assert verdict(JobFailed("no address")) == "data"
+    assert verdict(ValueError("stored secret cannot be decrypted")) == "data"
+    assert verdict(TypeError("Invalid type for url. Expected str or httpx.URL, got <class 'NoneType'>: None")) == "data"
+
+
+def test_an_undecryptable_crm_key_fails_the_job_at_once(imports: ImportEnv) -> None:
+    sid, _ = imports.supplier()
+    other_key = SecretBox((Fernet.generate_key().decode(),)).encrypt("tave-key")  # not a key this worker has
+    with imports.scoped(sid) as conn:
+        row = conn.execute(
+            "INSERT INTO crm_integrations (supplier_id, provider, name, base_url, secret_encrypted) "
+            "VALUES (%s, 'tave', 'Tave', 'http://127.0.0.1:9/v2', %s) RETURNING id",
+            [sid, other_key],
+        ).fetchone()
+    assert row is not None
+    summary = imports.run(sid, imports.sync_job(sid, row[0], "full_import"), "full_import")
+    assert (summary.status, summary.attempts, summary.processed) == ("failed", 1, 0)
+    assert summary.message == (
+        "WedSync can't read the API key saved for this Tave connection (it was saved under an encryption key this "
+        "server no longer has). Paste the key again in Integrations, then try again."
+    )
+
+
+def test_sending_leads_from_a_card_with_no_address_fails_the_job_at_once(imports: ImportEnv) -> None:
+    sid, _ = imports.supplier()
+    with imports.scoped(sid) as conn:
+        row = conn.execute(
+            "INSERT INTO crm_integrations (supplier_id, provider, name, base_url, secret_encrypted) "
+            "VALUES (%s, 'lightblue', 'Light Blue files', NULL, NULL) RETURNING id",
+            [sid],
+        ).fetchone()
+        conn.execute(
+            "INSERT INTO clients (supplier_id, source, external_id, partner1_first) VALUES (%s, 'manual', 'm1', 'Ada')",
+            [sid],
+        )
+    assert row is not None
+    summary = imports.run(sid, imports.sync_job(sid, row[0], "export_to_crm"), "export_to_crm")
+    assert (summary.status, summary.attempts, summary.processed) == ("failed", 1, 0)
+    assert summary.message == (
+        "This Light Blue connection has no address or API key for WedSync to use, so nothing was read or sent. "
+        "Connect Light Blue with its API key in Integrations, then try again."
+    )
+
+
+def test_a_job_whose_tries_run_out_ends_failed_keeps_its_rows_and_can_be_tried_again(
+    imports: ImportEnv, tmp_path: Path
+) -> None:
+    """A client of the second batch is locked by another transaction for longer than the worker's statement
+    timeout: every try commits nothing more and fails in the same place, the third ends the job failed, and once
+    the lock is gone "Try again" finishes it from the checkpoint."""
+    rows = 3_000
+    sid, _ = imports.supplier()
+    path = couples_csv(tmp_path / "locked.csv", rows)
+    with imports.scoped(sid) as conn:
+        conn.execute(
+            "INSERT INTO clients (supplier_id, source, external_id, partner1_first) VALUES (%s, 'csv', 'c2500', 'Old')",
+            [sid],
+        )
+    job_id = imports.file_job(sid, path)
+    with psycopg.connect(imports.services.database_url) as locker:
+        locker.execute("SELECT 1 FROM clients WHERE supplier_id = %s AND external_id = 'c2500' FOR UPDATE", [sid])
+        summary = imports.run(sid, job_id)
+        assert summary.status == "failed", summary.message
+        assert summary.message == (
+            "This import stopped after several tries: The database took too long to answer. "
+            "Everything imported before that is kept; you can try again."
+        )
+        assert (summary.attempts, summary.processed, summary.created) == (3, 2_000, 2_000)
+        locker.rollback()
+
+    with imports.scoped(sid) as conn:  # what the "Try again" button does (webapp.routes.jobs)
+        assert conn.execute(REQUEUE_FAILED, {"sid": sid, "id": job_id}).fetchall() == [(job_id, "file_import")]
+    done = imports.run(sid, job_id)
+    assert (done.status, done.processed, done.created, done.updated) == ("succeeded", rows, rows - 1, 1)
+    assert imports.rows(sid, "SELECT count(*), count(DISTINCT external_id) FROM clients") == [(rows, rows)]
