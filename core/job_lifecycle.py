@@ -127,6 +127,7 @@ INSERT INTO sync_job_errors (supplier_id, job_id, line, field, reason, raw)
 VALUES (app_supplier_id(), %s, %s, %s, %s, %s)
 """
 SET_MESSAGE = "UPDATE sync_jobs SET message = %(message)s, updated_at = now() WHERE id = %(id)s"
+CANCEL_REQUESTED = "SELECT cancel_requested FROM sync_jobs WHERE id = %(id)s"
 GET_COUNTS = f"SELECT {_COUNTS} FROM sync_jobs WHERE id = %(id)s"
 ADD_EVENT = """
 INSERT INTO sync_job_events (supplier_id, job_id, status, processed, message)
@@ -190,6 +191,11 @@ def commit_batch(
     assert row is not None
     conn.execute(ADD_EVENT, {"id": job_id, "message": message})
     return row
+
+
+def cancel_requested(conn: psycopg.Connection, job_id: int) -> bool:
+    row = conn.execute(CANCEL_REQUESTED, {"id": job_id}).fetchone()
+    return bool(row and row[0])
 
 
 def counts(conn: psycopg.Connection, job_id: int) -> JobCounts | None:

@@ -30,7 +30,7 @@ from jobs.db import pool
 from jobs.errors import JobFailed, RetryLater, verdict
 from jobs.failures import TRACKS_JOB
 from jobs.publishing import publisher
-from jobs.runner import Reporter, run_job, upload_batches
+from jobs.runner import CancelWatch, Reporter, run_job, upload_batches
 from jobs.sources import Batch, tave_batches
 
 LOAD_INTEGRATION = """
@@ -111,13 +111,15 @@ class Integration:
 
         return on_wait
 
-    def report_reading(self, supplier_id: int, job_id: int, reporter: Reporter) -> Any:
+    def report_reading(self, supplier_id: int, job_id: int, reporter: Reporter, watch: CancelWatch) -> Any:
         """Before the first couple can be cleaned, every contact, job link and event is read (a 100,000-client
         studio is ~5,000 pages: minutes at the polite pace). The phone says what is being read, at most every
-        few seconds, instead of "Starting…" all that time. Job pages are not announced: committed batches are."""
+        few seconds, instead of "Starting…" all that time. Job pages are not announced: committed batches are.
+        Each page read also looks (at most every second) whether the photographer pressed Stop."""
         last = [0.0]
 
         def on_read(label: str, page: int, pages: int) -> None:
+            watch.check()
             now = time.monotonic()
             if label in ("jobs", "recent jobs") or now - last[0] < READING_REPORT_S:
                 return
@@ -140,11 +142,13 @@ def _crm_job(supplier_id: int, job_id: int) -> None:
     def batches(job: store.JobRow, reporter: Reporter) -> Any:
         assert job.integration_id is not None
         integration = Integration(supplier_id, job.integration_id)
+        watch = CancelWatch(pool(), supplier_id, job_id)
         client = TaveClient(
             integration.base_url,
             integration.secret,
+            sleep=watch.sleep,  # a Retry-After of minutes is waited out in one-second steps that look for Stop
             on_wait=integration.report_wait(supplier_id, job_id, reporter),
-            on_read=integration.report_reading(supplier_id, job_id, reporter),
+            on_read=integration.report_reading(supplier_id, job_id, reporter, watch),
             transport=PacedTransport(integration.id),
             timeout=settings().crm_timeout_s,
         )

@@ -38,6 +38,10 @@ class JobFailed(Exception):
         self.message = message
 
 
+class JobCancelled(Exception):
+    """The photographer asked the job to stop while its source was still reading (``jobs.runner.CancelWatch``)."""
+
+
 class RetryLater(dramatiq.Retry):
     """Raised to let Dramatiq deliver the job again after ``delay`` ms; the job row says why and resumes from its
     checkpoint."""

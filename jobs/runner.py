@@ -29,7 +29,7 @@ from core.job_lifecycle import BatchCounts
 from core.progress import ProgressEvent
 from core.providers.errors import ProviderError
 from core.settings import settings
-from jobs.errors import JobFailed, RetryLater, plain_reason, retry_delay_ms, stopped_message, verdict
+from jobs.errors import JobCancelled, JobFailed, RetryLater, plain_reason, retry_delay_ms, stopped_message, verdict
 from jobs.sources import Batch, RowCapReached, UploadStream, file_batches, max_file_rows
 from jobs.upsert import SourceWriter, stored_digests
 
@@ -112,6 +112,41 @@ class Reporter:
     def report_current(self, pool: ConnectionPool) -> None:
         with tenant_sync(pool, self.job.supplier_id) as conn:
             self.report(store.counts(conn, self.job.id))
+
+
+class CancelWatch:
+    """Whether the photographer asked this job to stop, read from its row at most every ``interval_s``.
+
+    Batches see a cancel at their commit; a source that reads for minutes before its first batch (a CRM's contact
+    pages, a wait for a ``Retry-After``) calls ``check`` as it goes and sleeps with ``sleep``, which raise
+    ``JobCancelled``; the runner then ends the job ``cancelled``. Safe to call from the source's threads."""
+
+    def __init__(self, pool: ConnectionPool, supplier_id: int, job_id: int, interval_s: float = 1.0) -> None:
+        self._pool, self._supplier_id, self._job_id, self.interval_s = pool, supplier_id, job_id, interval_s
+        self._lock = threading.Lock()
+        self._checked = -interval_s
+        self._requested = False
+
+    def check(self) -> None:
+        if not self._requested:
+            with self._lock:
+                now = time.monotonic()
+                if now - self._checked < self.interval_s:
+                    return
+                self._checked = now
+            with tenant_sync(self._pool, self._supplier_id) as conn:
+                self._requested = store.cancel_requested(conn, self._job_id)
+        if self._requested:
+            raise JobCancelled
+
+    def sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while True:
+            self.check()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, self.interval_s))
 
 
 # Batches written at once, each in its own transaction on its own connection. PostgreSQL spends most of an
@@ -281,6 +316,12 @@ def run_job(
         kept = _committed_rows(pool, job)
         if kept:  # the rows before the broken line were committed: say so, and don't call it a failure
             status, message = "partially_succeeded", f"{exc.message} We kept the {kept:,} rows before it."
+    except JobCancelled:
+        with tenant_sync(pool, supplier_id) as conn:
+            store.cancel(conn, job.id)
+        reporter.report_current(pool)
+        log.info("import job cancelled while reading", job_id=job.id)
+        return "cancelled"
     except Exception as exc:
         # Data errors end the job now; transient ones are tried again after a back-off until the tries run out.
         if verdict(exc) == "transient" and job.attempts < settings().job_max_attempts:
