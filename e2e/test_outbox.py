@@ -500,6 +500,15 @@ OUTBOX_COUNT_JS = """() => new Promise((resolve) => {
   sw.controller.postMessage({ type: "outbox:state" });
 })"""
 
+SAVED_BODIES_JS = """() => new Promise((resolve, reject) => {
+  const open = indexedDB.open("wedsync-outbox");
+  open.onerror = () => reject(open.error);
+  open.onsuccess = () => {
+    const all = open.result.transaction("items").objectStore("items").getAll();
+    all.onsuccess = () => { resolve(all.result.map((i) => i.body)); open.result.close(); };
+  };
+})"""
+
 UNMARKED_NOTE_JS = """(text) => new Promise((resolve) => {
   const form = document.querySelector("#notes-card form");
   form.removeAttribute("data-outbox-kind");
@@ -517,6 +526,7 @@ def test_the_page_not_the_url_says_what_is_queued_and_where_it_shows(
     page = context.new_page()
     supplier_id = _sign_up(page, services)
     [cid] = seed_clients(services.database_url, supplier_id, [{"partner1_first": "Yara"}])
+    page.goto("/outbox")
     _open_client(page, cid)
     context.set_offline(True)
     # The same URL the notes form posts to, without a kind: the worker lets it fail like any request offline.
@@ -554,7 +564,20 @@ def test_the_page_not_the_url_says_what_is_queued_and_where_it_shows(
     expect(page.locator("#elsewhere > li").first).to_have_text("first")  # beforeend, as the form said
     expect(page.locator(".notes .outbox-pending")).to_have_count(0)
     expect(_badge(page)).to_have_text("1")
+    # The same form posted plainly (as before htmx has loaded, so without its headers): known by its fields.
+    page.evaluate(
+        """() => {
+          const form = document.querySelector("#notes-card form");
+          form.querySelector("textarea").value = "Posted as a plain form";
+          form.submit();
+        }"""
+    )
+    expect(page).to_have_url(re.compile(r"/outbox\?saved=\d+$"))
+    expect(_badge(page)).to_have_text("2")
+    bodies = page.evaluate(SAVED_BODIES_JS)
+    assert len(bodies) == 2
+    assert not [b for b in bodies if "_outbox" in b], bodies  # the page's marks are not kept or sent on
 
     context.set_offline(False)
     expect(_badge(page)).to_be_hidden(timeout=15000)
-    assert _notes(services, cid) == ["Kept on the phone"]
+    assert _notes(services, cid) == ["Kept on the phone", "Posted as a plain form"]

@@ -23,8 +23,9 @@
   if (d.querySelector('meta[name="wedsync-saved-at"]')) freshKeys(d);
   // The page, not the worker, says which forms may be kept offline: a form with data-outbox-kind sends its kind,
   // its group (changes kept in order, e.g. "client:42") and where its pending copy goes (data-outbox-target and
-  // -swap). htmx sends them as X-Outbox-* headers; a plain form post can't carry headers, so (only when a worker
-  // will see it) it sends _outbox_kind / _outbox_group fields, which the worker takes out again.
+  // -swap). htmx sends them as X-Outbox-* headers; a plain form post can't carry headers (nor can one sent before
+  // htmx has loaded), so, when a worker will see it, the form's own fields carry _outbox_kind / _outbox_group too,
+  // and the worker takes them out again.
   d.addEventListener("htmx:configRequest", (e) => {
     const f = e.detail.elt.closest("form[data-outbox-kind]");
     const o = f ? f.dataset : {};
@@ -33,7 +34,7 @@
   });
   d.addEventListener("formdata", (e) => {
     const f = e.target;
-    if (!sw.controller || !f.matches("form[data-outbox-kind]:not([hx-post])")) return; // htmx: the headers above
+    if (!sw.controller || !f.matches("form[data-outbox-kind]")) return;
     e.formData.append("_outbox_kind", f.dataset.outboxKind);
     if (f.dataset.outboxGroup) e.formData.append("_outbox_group", f.dataset.outboxGroup);
   });

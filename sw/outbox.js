@@ -21,8 +21,8 @@
  * data-outbox-kind="note|status|lead|sync" names its group (data-outbox-group, e.g. "client:42"; none means a group
  * of its own) and where the pending copy goes (data-outbox-target, a selector, else the form's hx-target, and
  * data-outbox-swap). static/outbox.js sends them with the request: htmx as X-Outbox-Kind / -Group / -Target / -Swap
- * headers, a plain form post (which can't carry headers) as _outbox_kind / _outbox_group fields, taken out here
- * before the body is kept or sent. A POST that names no kind goes to the network untouched.
+ * headers; a plain form post can't carry headers, so a marked form's fields also carry _outbox_kind / _outbox_group,
+ * taken out here before the body is kept or sent. A POST that names no kind goes to the network untouched.
  */
 (() => {
   "use strict";
