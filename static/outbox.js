@@ -22,15 +22,17 @@
     root.querySelectorAll('input[name="idempotency_key"]').forEach((i) => (i.value = crypto.randomUUID()));
   if (d.querySelector('meta[name="wedsync-saved-at"]')) freshKeys(d);
   // The page, not the worker, says which forms may be kept offline: a form with data-outbox-kind sends its kind,
-  // its group (changes kept in order, e.g. "client:42") and where its pending copy goes (data-outbox-target and
-  // -swap). htmx sends them as X-Outbox-* headers; a plain form post can't carry headers (nor can one sent before
-  // htmx has loaded), so, when a worker will see it, the form's own fields carry _outbox_kind / _outbox_group too,
-  // and the worker takes them out again.
+  // its group (changes kept in order, e.g. "client:42"), where its pending copy goes (data-outbox-target and -swap)
+  // and, for a status, the id of the badge showing it (data-outbox-badge). htmx sends them as X-Outbox-* headers;
+  // a plain form post can't carry headers (nor can one sent before htmx has loaded), so, when a worker will see it,
+  // the form's own fields carry _outbox_kind / _outbox_group too, and the worker takes them out again.
   d.addEventListener("htmx:configRequest", (e) => {
     const f = e.detail.elt.closest("form[data-outbox-kind]");
     const o = f ? f.dataset : {};
-    const named = { Kind: o.outboxKind, Group: o.outboxGroup, Target: o.outboxTarget, Swap: o.outboxSwap };
-    for (const k in named) if (named[k]) e.detail.headers["X-Outbox-" + k] = named[k];
+    for (const k of ["Kind", "Group", "Target", "Swap", "Badge"]) {
+      const v = o["outbox" + k];
+      if (v) e.detail.headers["X-Outbox-" + k] = v;
+    }
   });
   d.addEventListener("formdata", (e) => {
     const f = e.target;

@@ -19,10 +19,11 @@
  * behind them instead of overtaking them.
  * What may be queued is the page's to say, not this worker's (it knows no URLs and no element ids): a form marked
  * data-outbox-kind="note|status|lead|sync" names its group (data-outbox-group, e.g. "client:42"; none means a group
- * of its own) and where the pending copy goes (data-outbox-target, a selector, else the form's hx-target, and
- * data-outbox-swap). static/outbox.js sends them with the request: htmx as X-Outbox-Kind / -Group / -Target / -Swap
- * headers; a plain form post can't carry headers, so a marked form's fields also carry _outbox_kind / _outbox_group,
- * taken out here before the body is kept or sent. A POST that names no kind goes to the network untouched.
+ * of its own), where the pending copy goes (data-outbox-target, a selector, else the form's hx-target, and
+ * data-outbox-swap) and, for a status, the id of the badge that shows it at once (data-outbox-badge).
+ * static/outbox.js sends them with the request: htmx as X-Outbox-Kind / -Group / -Target / -Swap / -Badge headers;
+ * a plain form post can't carry headers, so a marked form's fields also carry _outbox_kind / _outbox_group, taken
+ * out here before the body is kept or sent. A POST that names no kind goes to the network untouched.
  */
 (() => {
   "use strict";
@@ -123,7 +124,8 @@
     if (!KINDS.has(kind)) return null;
     const group = said("group") || kind + ":" + newKey();
     const target = said("target") || (headers.get("hx-target") ? "#" + headers.get("hx-target") : "");
-    return { kind, group, clientId: (group.match(/^client:(\d+)$/) || [])[1] || null, target, swap: said("swap") || "afterbegin" };
+    const clientId = (group.match(/^client:(\d+)$/) || [])[1] || null;
+    return { kind, group, clientId, target, swap: said("swap") || "afterbegin", badge: said("badge") };
   }
   // The server's message, as the page would show it (every error the app renders is a role="alert" paragraph).
   function serverMessage(text, fallback) {
@@ -265,7 +267,9 @@
     if (item.kind === "status") {
       return html(
         `<p ${attrs}>Status “${esc(f.status)}”: <small>${esc(words)}</small></p>` +
-          `<span id="status-now" class="badge ${esc(f.status)} pending" data-testid="status" hx-swap-oob="true">${esc(f.status)}</span>`,
+          (route.badge
+            ? `<span id="${esc(route.badge)}" class="badge ${esc(f.status)} pending" data-testid="status" hx-swap-oob="true">${esc(f.status)}</span>`
+            : ""),
         200,
         headers,
       );
