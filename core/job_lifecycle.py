@@ -125,9 +125,10 @@ WHERE id = %(id)s
 RETURNING {_COUNTS}
 """
 INSERT_ERROR = """
-INSERT INTO sync_job_errors (supplier_id, job_id, line, field, reason, raw)
-VALUES (app_supplier_id(), %s, %s, %s, %s, %s)
+INSERT INTO sync_job_errors (supplier_id, job_id, line, field, reason, raw, severity)
+VALUES (app_supplier_id(), %s, %s, %s, %s, %s, %s)
 """
+WARNED_ROWS = "SELECT count(DISTINCT line) FROM sync_job_errors WHERE job_id = %s AND severity = 'warning'"
 SET_MESSAGE = "UPDATE sync_jobs SET message = %(message)s, updated_at = now() WHERE id = %(id)s"
 CANCEL_REQUESTED = "SELECT cancel_requested FROM sync_jobs WHERE id = %(id)s"
 GET_COUNTS = f"SELECT {_COUNTS} FROM sync_jobs WHERE id = %(id)s"
@@ -181,8 +182,8 @@ def commit_batch(
         with conn.cursor() as cur:
             cur.executemany(
                 INSERT_ERROR,
-                [(job_id, e.line, e.field, e.reason, Jsonb(e.raw)) for e in errors]
-                + [(job_id, w.line, w.field, w.reason, None) for w in warnings],
+                [(job_id, e.line, e.field, e.reason, Jsonb(e.raw), "error") for e in errors]
+                + [(job_id, w.line, w.field, w.reason, None, "warning") for w in warnings],
             )
     with conn.cursor(row_factory=class_row(JobCounts)) as cur:
         row = cur.execute(COMMIT_BATCH, {
@@ -198,6 +199,12 @@ def commit_batch(
 def cancel_requested(conn: psycopg.Connection, job_id: int) -> bool:
     row = conn.execute(CANCEL_REQUESTED, {"id": job_id}).fetchone()
     return bool(row and row[0])
+
+
+def warned_rows(conn: psycopg.Connection, job_id: int) -> int:
+    """Rows imported with a field left out or shortened."""
+    row = conn.execute(WARNED_ROWS, [job_id]).fetchone()
+    return int(row[0]) if row else 0
 
 
 def counts(conn: psycopg.Connection, job_id: int) -> JobCounts | None:

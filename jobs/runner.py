@@ -259,9 +259,14 @@ def summary(pool: ConnectionPool, job: store.JobRow) -> str:
             "SELECT created_count, updated_count, unchanged_count, failed_count FROM sync_jobs WHERE id = %s",
             [job.id],
         ).fetchone()
+        warned = store.warned_rows(conn, job.id)
     assert row is not None
     created, updated, unchanged, failed = row
     text = f"Done: {created:,} new, {updated:,} updated, {unchanged:,} unchanged"
+    if warned:
+        text += f", {warned:,} imported with something left out"
+    if failed == 1:
+        return text + ", 1 row needs fixing."
     return text + (f", {failed:,} rows need fixing." if failed else ".")
 
 

@@ -63,8 +63,9 @@ def test_upload_preview_import_and_fix_rows(
     preview = account.client.get(location)
     assert preview.status_code == 200
     text = preview.text
-    assert 'data-testid="preview-new">2<' in text
-    assert 'data-testid="preview-invalid">1<' in text
+    assert 'data-testid="preview-new">3<' in text
+    assert 'data-testid="preview-invalid">0<' in text
+    assert 'data-testid="preview-warned">1<' in text
     assert "tom@" in text  # the bad email is named in plain words
     assert "emilie@example.com" in text  # lower-cased as it will be saved
     assert "+447700900111" in text
@@ -75,9 +76,9 @@ def test_upload_preview_import_and_fix_rows(
 
     job_url = _start(account, text, job_path)
     final = wait_for(lambda: _job_finished(account, job_url), 60, "the import to finish")
-    assert 'data-testid="job-created">2<' in final
-    assert 'data-testid="job-failed">1<' in final
-    assert "partially succeeded" in final
+    assert 'data-testid="job-created">3<' in final
+    assert 'data-testid="job-failed">0<' in final
+    assert "1 imported with something left out" in final
 
     with psycopg.connect(services.database_url) as conn:
         rows = conn.execute(
@@ -88,22 +89,23 @@ def test_upload_preview_import_and_fix_rows(
     assert rows[0][0] == "A1"
     assert rows[0][2] == "emilie@example.com"
     assert rows[0][3] == "2027-06-14"
-    assert rows[1][0] == "A3"
-    assert rows[1][3] == "2028-01-01"
+    assert rows[1][:3] == ("A2", "Tom", None)  # kept without the email no one could send to
+    assert rows[2][0] == "A3"
+    assert rows[2][3] == "2028-01-01"
 
     errors_csv = account.client.get(f"{job_url}/errors.csv")
     assert errors_csv.status_code == 200
     assert "attachment" in errors_csv.headers["content-disposition"]
     parsed = list(csv.reader(io.StringIO(errors_csv.text.lstrip("\ufeff"))))
-    assert parsed[0][:2] == ["Row", "Problem"]
-    assert parsed[1][0] == "3"
-    assert "tom@" in parsed[1][1]
+    assert parsed[0][:3] == ["Row", "Imported", "Problem"]
+    assert parsed[1][:2] == ["3", "yes, without it"]
+    assert "tom@" in parsed[1][2]
 
 
 def test_formula_cells_are_neutralised_in_the_errors_csv(
     account: Account, services: Services, worker: subprocess.Popen[bytes]
 ) -> None:
-    body = b"Name,Email\r\n=cmd|' /C calc'!A0,not-an-email\r\n"
+    body = b"Name,Email\r\n=cmd|' /C calc'!A0" + b"x" * 200 + b",not-an-email\r\n"  # a name no one has: not imported
     location = _upload(account, body, "evil.csv")
     job_url = _start(account, account.client.get(location).text, location.removesuffix("/preview"))
     wait_for(lambda: _job_finished(account, job_url), 60, "the import to finish")

@@ -47,6 +47,7 @@ class Preview(msgspec.Struct):
     duplicates: int
     invalid: int
     date_note: str | None
+    warned: int = 0  # rows that will be imported with a field left out or shortened
 
 
 def file_format(filename: str, preset: str) -> str:
@@ -114,4 +115,5 @@ async def build_preview(
         duplicates=sum(1 for r in records if r.partner1_email in elsewhere),
         invalid=len(items) - len(records),
         date_note=date_note,
+        warned=sum(1 for r in records if r.warnings),
     )

@@ -123,17 +123,27 @@ def parse_name_with_email(text: str) -> list[tuple[str, str]]:
     return [(cleaned, "")] if cleaned else []
 
 
-def _email(fields: dict[str, str], field: str) -> list[str]:
+def _left_out(line: int, field: str, exc: NormaliseError, warnings: list[RowWarning]) -> None:
+    """A value that cannot be used loses that field, not the client: the row says what was left out."""
+    warnings.append(
+        RowWarning(line, field, f"Row {line}: the {FIELD_LABELS[field]} {exc.message}, so it was not saved")
+    )
+
+
+def _email(fields: dict[str, str], field: str, line: int, warnings: list[RowWarning]) -> list[str]:
     text = fields.get(field)
     if not text:
         return []
     try:
         return split_emails(text)
     except NormaliseError as exc:
-        raise _RowProblem(field, f"the {FIELD_LABELS[field]} {exc.message}") from None
+        _left_out(line, field, exc, warnings)
+        return []
 
 
-def _date(fields: dict[str, str], field: str, ctx: NormaliseContext) -> datetime.date | None:
+def _date(
+    fields: dict[str, str], field: str, ctx: NormaliseContext, line: int, warnings: list[RowWarning]
+) -> datetime.date | None:
     text = fields.get(field)
     if not text:
         return None
@@ -142,17 +152,21 @@ def _date(fields: dict[str, str], field: str, ctx: NormaliseContext) -> datetime
             return _cached_date(text, ctx.date_order)
         return parse_date(text, ctx.date_order)
     except NormaliseError as exc:
-        raise _RowProblem(field, f"the {FIELD_LABELS[field]} {exc.message}") from None
+        _left_out(line, field, exc, warnings)
+        return None
 
 
-def _phone(fields: dict[str, str], field: str, ctx: NormaliseContext) -> str | None:
+def _phone(
+    fields: dict[str, str], field: str, ctx: NormaliseContext, line: int, warnings: list[RowWarning]
+) -> str | None:
     text = fields.get(field)
     if not text:
         return None
     try:
         return normalise_phone(text, ctx.default_region)
     except NormaliseError as exc:
-        raise _RowProblem(field, f"the {FIELD_LABELS[field]} {exc.message}") from None
+        _left_out(line, field, exc, warnings)
+        return None
 
 
 def _set_name(person: _Person, first: str, last: str) -> None:
@@ -160,7 +174,7 @@ def _set_name(person: _Person, first: str, last: str) -> None:
         person.first, person.last = first, last
 
 
-def _resolve_people(fields: dict[str, str]) -> tuple[_Person, _Person]:
+def _resolve_people(fields: dict[str, str], line: int, warnings: list[RowWarning]) -> tuple[_Person, _Person]:
     p1, p2 = _Person(), _Person()
     for person, (first_f, last_f, name_f, email_f, _) in zip((p1, p2), _PEOPLE_FIELDS, strict=True):
         if first := fields.get(first_f):
@@ -172,7 +186,7 @@ def _resolve_people(fields: dict[str, str]) -> tuple[_Person, _Person]:
             pairs = parse_name_with_email(full)
             if pairs:
                 full = pairs[0][0]
-                emails = _email({email_f: pairs[0][1]}, email_f)
+                emails = _email({email_f: pairs[0][1]}, email_f, line, warnings)
                 person.email = emails[0] if emails else None
         if full and not person.has_name():
             person.first, person.last = _split_full_name(full)
@@ -195,21 +209,30 @@ def _resolve_people(fields: dict[str, str]) -> tuple[_Person, _Person]:
             if name:
                 _set_name(person, *_split_full_name(name))
             if email and person.email is None:
-                emails = _email({"name_with_email": email}, "name_with_email")
+                emails = _email({"name_with_email": email}, "name_with_email", line, warnings)
                 person.email = emails[0] if emails else None
     return p1, p2
 
 
-def _check_lengths(fields: dict[str, str]) -> None:
+def _check_lengths(fields: dict[str, str], line: int, warnings: list[RowWarning]) -> dict[str, str]:
+    """A cell longer than any real value (a pasted email thread, a broken export) is left out with a warning; the
+    rest of the row is still read."""
     if max(map(len, fields.values()), default=0) <= MAX_CELL_CHARS:
-        return
+        return fields
+    kept = {}
     for field, value in fields.items():
         if len(value) > MAX_CELL_CHARS:
-            raise _RowProblem(
-                field,
-                f"the {FIELD_LABELS.get(field, field)} cell is too long "
-                f"({len(value):,} characters; the limit is {MAX_CELL_CHARS:,})",
+            warnings.append(
+                RowWarning(
+                    line,
+                    field,
+                    f"Row {line}: the {FIELD_LABELS.get(field, field)} cell was {len(value):,} characters long "
+                    f"(the limit is {MAX_CELL_CHARS:,}), so it was not saved",
+                )
             )
+        else:
+            kept[field] = value
+    return kept
 
 
 def _shortened(field: str, text: str | None, line: int, warnings: list[RowWarning]) -> str | None:
@@ -232,35 +255,47 @@ def _shortened(field: str, text: str | None, line: int, warnings: list[RowWarnin
     return short
 
 
-def stable_external_id(p1: _Person, wedding_date: datetime.date | None) -> str:
-    """Same person and wedding date -> same id, so re-importing a file does not duplicate."""
-    who = p1.email or f"{p1.first} {p1.last}".casefold()
+def stable_external_id(p1: _Person, p2: _Person, wedding_date: datetime.date | None) -> str:
+    """The key of a client from a file without an id column: the best identity the row has with its wedding date
+    (same couple and date -> same id, so re-importing a file does not duplicate), never the name when there is
+    anything better: an email, else a phone number; the names only when the row has neither."""
+    if p1.email:
+        who = p1.email  # the key such rows have always had: earlier imports keep matching
+    elif p2.email:
+        who = f"e:{p2.email}"
+    elif p1.phone or p2.phone:
+        who = f"t:{p1.phone or p2.phone}"
+    else:
+        who = f"{p1.first} {p1.last}".casefold()
     key = f"{who}|{wedding_date.isoformat() if wedding_date else ''}"
     return "h-" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def _build(fields: dict[str, str], ctx: NormaliseContext, digest: bytes | None, line: int) -> ClientRecord:
-    _check_lengths(fields)
-    p1, p2 = _resolve_people(fields)
+    # A value that cannot be used is left out with a warning (a bad field loses the field, not the client); the
+    # row fails only when nothing in it identifies anyone.
+    warnings: list[RowWarning] = []
+    fields = _check_lengths(fields, line, warnings)
+    p1, p2 = _resolve_people(fields, line, warnings)
 
-    # Partner 1's email and phone, then partner 2's, in that order (the first problem is the one reported);
+    # Partner 1's email and phone, then partner 2's, in that order (warnings in the row's order);
     # written out rather than looped, as this runs for every row.
-    emails = _email(fields, "partner1_email")
+    emails = _email(fields, "partner1_email", line, warnings)
     if emails and p1.email is None:
         p1.email = emails[0]
     # "alex@example.com; sam@example.com" in one cell: the second belongs to the partner.
     if len(emails) > 1 and not fields.get("partner2_email"):
         p2.email = p2.email or emails[1]
-    p1.phone = _phone(fields, "partner1_phone", ctx)
-    emails = _email(fields, "partner2_email")
+    p1.phone = _phone(fields, "partner1_phone", ctx, line, warnings)
+    emails = _email(fields, "partner2_email", line, warnings)
     if emails and p2.email is None:
         p2.email = emails[0]
-    p2.phone = _phone(fields, "partner2_phone", ctx)
+    p2.phone = _phone(fields, "partner2_phone", ctx, line, warnings)
 
     if p1.is_empty() and not p2.is_empty():  # only the partner columns were filled
         p1, p2 = p2, p1
-    if not (p1.has_name() or p1.email or p2.has_name() or p2.email):
-        raise _RowProblem(None, "no name or email, so we can't tell who this is")
+    if p1.is_empty() and p2.is_empty():
+        raise _RowProblem(None, "no name, email or phone number, so we can't tell who this is")
 
     for person, (first_f, last_f, *_) in ((p1, _PEOPLE_FIELDS[0]), (p2, _PEOPLE_FIELDS[1])):
         person.first, person.last = _fix_case(person.first), _fix_case(person.last)
@@ -269,17 +304,16 @@ def _build(fields: dict[str, str], ctx: NormaliseContext, digest: bytes | None, 
                 if len(part) > MAX_NAME_CHARS:
                     raise _RowProblem(field, f"the {FIELD_LABELS[field]} is too long ({len(part):,} characters)")
 
-    wedding_date = _date(fields, "wedding_date", ctx)
-    inquiry_date = _date(fields, "inquiry_date", ctx)
-    booking_date = _date(fields, "booking_date", ctx)
+    wedding_date = _date(fields, "wedding_date", ctx, line, warnings)
+    inquiry_date = _date(fields, "inquiry_date", ctx, line, warnings)
+    booking_date = _date(fields, "booking_date", ctx, line, warnings)
 
     external_id = clean_text(fields.get("external_id", ""))
     if len(external_id) > MAX_EXTERNAL_ID_CHARS:
         raise _RowProblem("external_id", f"the ID is too long ({len(external_id):,} characters)")
     if not external_id:
-        external_id = stable_external_id(p1, wedding_date)
+        external_id = stable_external_id(p1, p2, wedding_date)
 
-    warnings: list[RowWarning] = []
     venue = _shortened("venue", clean_optional(fields.get("venue")), line, warnings)
     lead_source = _shortened("lead_source", clean_optional(fields.get("lead_source")), line, warnings)
     return ClientRecord(

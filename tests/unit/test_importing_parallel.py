@@ -22,11 +22,14 @@ CTX = NormaliseContext(date_order="DMY", default_region="GB")
 
 
 def rows(n: int) -> list[RawRow]:
-    """Every 97th row has an email no one could send to, so row errors sit between records."""
+    """Every 97th row has nobody in it (no name, an email and a phone no one could use), so row errors sit between
+    records; every 89th has an email no one could send to, so records with warnings do too."""
     return [
         RawRow(line=i + 2, values={
-            "ID": f"r{i}", "Name": f"Alex Smith{i % 13}", "Phone": f"07700 9{i % 100000:05d}",
-            "Email": "not an email" if i % 97 == 5 else f"alex{i}@example.com", "Date": f"{i % 28 + 1}/6/2027",
+            "ID": f"r{i}", "Name": "" if i % 97 == 5 else f"Alex Smith{i % 13}",
+            "Phone": "n/a" if i % 97 == 5 else f"07700 9{i % 100000:05d}",
+            "Email": "not an email" if i % 97 == 5 or i % 89 == 3 else f"alex{i}@example.com",
+            "Date": f"{i % 28 + 1}/6/2027",
         })
         for i in range(n)
     ]  # fmt: skip
@@ -45,7 +48,10 @@ def test_pool_output_matches_the_thread_in_order_with_row_errors() -> None:
     assert got == in_thread(source)
     errors = [item for item in got if isinstance(item, RowError)]
     assert errors
-    assert all("email" in e.reason for e in errors)
+    assert all("can't tell who this is" in e.reason for e in errors)
+    warned = [item for item in got if isinstance(item, ClientRecord) and item.warnings]
+    assert warned
+    assert all(w.field == "partner1_email" for item in warned for w in item.warnings)
     assert parallel.shared_pool() is not None
 
 

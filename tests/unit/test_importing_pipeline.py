@@ -52,22 +52,27 @@ def test_ambiguous_file_uses_supplier_region() -> None:
     assert records(run(data, region="GB"))[0].wedding_date == datetime.date(2027, 4, 3)
 
 
-def test_contradictory_dates_become_row_errors_with_a_file_message() -> None:
+def test_contradictory_dates_are_left_out_with_a_file_message() -> None:
     data = b"Name,Wedding Date\nA,23/04/2027\nB,24/04/2027\nC,04/25/2027\n"
     reader = open_table(io.BytesIO(data))
     prepared = prepare(reader, Mapping.suggest(reader.headers))
     assert prepared.date_order.reason == "contradictory"
     results = list(prepared)
-    assert isinstance(results[2], RowError)
-    assert results[2].line == 4
-    assert "doesn't fit the day/month/year order" in results[2].reason
+    third = results[2]
+    assert isinstance(third, ClientRecord)
+    assert (third.partner1_first, third.wedding_date) == ("C", None)
+    (warning,) = third.warnings
+    assert warning.line == 4
+    assert "doesn't fit the day/month/year order" in warning.reason
 
 
 def test_chosen_date_order_overrides_detection() -> None:
     rows = [RawRow(line=2, values={"Name": "A", "Date": "23/04/2027"})]
     mapping = Mapping(columns={"Name": "partner1_name", "Date": "wedding_date"}, date_order="MDY")
     (result,) = list(iter_records(rows, mapping))
-    assert isinstance(result, RowError)
+    assert isinstance(result, ClientRecord)
+    assert result.wedding_date is None
+    assert [w.field for w in result.warnings] == ["wedding_date"]
 
 
 def test_lookahead_is_bounded_and_lazy() -> None:
@@ -123,8 +128,9 @@ def test_honeybook_name_email_report() -> None:
     assert first.status == "booked"
     assert isinstance(second, ClientRecord)
     assert second.status == "lead"
-    assert isinstance(third, RowError)
-    assert third.reason == "Row 4: the client 'jo@' is not a valid address"
+    assert isinstance(third, ClientRecord)
+    assert (third.partner1_first, third.partner1_email) == ("Broken", None)
+    assert [w.reason for w in third.warnings] == ["Row 4: the client 'jo@' is not a valid address, so it was not saved"]
 
 
 LIGHTBLUE = (
@@ -167,7 +173,7 @@ def test_vcard_through_the_pipeline() -> None:
     assert (jo.partner1_first, jo.partner1_last) == ("Jo", "Bloggs")
 
 
-def test_hostile_rows_become_errors_and_the_rest_is_kept() -> None:
+def test_hostile_cells_lose_the_field_and_rows_with_no_one_in_them_fail() -> None:
     data = (
         "Name,Email,Wedding Date,Notes\n"
         f"Long,long@example.com,2027-06-14,ok\n"
@@ -179,14 +185,17 @@ def test_hostile_rows_become_errors_and_the_rest_is_kept() -> None:
     ).encode()
     results = run(data)
     kinds = [type(r).__name__ for r in results]
-    assert kinds == ["ClientRecord", "RowError", "ClientRecord", "RowError", "RowError", "ClientRecord"]
+    assert kinds == ["ClientRecord", "ClientRecord", "ClientRecord", "RowError", "ClientRecord", "ClientRecord"]
     huge = results[1]
-    assert isinstance(huge, RowError)
-    assert huge.line == 3
-    assert "too long" in huge.reason
-    assert huge.raw["Name"] == "Huge"
+    assert isinstance(huge, ClientRecord)
+    assert (huge.partner1_first, huge.partner1_email) == ("Huge", None)
+    assert [(w.line, w.field) for w in huge.warnings] == [(3, "partner1_email")]
+    assert "12,012 characters" in huge.warnings[0].reason
     assert isinstance(results[3], RowError)
-    assert results[3].reason == "Row 5: no name or email, so we can't tell who this is"
+    assert results[3].reason == "Row 5: no name, email or phone number, so we can't tell who this is"
+    bad_date = results[4]
+    assert isinstance(bad_date, ClientRecord)
+    assert (bad_date.partner1_email, bad_date.wedding_date) == ("bd@example.com", None)
     assert isinstance(results[5], ClientRecord)
     assert results[5].partner1_first.startswith("<img")
 

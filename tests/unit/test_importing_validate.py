@@ -113,42 +113,69 @@ def test_only_partner2_columns_filled_becomes_partner1() -> None:
     assert (record.partner1_first, record.partner1_email, record.partner2_first) == ("Sam", "sam@example.com", "")
 
 
-def test_no_name_or_email() -> None:
-    err = error({"partner1_phone": "07911 123456", "venue": "The Barn"}, line=9)
-    assert err.reason == "Row 9: no name or email, so we can't tell who this is"
+def test_a_phone_number_alone_identifies_a_client() -> None:
+    record = ok({"partner1_phone": "07911 123456", "venue": "The Barn"})
+    assert (record.partner1_phone, record.partner1_first) == ("+447911123456", "")
+
+
+def test_nothing_to_identify_anyone_is_the_only_row_error() -> None:
+    err = error({"partner1_phone": "TBC", "venue": "The Barn", "wedding_date": "14/06/2027"}, line=9)
+    assert err.reason == "Row 9: no name, email or phone number, so we can't tell who this is"
     assert err.field is None
-    assert err.raw == {"partner1_phone": "07911 123456", "venue": "The Barn"}
+    assert err.raw == {"partner1_phone": "TBC", "venue": "The Barn", "wedding_date": "14/06/2027"}
 
 
 @pytest.mark.parametrize(
     ("fields", "field", "reason"),
     [
-        ({"partner1_email": "bob@"}, "partner1_email", "Row 14: the email 'bob@' is not a valid address"),
+        (
+            {"partner1_name": "Al", "partner1_email": "bob@"},
+            "partner1_email",
+            "Row 14: the email 'bob@' is not a valid address, so it was not saved",
+        ),
         (
             {"partner1_name": "Al", "partner2_email": "x@@y"},
             "partner2_email",
-            "Row 14: the partner's email 'x@@y' is not a valid address",
+            "Row 14: the partner's email 'x@@y' is not a valid address, so it was not saved",
         ),
         (
             {"partner1_name": "Al", "partner1_phone": "call me"},
             "partner1_phone",
-            "Row 14: the phone number 'call me' doesn't look like a phone number",
+            "Row 14: the phone number 'call me' doesn't look like a phone number, so it was not saved",
+        ),
+        (
+            {"partner1_name": "Al", "partner1_phone": "TBC"},
+            "partner1_phone",
+            "Row 14: the phone number 'TBC' doesn't look like a phone number, so it was not saved",
         ),
         (
             {"partner1_name": "Al", "wedding_date": "31/02/2027"},
             "wedding_date",
-            "Row 14: the wedding date '31/02/2027' isn't a real date",
+            "Row 14: the wedding date '31/02/2027' isn't a real date, so it was not saved",
         ),
         (
             {"partner1_name": "Al", "booking_date": "whenever"},
             "booking_date",
-            "Row 14: the booking date 'whenever' doesn't look like a date",
+            "Row 14: the booking date 'whenever' doesn't look like a date, so it was not saved",
         ),
         (
             {"partner1_name": "Al", "venue": "x" * 10_001},
             "venue",
-            "Row 14: the venue cell is too long (10,001 characters; the limit is 10,000)",
+            "Row 14: the venue cell was 10,001 characters long (the limit is 10,000), so it was not saved",
         ),
+    ],
+)
+def test_a_bad_field_loses_the_field_not_the_client(fields: dict[str, str], field: str, reason: str) -> None:
+    record = build(fields, line=14)
+    assert isinstance(record, ClientRecord), record
+    assert record.partner1_first == "Al"
+    assert [(w.line, w.field, w.reason) for w in record.warnings] == [(14, field, reason)]
+    assert getattr(record, field, None) is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "reason"),
+    [
         ({"partner1_first": "A" * 201}, "partner1_first", "Row 14: the first name is too long (201 characters)"),
         (
             {"partner1_name": "Al", "external_id": "9" * 201},
@@ -162,9 +189,11 @@ def test_row_errors_in_plain_words(fields: dict[str, str], field: str, reason: s
     assert (err.line, err.field, err.reason) == (14, field, reason)
 
 
-def test_first_problem_only() -> None:
-    err = error({"partner1_email": "bob@", "wedding_date": "31/02/2027"})
-    assert err.field == "partner1_email"
+def test_every_bad_field_is_reported_in_row_order() -> None:
+    record = build({"partner1_name": "Al", "partner1_email": "bob@", "wedding_date": "31/02/2027"})
+    assert isinstance(record, ClientRecord)
+    assert [w.field for w in record.warnings] == ["partner1_email", "wedding_date"]
+    assert (record.partner1_email, record.wedding_date) == (None, None)
 
 
 def test_html_kept_as_text_control_chars_removed() -> None:

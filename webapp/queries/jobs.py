@@ -55,6 +55,7 @@ class JobError(msgspec.Struct, frozen=True):
     field: str | None
     reason: str
     raw: dict[str, str] | None
+    severity: str  # "error": the row was not imported; "warning": it was, with this field left out or shortened
 
 
 class JobDuplicate(msgspec.Struct, frozen=True):
@@ -72,7 +73,7 @@ SELECT id, integration_id, kind, source, status, total, processed, created_count
 FROM sync_jobs WHERE id = %(id)s
 """
 JOB_ERRORS = """
-SELECT id, line, field, reason, raw FROM sync_job_errors
+SELECT id, line, field, reason, raw, severity FROM sync_job_errors
 WHERE supplier_id = %(sid)s AND job_id = %(job)s AND id > %(after)s ORDER BY id LIMIT %(limit)s
 """
 JOB_DUPLICATES = """

@@ -133,13 +133,14 @@ class JobController(Controller):
             while batch:
                 for e in batch:
                     raw = e.raw or {}
-                    yield [e.line, e.reason, *(raw.get(c, "") for c in columns)]
+                    imported = "yes, without it" if e.severity == "warning" else "no"
+                    yield [e.line, imported, e.reason, *(raw.get(c, "") for c in columns)]
                 after = batch[-1].id
                 async with tenant(pool, supplier_id) as conn:
                     batch = await q.job_errors(conn, supplier_id, job_id, after=after, limit=1000)
 
         async def body() -> AsyncIterator[str]:
-            yield BOM + csv_row(["Row", "Problem", *columns])
+            yield BOM + csv_row(["Row", "Imported", "Problem", *columns])
             async for row in rows():
                 yield csv_row(row)
 
