@@ -29,7 +29,7 @@ def test_generic_csv_rows_land_exactly(imports: ImportEnv, tmp_path: Path) -> No
         tmp_path / "clients.csv",
         ["Client ID", "First Name", "Last Name", "Email", "Mobile", "Partner Name", "Wedding Date", "Venue", "Status"],
         [
-            ["A-1", "Olivia", "Smith", "Olivia.Smith@Example.com", "07700 900123", "Noah Jones", "14/06/2027",
+            ["A-1", "Olivia", "Smith", "Olivia.Smith@Example.com", "020 7946 0123", "Noah Jones", "14/06/2027",
              "Elmore Court", "Booked"],
             ["A-2", "Priya", "Patel", "priya@example.com", "", "", "03/09/2026", "", "enquiry"],
             ["A-3", "Liam", "O'Neill", "liam@example.com", "+353 87 123 4567", "Aoife Byrne", "25/12/2026", "", ""],
@@ -47,7 +47,7 @@ def test_generic_csv_rows_land_exactly(imports: ImportEnv, tmp_path: Path) -> No
     assert (a1["partner1_first"], a1["partner1_last"], a1["partner1_email"]) == (
         "Olivia", "Smith", "olivia.smith@example.com",
     )  # fmt: skip
-    assert a1["partner1_phone"] == "+447700900123"
+    assert a1["partner1_phone"] == "+442079460123"
     assert (a1["partner2_first"], a1["partner2_last"]) == ("Noah", "Jones")
     assert a1["wedding_date"] == dt.date(2027, 6, 14)
     assert (a1["venue"], a1["status"], a1["source"]) == ("Elmore Court", "booked", "csv")
@@ -143,7 +143,7 @@ def test_lightblue_csv(imports: ImportEnv, tmp_path: Path) -> None:
         ["Job reference", "Client first name", "Client surname", "Client email", "Client mobile",
          "Partner first name", "Partner surname", "Wedding date", "Venue", "Status"],
         [
-            ["LB-100", "Grace", "Evans", "grace@example.com", "07700 900001", "Harry", "Walker", "12/06/2027",
+            ["LB-100", "Grace", "Evans", "grace@example.com", "020 7946 0001", "Harry", "Walker", "12/06/2027",
              "Fforest, Cardigan", "Confirmed"],
             ["LB-101", "Mei", "Nguyen", "mei@example.com", "", "Oscar", "Nguyen", "01/10/2027", "", "Enquiry"],
         ],
@@ -153,7 +153,7 @@ def test_lightblue_csv(imports: ImportEnv, tmp_path: Path) -> None:
     rows = {r["external_id"]: r for r in imports.clients(sid, "lightblue")}
     assert set(rows) == {"LB-100", "LB-101"}
     g = rows["LB-100"]
-    assert (g["partner1_first"], g["partner1_last"], g["partner1_phone"]) == ("Grace", "Evans", "+447700900001")
+    assert (g["partner1_first"], g["partner1_last"], g["partner1_phone"]) == ("Grace", "Evans", "+442079460001")
     assert (g["partner2_first"], g["partner2_last"], g["wedding_date"]) == ("Harry", "Walker", dt.date(2027, 6, 12))
     assert (g["venue"], g["status"]) == ("Fforest, Cardigan", "booked")
     assert rows["LB-101"]["status"] == "lead"
@@ -165,7 +165,7 @@ UID:card-1\r
 FN:Chloe Taylor\r
 N:Taylor;Chloe;;;\r
 EMAIL;TYPE=INTERNET:chloe@example.com\r
-TEL;TYPE=CELL:07700 900555\r
+TEL;TYPE=CELL:020 7946 0555\r
 END:VCARD\r
 BEGIN:VCARD\r
 VERSION:4.0\r
@@ -185,7 +185,7 @@ def test_vcard(imports: ImportEnv, tmp_path: Path) -> None:
     assert (summary.status, summary.created, summary.failed, summary.source) == ("succeeded", 2, 0, "vcard")
     rows = {r["external_id"]: r for r in imports.clients(sid, "vcard")}
     assert set(rows) == {"card-1", "card-2"}
-    assert (rows["card-1"]["partner1_first"], rows["card-1"]["partner1_phone"]) == ("Chloe", "+447700900555")
+    assert (rows["card-1"]["partner1_first"], rows["card-1"]["partner1_phone"]) == ("Chloe", "+442079460555")
     couple = rows["card-2"]
     assert (couple["partner1_first"], couple["partner2_first"], couple["partner1_last"]) == ("Ewan", "Niamh", "Murphy")
     assert couple["wedding_date"] == dt.date(2027, 8, 21)

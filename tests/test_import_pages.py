@@ -14,8 +14,8 @@ from tests.fixtures import Account, Server, Services, signup, wait_for
 
 CSV_TEXT = (
     "Client ID;First Name;Last Name;E-mail;Mobile;Wedding Date;Venue\r\n"
-    "A1;Émilie;Dubois;EMILIE@Example.com;07700 900111;14/06/2027;Château Lumière\r\n"
-    "A2;Tom;Hart;tom@;07700 900112;25/12/2027;Kew Gardens\r\n"
+    "A1;Émilie;Dubois;EMILIE@Example.com;020 7946 0111;14/06/2027;Château Lumière\r\n"
+    "A2;Tom;Hart;tom@;020 7946 0112;25/12/2027;Kew Gardens\r\n"
     'A3;=HYPERLINK("x");Evil;evil@example.com;;01/01/2028;\r\n'
 )
 
@@ -68,7 +68,7 @@ def test_upload_preview_import_and_fix_rows(
     assert 'data-testid="preview-warned">1<' in text
     assert "tom@" in text  # the bad email is named in plain words
     assert "emilie@example.com" in text  # lower-cased as it will be saved
-    assert "+447700900111" in text
+    assert "+442079460111" in text
     with psycopg.connect(services.database_url) as conn:  # a preview writes no clients
         assert conn.execute(
             "SELECT count(*) FROM clients WHERE supplier_id = %s", [account.supplier_id]
@@ -199,3 +199,32 @@ def test_connect_tave_and_import_everything(
         assert created
         assert count == (int(created.group(1)),)
         assert count[0] > 0
+
+
+def test_american_numbers_in_a_uk_studio_are_read_as_american(
+    account: Account, services: Services, worker: subprocess.Popen[bytes]
+) -> None:
+    body = (
+        b"First Name,Last Name,Email,Phone,Project Date\r\n"
+        b"Ava,Miller,ava@example.com,(312) 573-3291,06/07/2027\r\n"
+        b"Liam,Brown,liam@example.com,415-555-0134,08/09/2027\r\n"
+    )
+    location = _upload(account, body, "honeybook.csv", preset="honeybook")
+    preview = account.client.get(location).text
+    assert "read as US numbers (+1)" in preview
+    # The photographer can say otherwise: read as UK numbers, neither is a number anyone has.
+    chosen = account.client.post(
+        location,
+        data={"_csrf_token": account.csrf(), "map_0": "partner1_first", "map_1": "partner1_last",
+              "map_2": "partner1_email", "map_3": "partner1_phone", "map_4": "wedding_date", "phone_region": "GB"},
+    ).text  # fmt: skip
+    assert 'data-testid="preview-warned">2<' in chosen
+    job_url = _start(account, preview, location.removesuffix("/preview"))
+    wait_for(lambda: _job_finished(account, job_url), 60, "the import to finish")
+    with psycopg.connect(services.database_url) as conn:
+        rows = conn.execute(
+            "SELECT partner1_first, partner1_phone, wedding_date::text FROM clients WHERE supplier_id = %s "
+            "ORDER BY partner1_first",
+            [account.supplier_id],
+        ).fetchall()
+    assert rows == [("Ava", "+13125733291", "2027-06-07"), ("Liam", "+14155550134", "2027-08-09")]

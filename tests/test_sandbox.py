@@ -97,7 +97,7 @@ def test_data_is_messy_like_real_crms() -> None:
     assert any(e != e.strip() for e in emails)
     assert any(e != e.lower() for e in emails)
     assert 0.002 < sum("@" not in e or e.endswith("@") or "@@" in e for e in emails) / len(emails) < 0.03
-    assert any(p.startswith("07700") for p in phones)
+    assert any(p.startswith("020") for p in phones)
     assert any(p.startswith("+1 (") for p in phones)
     assert any(" x" in p for p in phones)
     assert any(not n.isascii() for p in people for n in (p["firstName"], p["lastName"]))

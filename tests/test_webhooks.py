@@ -23,7 +23,7 @@ def test_zapier_posts_a_contact_and_it_becomes_a_client(
     account: Account, services: Services, worker: subprocess.Popen[bytes]
 ) -> None:
     url = _create_webhook(account)
-    payload = {"First Name": "Priya", "Last Name": "Shah", "Email": "PRIYA@Example.com", "Phone": "07700 900777",
+    payload = {"First Name": "Priya", "Last Name": "Shah", "Email": "PRIYA@Example.com", "Phone": "020 7946 0777",
                "Project Date": "2027-09-18", "Lead Source": "Instagram", "nested": {"ignored": True}}  # fmt: skip
     resp = httpx.post(url, json=payload)  # no session, no CSRF token: Zapier has neither
     assert resp.status_code == 202
@@ -37,7 +37,7 @@ def test_zapier_posts_a_contact_and_it_becomes_a_client(
             ).fetchone()  # fmt: skip
 
     row = wait_for(client_row, 60, "the webhook contact to be imported")
-    assert row == ("Priya", "priya@example.com", "+447700900777", "2027-09-18", "honeybook", "Instagram")
+    assert row == ("Priya", "priya@example.com", "+442079460777", "2027-09-18", "honeybook", "Instagram")
     with psycopg.connect(services.database_url) as conn:
         token_rows = conn.execute("SELECT token_sha256 FROM webhook_tokens").fetchall()
         assert all(url.rsplit("/", 1)[-1] not in r[0] for r in token_rows)  # only the hash is stored

@@ -48,6 +48,8 @@ class Preview(msgspec.Struct):
     invalid: int
     date_note: str | None
     warned: int = 0  # rows that will be imported with a field left out or shortened
+    phone_note: str | None = None
+    phone_region: str = "GB"  # the country numbers without a country code are read in
 
 
 def file_format(filename: str, preset: str) -> str:
@@ -116,4 +118,6 @@ async def build_preview(
         invalid=len(items) - len(records),
         date_note=date_note,
         warned=sum(1 for r in records if r.warnings),
+        phone_note=prepared.phone_region.message,
+        phone_region=prepared.phone_region.region,
     )

@@ -225,19 +225,23 @@ class Mapping(msgspec.Struct, frozen=True):
 
     `columns` maps source column -> target field (an empty target means "don't import").
     `date_order` None means "detect from the file"; `default_region` is the supplier's
-    country, used for phone numbers without a country code and ambiguous dates.
+    country, used for ambiguous dates and, unless the file's numbers say otherwise, for phone
+    numbers without a country code. `phone_region` None means "detect from the file"
+    (core.importing.phone_region); a country code is the photographer's choice.
     """
 
     columns: dict[str, str]
     date_order: DateOrder | None = None
     default_region: str = "GB"
+    phone_region: str | None = None
 
     def __post_init__(self) -> None:
         unknown = sorted({t for t in self.columns.values() if t and t not in TARGET_FIELDS})
         if unknown:
             raise ValueError(f"unknown target field(s): {', '.join(unknown)}")
-        if not (len(self.default_region) == 2 and self.default_region.isalpha()):
-            raise ValueError("default_region must be a two-letter country code such as 'GB'")
+        for region in (self.default_region, self.phone_region or "GB"):
+            if not (len(region) == 2 and region.isalpha()):
+                raise ValueError("a region must be a two-letter country code such as 'GB'")
 
     @classmethod
     def suggest(cls, headers: list[str], preset: str | None = None, default_region: str = "GB") -> Mapping:

@@ -46,4 +46,4 @@ class NormaliseContext(msgspec.Struct, frozen=True):
     """Per-file settings: how the file writes dates and which country its phones are in."""
 
     date_order: DateOrder
-    default_region: str  # ISO 3166 alpha-2, the supplier's country ("GB", "US")
+    default_region: str  # ISO 3166 alpha-2: the country numbers without a country code are read in ("GB", "US")

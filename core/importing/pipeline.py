@@ -10,19 +10,22 @@ from core.importing.digest import KnownRows, cleaning_key
 from core.importing.mapping import Mapping
 from core.importing.normalise import NormaliseContext
 from core.importing.parallel import clean_rows
+from core.importing.phone_region import PhoneRegionDecision, PhoneRegionDetector
 from core.importing.records import ClientRecord, ImportFileError, ImportItem, RawRow, RowError
 from core.importing.validate import build_record
 
 # Rows looked at before the first record comes out, to settle the file's date order.
 LOOKAHEAD_ROWS = 1_000
 _DATE_FIELDS = ("wedding_date", "inquiry_date", "booking_date")
+_PHONE_FIELDS = ("partner1_phone", "partner2_phone")
 
 
 class PreparedImport:
-    """Reads ahead up to LOOKAHEAD_ROWS rows to decide the date order, then streams.
+    """Reads ahead up to LOOKAHEAD_ROWS rows to decide the date order and the phones' country, then streams.
 
     `date_order` tells the caller how dates were read (and `date_order.message` why a file
-    with mixed orders produced row errors), so the progress page can say so.
+    with mixed orders left some dates out), `phone_region` which country numbers written
+    without a country code were read in, so the preview and the progress page can say so.
     """
 
     def __init__(
@@ -39,6 +42,7 @@ class PreparedImport:
         # error: the caller commits the good rows and reports the problem.
         self._failure: ImportFileError | None = None
         detector = DateOrderDetector()
+        phones = PhoneRegionDetector()
         apply = mapping.applier()
         try:
             for row in itertools.islice(self._rows, lookahead):
@@ -47,13 +51,21 @@ class PreparedImport:
                 for name in _DATE_FIELDS:
                     if value := fields.get(name):
                         detector.feed(value, row.line)
+                for name in _PHONE_FIELDS:
+                    if value := fields.get(name):
+                        phones.feed(value)
         except ImportFileError as exc:
             self._failure = exc
+        studio = mapping.default_region.upper()
+        if mapping.phone_region is not None:
+            self.phone_region = PhoneRegionDecision(mapping.phone_region.upper(), "chosen", studio)
+        else:
+            self.phone_region = phones.decide(studio)
         if mapping.date_order is not None:
             self.date_order = DateOrderDecision(mapping.date_order, "chosen")
-        else:
-            self.date_order = detector.decide(mapping.default_region)
-        self.context = NormaliseContext(date_order=self.date_order.order, default_region=mapping.default_region.upper())
+        else:  # dates no row settles are read as the file's country writes them (an American file: month first)
+            self.date_order = detector.decide(self.phone_region.region)
+        self.context = NormaliseContext(date_order=self.date_order.order, default_region=self.phone_region.region)
 
     def __iter__(self) -> Iterator[ClientRecord | RowError]:
         """Every row cleaned in this thread (the web preview of a file's first rows, tests)."""

@@ -65,7 +65,9 @@ def _email(rng: random.Random, first: str, last: str) -> str | None:
 
 def _uk_phone(rng: random.Random) -> str:
     n = f"{rng.randint(0, 999):03d}"
-    return rng.choice((f"07700 900{n}", f"07700900{n}", f"+44 7700 900{n}", f"+44 (0)7700 900 {n}", f"07700-900-{n}"))
+    return rng.choice(
+        (f"020 7946 0{n}", f"02079460{n}", f"+44 20 7946 0{n}", f"+44 (0)20 7946 0 {n}", f"020-7946-0{n}")
+    )
 
 
 def _us_phone(rng: random.Random) -> str:

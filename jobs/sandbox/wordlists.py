@@ -1,5 +1,5 @@
 """Word lists for synthetic couples. Venue names are invented; towns, phone ranges and email
-domains are chosen so no real person or business can be reached by accident (Ofcom's 07700 900xxx
+domains are chosen so no real person or business can be reached by accident (Ofcom's 020 7946 0xxx
 drama range, US 555-01xx, example.* domains)."""
 
 from __future__ import annotations

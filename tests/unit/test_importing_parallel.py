@@ -27,7 +27,7 @@ def rows(n: int) -> list[RawRow]:
     return [
         RawRow(line=i + 2, values={
             "ID": f"r{i}", "Name": "" if i % 97 == 5 else f"Alex Smith{i % 13}",
-            "Phone": "n/a" if i % 97 == 5 else f"07700 9{i % 100000:05d}",
+            "Phone": "n/a" if i % 97 == 5 else f"07911 {i % 1000000:06d}",
             "Email": "not an email" if i % 97 == 5 or i % 89 == 3 else f"alex{i}@example.com",
             "Date": f"{i % 28 + 1}/6/2027",
         })

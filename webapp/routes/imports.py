@@ -14,6 +14,7 @@ from litestar.exceptions import NotFoundException
 from core import job_lifecycle as lifecycle
 from core.db.pool import tenant
 from core.importing.mapping import PRESETS, Mapping
+from core.importing.phone_region import CANDIDATE_REGIONS, calling_code
 from core.importing.records import FIELD_LABELS, RECORD_FIELDS, ImportFileError
 from core.queue import send_job
 from webapp.auth import require_supplier
@@ -149,6 +150,8 @@ class ImportController(Controller):
             headers_indexed=list(enumerate(head.headers)),
             mapping_json=msgspec.json.encode(mapping).decode(),
             signature=signature,
+            phone_regions=phone_choices(region),
+            calling_code=calling_code,
         )
 
     @post("/{job_id:int}/start", name="import_start")
@@ -185,11 +188,18 @@ def _mapping_from(form: dict[str, str], headers: list[str], region: str) -> Mapp
     if any(v not in allowed for v in columns.values()):
         return None
     order = form.get("date_order") or None
+    phones = form.get("phone_region") or None
     return Mapping(
         columns={h: t for h, t in columns.items() if t},
         date_order=order if order in ("DMY", "MDY", "YMD") else None,  # type: ignore[arg-type]
         default_region=region,
+        phone_region=phones if phones in phone_choices(region) else None,
     )
+
+
+def phone_choices(studio_region: str) -> tuple[str, ...]:
+    """The countries a file's numbers may be read in: the studio's, then the usual ones."""
+    return (studio_region, *(r for r in CANDIDATE_REGIONS if r != studio_region))
 
 
 def _saved_columns(settings: dict[str, object], signature: str) -> dict[str, str] | None:
