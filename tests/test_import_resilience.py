@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from core.job_lifecycle import REQUEST_CANCEL
 from tests.fixtures import Services, wait_for
 from tests.test_import_support import ImportEnv, couples_csv, import_env_fixture
-from core.job_lifecycle import REQUEST_CANCEL
 
 ROWS = 40_000  # twenty batches: long enough to be stopped in the middle
 
