@@ -169,7 +169,7 @@ def server(services: Services) -> Iterator[Server]:
 def worker(services: Services) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "webapp.cli", "worker", "--processes", "1", "--threads", "2"],
-        env=services.env(CRM_REQUESTS_PER_S="500"),  # the sandbox CRM runs on this machine
+        env=services.env(CRM_REQUESTS_PER_S="500", ALLOW_LOCAL_CRM_URLS="1"),  # the sandbox CRM runs on this machine
         cwd=ROOT,
     )
     import redis
