@@ -303,3 +303,24 @@ def test_no_hsts_without_secure_cookies() -> None:
         names = {name for name, _ in message["headers"]}  # type: ignore[attr-defined]
         assert (b"strict-transport-security" in names) is hsts
         assert b"content-security-policy" in names
+
+
+def test_an_account_made_when_passwords_were_stripped_still_signs_in(
+    server: Server, services: Services, account: Account
+) -> None:
+    """Sign-up used to strip passwords: such an account's hash is of the stripped form. Typing it as before (with
+    the spaces) signs in once more and stores the password as typed."""
+    from core.security import hash_password, verify_password
+
+    with psycopg.connect(services.database_url) as conn:
+        stripped_hash = hash_password("old style pass")
+        conn.execute("UPDATE suppliers SET password_hash = %s WHERE id = %s", [stripped_hash, account.supplier_id])
+    phone = browser_client(server.url)
+    token = csrf_from(phone.get("/login").text)
+    resp = phone.post("/login", data={"_csrf_token": token, "email": account.email, "password": " old style pass "})
+    assert resp.status_code == 303
+    with psycopg.connect(services.database_url) as conn:
+        row = conn.execute("SELECT password_hash FROM suppliers WHERE id = %s", [account.supplier_id]).fetchone()
+    assert row is not None
+    assert verify_password(row[0], " old style pass ")
+    assert not verify_password(row[0], "old style pass")

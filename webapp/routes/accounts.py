@@ -127,9 +127,14 @@ async def log_in(request: Request[Any, Any, Any]) -> Response[str] | Redirect:
     # argon2 takes tens of milliseconds of CPU by design: in a thread, so other phones' requests keep moving,
     # and with no pooled connection held meanwhile.
     matches = await anyio.to_thread.run_sync(verify_password, login.password_hash if login else None, data.password)
-    if not matches or login is None:
+    legacy = False
+    if not matches and login is not None and data.password != data.password.strip():
+        # Accounts made before passwords were used as typed have the stripped form hashed: accept it once and
+        # store the password as typed from now on.
+        legacy = await anyio.to_thread.run_sync(verify_password, login.password_hash, data.password.strip())
+    if not (matches or legacy) or login is None:
         return page(request, "accounts/login.html", status_code=400, form=raw, error=wrong)
-    if needs_rehash(login.password_hash):
+    if legacy or needs_rehash(login.password_hash):
         new_hash = await anyio.to_thread.run_sync(hash_password, data.password)
         async with unscoped(res.pool) as conn:
             await q.set_password_hash(conn, login.id, new_hash)
