@@ -324,3 +324,24 @@ def test_an_account_made_when_passwords_were_stripped_still_signs_in(
     assert row is not None
     assert verify_password(row[0], " old style pass ")
     assert not verify_password(row[0], "old style pass")
+
+
+def test_an_outbox_replay_after_signing_in_again_uses_the_new_token(
+    server: Server, services: Services, account: Account
+) -> None:
+    """What sw/outbox.js sends: the body as queued (with the token of the page it was typed on), the page's current
+    token in x-csrftoken, the item's Idempotency-Key. A stale token is a 403 (the outbox keeps the item); after
+    signing in again, the token handed over by the open page sends it."""
+    [cid] = seed_clients(services.database_url, account.supplier_id, [{"partner1_first": "Ada"}])
+    queued_token = account.csrf(f"/clients/{cid}")
+    body = {"_csrf_token": queued_token, "body": "Typed at the venue"}
+    account.post("/logout", {})
+    phone = account.client
+    login_token = csrf_from(phone.get("/login").text)
+    phone.post("/login", data={"_csrf_token": login_token, "email": account.email, "password": account.password})
+    headers = {"idempotency-key": "outbox-replay-1", "hx-request": "true"}
+    stale = phone.post(f"/clients/{cid}/notes", data=body, headers={**headers, "x-csrftoken": queued_token})
+    assert stale.status_code == 403
+    fresh = phone.post(f"/clients/{cid}/notes", data=body, headers={**headers, "x-csrftoken": account.csrf("/")})
+    assert fresh.status_code == 200
+    assert _notes(services.database_url, cid) == 1
