@@ -13,6 +13,7 @@ the same statements. Reads for pages live with the pages' queries.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal, get_args
 
 import msgspec
@@ -20,12 +21,14 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from core.importing.records import RowError
+from core.importing.records import RowError, RowWarning
 
 JobStatus = Literal["draft", "queued", "running", "succeeded", "partially_succeeded", "failed", "cancelled"]
 JobKind = Literal["file_import", "full_import", "incremental_sync", "export_to_crm"]
 JOB_KINDS: tuple[JobKind, ...] = get_args(JobKind)
 CRM_JOB_KINDS: tuple[JobKind, ...] = ("full_import", "incremental_sync", "export_to_crm")
+# A row of this kind is a round trip through the queue and a worker (the ``ping`` actor), not an import.
+PING_KIND = "ping"
 # The states a photographer can filter the job list by (a draft is an upload not yet confirmed: never listed).
 JOB_STATES: tuple[JobStatus, ...] = ("queued", "running", "succeeded", "partially_succeeded", "failed", "cancelled")
 ACTIVE: frozenset[JobStatus] = frozenset({"queued", "running"})
@@ -126,6 +129,7 @@ INSERT INTO sync_job_errors (supplier_id, job_id, line, field, reason, raw)
 VALUES (app_supplier_id(), %s, %s, %s, %s, %s)
 """
 SET_MESSAGE = "UPDATE sync_jobs SET message = %(message)s, updated_at = now() WHERE id = %(id)s"
+CANCEL_REQUESTED = "SELECT cancel_requested FROM sync_jobs WHERE id = %(id)s"
 GET_COUNTS = f"SELECT {_COUNTS} FROM sync_jobs WHERE id = %(id)s"
 ADD_EVENT = """
 INSERT INTO sync_job_events (supplier_id, job_id, status, processed, message)
@@ -165,15 +169,21 @@ def commit_batch(
     *,
     counts: BatchCounts,
     errors: list[RowError],
+    warnings: Sequence[RowWarning] = (),
     processed: int,
     checkpoint: dict[str, Any],
     total: int | None,
     message: str,
 ) -> JobCounts:
-    """Record a committed batch's effect and a timeline entry; the counts say if a cancel was asked for."""
-    if errors:
+    """Record a committed batch's effect and a timeline entry; the counts say if a cancel was asked for.
+    ``warnings`` (fields shortened in rows that were imported) are listed with the errors but not counted failed."""
+    if errors or warnings:
         with conn.cursor() as cur:
-            cur.executemany(INSERT_ERROR, [(job_id, e.line, e.field, e.reason, Jsonb(e.raw)) for e in errors])
+            cur.executemany(
+                INSERT_ERROR,
+                [(job_id, e.line, e.field, e.reason, Jsonb(e.raw)) for e in errors]
+                + [(job_id, w.line, w.field, w.reason, None) for w in warnings],
+            )
     with conn.cursor(row_factory=class_row(JobCounts)) as cur:
         row = cur.execute(COMMIT_BATCH, {
             "id": job_id, "processed": processed, "created": counts.created, "updated": counts.updated,
@@ -183,6 +193,11 @@ def commit_batch(
     assert row is not None
     conn.execute(ADD_EVENT, {"id": job_id, "message": message})
     return row
+
+
+def cancel_requested(conn: psycopg.Connection, job_id: int) -> bool:
+    row = conn.execute(CANCEL_REQUESTED, {"id": job_id}).fetchone()
+    return bool(row and row[0])
 
 
 def counts(conn: psycopg.Connection, job_id: int) -> JobCounts | None:

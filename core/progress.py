@@ -14,11 +14,12 @@ import msgspec
 import redis
 import structlog
 
+from core.job_lifecycle import is_terminal
+
 log = structlog.get_logger("wedsync.progress")
 
 JOB_STREAM_LEN = 500
 SUPPLIER_STREAM_LEN = 2_000
-FINISHED = frozenset({"succeeded", "partially_succeeded", "failed", "cancelled"})
 
 
 def job_stream(job_id: int) -> str:
@@ -52,7 +53,7 @@ class ProgressEvent(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def finished(self) -> bool:
-        return self.status in FINISHED
+        return is_terminal(self.status)
 
     @property
     def percent(self) -> int:

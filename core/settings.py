@@ -48,11 +48,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # fetches (per million): its default (1,000) meant a killed worker's import waited minutes, not the heartbeat
     # timeout, to be redelivered. 10% of fetches costs two cheap sorted-set reads each.
     broker_maintenance_chance: int = 100_000
+    # A job hit by a transient error (database or network) is tried this many times in all, waiting between tries
+    # from the minimum back-off doubling up to the maximum; then it ends failed ("Try again" resumes it).
+    job_max_attempts: int = 5
+    job_retry_min_backoff_ms: int = 2_000
+    job_retry_max_backoff_ms: int = 300_000
     crm_timeout_s: float = 30.0  # seconds to wait for one CRM answer
     # Requests per second per CRM account, all workers together: politeness to the CRM against import speed
     # (100,000 Tave clients take ~6,000 requests: 5 min at 20/s).
     crm_requests_per_s: int = 20
-    idempotency_keep_days: int = 8  # at least 7: a phone may replay a week-old outbox
+    idempotency_keep_days: int = 8  # the housekeeping keeps at least 7 whatever this says
     housekeeping_interval_s: float = 3600.0
     # 0 turns the lost-message sweep off (the tests do: they share one PostgreSQL between several Redis
     # databases, and a worker would take another database's waiting jobs for lost ones).
@@ -143,9 +148,12 @@ def load_settings() -> Settings:
         worker_statement_timeout_ms=_int("WORKER_STATEMENT_TIMEOUT_MS", 600_000),
         worker_heartbeat_timeout_ms=_int("WORKER_HEARTBEAT_TIMEOUT_MS", 30_000),
         broker_maintenance_chance=_int("BROKER_MAINTENANCE_CHANCE", 100_000),
+        job_max_attempts=_int("JOB_MAX_ATTEMPTS", 5, minimum=1),
+        job_retry_min_backoff_ms=_int("JOB_RETRY_MIN_BACKOFF_MS", 2_000, minimum=1),
+        job_retry_max_backoff_ms=_int("JOB_RETRY_MAX_BACKOFF_MS", 300_000, minimum=1),
         crm_timeout_s=_float("CRM_TIMEOUT_S", 30.0, minimum=0.1),
         crm_requests_per_s=_int("CRM_REQUESTS_PER_S", 20, minimum=1),
-        idempotency_keep_days=_int("IDEMPOTENCY_KEEP_DAYS", 8, minimum=7),
+        idempotency_keep_days=_int("IDEMPOTENCY_KEEP_DAYS", 8),
         housekeeping_interval_s=_float("HOUSEKEEPING_INTERVAL_S", 3600.0),
         job_sweep_interval_s=_float("JOB_SWEEP_INTERVAL_S", 60.0),
         import_max_rows=_int("IMPORT_MAX_ROWS", 500_000, minimum=1),

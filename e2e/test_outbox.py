@@ -356,7 +356,10 @@ QUEUE_NOTES_JS = """async ([cid, n]) => {
     const body = new URLSearchParams({ body: text, idempotency_key: crypto.randomUUID() });
     await fetch(`/clients/${cid}/notes`, {
       method: "POST", body,
-      headers: { "content-type": "application/x-www-form-urlencoded", "hx-request": "true", "x-csrftoken": token },
+      headers: {
+        "content-type": "application/x-www-form-urlencoded", "hx-request": "true", "x-csrftoken": token,
+        "x-outbox-kind": "note", "x-outbox-group": "client:" + cid,  // what the page's notes form names
+      },
     });
   }
 }"""
@@ -486,3 +489,95 @@ def test_a_server_error_while_online_keeps_the_note_and_sends_it_later(
     expect(_badge(page)).to_be_hidden()
     assert answers == [503, 200]
     assert _notes(services, cid) == ["Golden hour portraits at 7:40"]
+
+
+OUTBOX_COUNT_JS = """() => new Promise((resolve) => {
+  const sw = navigator.serviceWorker;
+  const got = (e) => {
+    if (e.data && e.data.type === "outbox:state") { sw.removeEventListener("message", got); resolve(e.data.count); }
+  };
+  sw.addEventListener("message", got);
+  sw.controller.postMessage({ type: "outbox:state" });
+})"""
+
+SAVED_BODIES_JS = """() => new Promise((resolve, reject) => {
+  const open = indexedDB.open("wedsync-outbox");
+  open.onerror = () => reject(open.error);
+  open.onsuccess = () => {
+    const all = open.result.transaction("items").objectStore("items").getAll();
+    all.onsuccess = () => { resolve(all.result.map((i) => i.body)); open.result.close(); };
+  };
+})"""
+
+UNMARKED_NOTE_JS = """(text) => new Promise((resolve) => {
+  const form = document.querySelector("#notes-card form");
+  form.removeAttribute("data-outbox-kind");
+  form.addEventListener("htmx:sendError", () => resolve("not queued"), { once: true });
+  form.addEventListener("htmx:afterSwap", () => resolve("swapped"), { once: true });
+  form.querySelector("textarea").value = text;
+  form.requestSubmit();
+})"""
+
+
+@pytest.mark.e2e
+def test_the_page_not_the_url_says_what_is_queued_and_where_it_shows(
+    context: BrowserContext, services: Services
+) -> None:
+    page = context.new_page()
+    supplier_id = _sign_up(page, services)
+    [cid] = seed_clients(services.database_url, supplier_id, [{"partner1_first": "Yara"}])
+    page.goto("/outbox")
+    _open_client(page, cid)
+    context.set_offline(True)
+    # The same URL the notes form posts to, without a kind: the worker lets it fail like any request offline.
+    failed = page.evaluate(
+        """async (cid) => {
+          const token = JSON.parse(document.body.getAttribute("hx-headers"))["x-csrftoken"];
+          const body = new URLSearchParams({ body: "Sent by hand", idempotency_key: crypto.randomUUID() });
+          try {
+            const headers = { "hx-request": "true", "x-csrftoken": token };
+            await fetch(`/clients/${cid}/notes`, { method: "POST", body, headers });
+            return false;
+          } catch (e) { return true; }
+        }""",
+        cid,
+    )
+    assert failed, "a POST naming no kind is not the outbox's, whatever its URL"
+    # The notes form itself, once it no longer says data-outbox-kind: not queued either.
+    assert page.evaluate(UNMARKED_NOTE_JS, "Not marked") == "not queued"
+    assert page.evaluate(OUTBOX_COUNT_JS) == 0
+    expect(page.locator(".outbox-pending")).to_have_count(0)
+
+    # Marked again, and naming a different place for its pending copy: the worker puts it there.
+    page.evaluate(
+        """() => {
+          const form = document.querySelector("#notes-card form");
+          form.dataset.outboxKind = "note";
+          form.dataset.outboxTarget = "#elsewhere";
+          form.dataset.outboxSwap = "beforeend";
+          document.querySelector("#main").insertAdjacentHTML("beforeend", '<ol id="elsewhere"><li>first</li></ol>');
+        }"""
+    )
+    _add_note(page, "Kept on the phone")
+    expect(page.locator("#elsewhere > li")).to_have_count(2)
+    expect(page.locator("#elsewhere > li.outbox-pending")).to_contain_text(PENDING)
+    expect(page.locator("#elsewhere > li").first).to_have_text("first")  # beforeend, as the form said
+    expect(page.locator(".notes .outbox-pending")).to_have_count(0)
+    expect(_badge(page)).to_have_text("1")
+    # The same form posted plainly (as before htmx has loaded, so without its headers): known by its fields.
+    page.evaluate(
+        """() => {
+          const form = document.querySelector("#notes-card form");
+          form.querySelector("textarea").value = "Posted as a plain form";
+          form.submit();
+        }"""
+    )
+    expect(page).to_have_url(re.compile(r"/outbox\?saved=\d+$"))
+    expect(_badge(page)).to_have_text("2")
+    bodies = page.evaluate(SAVED_BODIES_JS)
+    assert len(bodies) == 2
+    assert not [b for b in bodies if "_outbox" in b], bodies  # the page's marks are not kept or sent on
+
+    context.set_offline(False)
+    expect(_badge(page)).to_be_hidden(timeout=15000)
+    assert _notes(services, cid) == ["Kept on the phone", "Posted as a plain form"]

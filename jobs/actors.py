@@ -1,9 +1,10 @@
 """Dramatiq actors. Payloads carry ids only; secrets are read and decrypted inside the actor.
 
 Each job actor is named after its job kind (``core.job_lifecycle.JobKind``: the web app sends it by that name), is
-bound to a ``sync_jobs`` row and delegates to ``jobs.runner``. Network trouble raises ``RetryLater``, which
-Dramatiq's Retries middleware turns into a capped exponential back-off; the job resumes from its checkpoint on the
-next delivery.
+bound to a ``sync_jobs`` row and delegates to ``jobs.runner``. A transient failure (database, Redis, network)
+raises ``RetryLater`` with a capped exponential back-off; the job resumes from its checkpoint on the next delivery.
+A data error ends the job at once (``jobs.errors`` tells them apart), and a message Dramatiq gives up on anyway
+ends its job ``failed`` (``jobs.failures``).
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from core.queue import DEFAULT_QUEUE
 from core.security import SecretBox
 from core.settings import settings
 from jobs.db import pool
+from jobs.errors import JobFailed, RetryLater, verdict
 from jobs.failures import TRACKS_JOB
 from jobs.publishing import publisher
-from jobs.runner import Reporter, RetryLater, run_job, upload_batches
+from jobs.runner import CancelWatch, Reporter, run_job, upload_batches
 from jobs.sources import Batch, tave_batches
 
 LOAD_INTEGRATION = """
@@ -50,6 +52,7 @@ VALUES (app_supplier_id(), %s, %s, %s) ON CONFLICT DO NOTHING
 # Shared by every worker on every machine, through Redis.
 CONCURRENT_JOBS_PER_ACCOUNT = 2
 READING_REPORT_S = 3.0  # how often, at most, a CRM import says which pages it is reading
+PROVIDER_NAMES = {"tave": "Tave", "lightblue": "Light Blue", "honeybook": "HoneyBook"}
 _limiter_backend: RedisBackend | None = None
 
 
@@ -82,11 +85,23 @@ class Integration:
         with tenant_sync(pool(), supplier_id) as conn:
             row = conn.execute(LOAD_INTEGRATION, [integration_id]).fetchone()
         if row is None:
-            raise LookupError("integration not found")
+            raise JobFailed("This connection was removed, so there is nothing to import from or send to.")
         self.id = integration_id
-        self.provider, self.base_url, secret, self.cursor, self.region = row
-        box = SecretBox(settings().encryption_keys)
-        self.secret = box.decrypt(bytes(secret)) if secret is not None else ""
+        self.provider, base_url, secret, self.cursor, self.region = row
+        name = PROVIDER_NAMES.get(self.provider, self.provider)
+        if not base_url or secret is None:  # a card for file imports only (e.g. Light Blue's CSV export)
+            raise JobFailed(
+                f"This {name} connection has no address or API key for WedSync to use, so nothing was read or sent. "
+                f"Connect {name} with its API key in Integrations, then try again."
+            )
+        self.base_url: str = base_url
+        try:
+            self.secret = SecretBox(settings().encryption_keys).decrypt(bytes(secret))
+        except ValueError:
+            raise JobFailed(
+                f"WedSync can't read the API key saved for this {name} connection (it was saved under an encryption "
+                f"key this server no longer has). Paste the key again in Integrations, then try again."
+            ) from None
 
     def report_wait(self, supplier_id: int, job_id: int, reporter: Reporter) -> Any:
         def on_wait(reason: str, seconds: float) -> None:
@@ -96,13 +111,15 @@ class Integration:
 
         return on_wait
 
-    def report_reading(self, supplier_id: int, job_id: int, reporter: Reporter) -> Any:
+    def report_reading(self, supplier_id: int, job_id: int, reporter: Reporter, watch: CancelWatch) -> Any:
         """Before the first couple can be cleaned, every contact, job link and event is read (a 100,000-client
         studio is ~5,000 pages: minutes at the polite pace). The phone says what is being read, at most every
-        few seconds, instead of "Starting…" all that time. Job pages are not announced: committed batches are."""
+        few seconds, instead of "Starting…" all that time. Job pages are not announced: committed batches are.
+        Each page read also looks (at most every second) whether the photographer pressed Stop."""
         last = [0.0]
 
         def on_read(label: str, page: int, pages: int) -> None:
+            watch.check()
             now = time.monotonic()
             if label in ("jobs", "recent jobs") or now - last[0] < READING_REPORT_S:
                 return
@@ -125,11 +142,13 @@ def _crm_job(supplier_id: int, job_id: int) -> None:
     def batches(job: store.JobRow, reporter: Reporter) -> Any:
         assert job.integration_id is not None
         integration = Integration(supplier_id, job.integration_id)
+        watch = CancelWatch(pool(), supplier_id, job_id)
         client = TaveClient(
             integration.base_url,
             integration.secret,
+            sleep=watch.sleep,  # a Retry-After of minutes is waited out in one-second steps that look for Stop
             on_wait=integration.report_wait(supplier_id, job_id, reporter),
-            on_read=integration.report_reading(supplier_id, job_id, reporter),
+            on_read=integration.report_reading(supplier_id, job_id, reporter, watch),
             transport=PacedTransport(integration.id),
             timeout=settings().crm_timeout_s,
             allow_local=settings().allow_local_crm_urls,
@@ -150,13 +169,25 @@ def _crm_job(supplier_id: int, job_id: int) -> None:
         run_job(pool(), supplier_id, job_id, batches, emit=publisher().emit)
 
 
-_RETRY_ON = (RetryLater, dramatiq.RateLimitExceeded)
+RETRIES_WHILE_ACCOUNT_BUSY = 30  # the account's job slots are taken by its other jobs: wait, up to ~2.5 hours
+
+
+def retry_when(retries: int, exc: BaseException) -> bool:
+    """Dramatiq's verdict on a failed delivery. ``RetryLater``: the runner counted the job's tries and said when;
+    a data error: never (the job row says why, or ``DeadJobRecorder`` settles it); anything else (the database
+    down before the job could start): as many tries as a job gets, then ``DeadJobRecorder`` ends it failed."""
+    if isinstance(exc, RetryLater):
+        return retries < 4 * settings().job_max_attempts  # a bound, should attempts ever stop being counted
+    if isinstance(exc, dramatiq.RateLimitExceeded):
+        return retries < RETRIES_WHILE_ACCOUNT_BUSY
+    return verdict(exc) == "transient" and retries < settings().job_max_attempts - 1
+
+
 _OPTIONS: dict[str, Any] = {
-    "max_retries": 8,
     "min_backoff": 2_000,
     "max_backoff": 300_000,
     "time_limit": 3_600_000,
-    "retry_when": lambda retries, exc: isinstance(exc, _RETRY_ON) or retries < 3,
+    "retry_when": retry_when,
     TRACKS_JOB: True,
 }
 

@@ -28,3 +28,8 @@ def pool() -> ConnectionPool:
             )
             _pool.open(wait=True, timeout=30)
         return _pool
+
+
+def opened() -> ConnectionPool | None:
+    """The pool if this process has opened it (metrics read its gauges without opening one)."""
+    return _pool

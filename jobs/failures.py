@@ -19,12 +19,13 @@ import structlog
 from core import job_lifecycle as lifecycle
 from core.db.pool import tenant_sync
 from jobs.db import pool
+from jobs.errors import stopped_message
 from jobs.publishing import publisher
 from jobs.runner import Reporter
 
 log = structlog.get_logger("wedsync.jobs")
 
-DEAD_MESSAGE = "This import stopped after several tries. Nothing imported so far was lost; you can try again."
+DEAD_MESSAGE = "This import stopped after several tries. Everything imported before that is kept; you can try again."
 # The actor option that marks an actor as one that runs a sync_jobs row (args: supplier id, job id).
 TRACKS_JOB = "tracks_job"
 
@@ -63,17 +64,17 @@ class DeadJobRecorder(dramatiq.Middleware):
         self, broker: Any, message: Any, *, result: Any = None, exception: BaseException | None = None
     ) -> None:
         if exception is not None and message.failed:
-            self._settle(broker, message)
+            self._settle(broker, message, stopped_message(exception))
 
     def after_skip_message(self, broker: Any, message: Any) -> None:
         if message.failed:  # AgeLimit: too old to run at all
             self._settle(broker, message)
 
-    def _settle(self, broker: Any, message: Any) -> None:
+    def _settle(self, broker: Any, message: Any, text: str = DEAD_MESSAGE) -> None:
         found = job_of(broker, message)
         if found is None:
             return
         try:
-            settle_dead_job(*found)
+            settle_dead_job(*found, text)
         except Exception:  # never let bookkeeping break the worker; the sweep settles it later
             log.exception("could not record a dead-lettered job", job_id=found[1])

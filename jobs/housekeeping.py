@@ -36,10 +36,15 @@ IDLE_JOBS = "SELECT job_id, supplier_id, kind FROM unfinished_jobs_idle_for(%s)"
 SWEEP_IDLE_S = 120
 
 
-def purge_idempotency_keys(pool: ConnectionPool) -> int:
-    """Deletes keys past the retention; returns how many went."""
+# A phone may replay a week-old outbox: keys are kept at least this long whatever the setting asks.
+MIN_KEEP_DAYS = 7
+
+
+def purge_idempotency_keys(pool: ConnectionPool, keep_days: int | None = None) -> int:
+    """Deletes keys past the retention (``IDEMPOTENCY_KEEP_DAYS``, at least a week); returns how many went."""
+    days = max(MIN_KEEP_DAYS, settings().idempotency_keep_days if keep_days is None else keep_days)
     with pool.connection() as conn:
-        row = conn.execute(PURGE, [settings().idempotency_keep_days]).fetchone()
+        row = conn.execute(PURGE, [days]).fetchone()
     return int(row[0]) if row else 0
 
 

@@ -17,6 +17,7 @@ from prometheus_client import multiprocess
 from core.db.instruments import record_pool_stats
 from core.metrics import JOB_SECONDS
 from core.settings import settings
+from jobs.db import opened as opened_pool
 
 _STARTED = "wedsync_started_at"  # kept on the message object, never in the message sent to Redis
 
@@ -29,10 +30,9 @@ class JobDurations(dramatiq.Middleware):
         self, broker: Any, message: Any, *, result: Any = None, exception: BaseException | None = None
     ) -> None:
         self._observe(message, "ok" if exception is None else "failed")
-        from jobs import db
-
-        if db._pool is not None:  # the worker's pool gauges, refreshed as it works (it serves no scrapes itself)
-            record_pool_stats(db._pool)
+        pool = opened_pool()
+        if pool is not None:  # the worker's pool gauges, refreshed as it works (it serves no scrapes itself)
+            record_pool_stats(pool)
 
     def after_worker_shutdown(self, broker: Any, worker: Any) -> None:
         # Live gauges (pool, SSE) of a process that has gone must stop counting in the multiprocess sum.

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, NoReturn
 
 import msgspec
 import structlog
@@ -28,18 +28,14 @@ from core.importing.records import ClientRecord, ImportFileError, RowError, Unch
 from core.job_lifecycle import BatchCounts
 from core.progress import ProgressEvent
 from core.providers.errors import ProviderError
+from core.settings import settings
+from jobs.errors import JobCancelled, JobFailed, RetryLater, plain_reason, retry_delay_ms, stopped_message, verdict
 from jobs.sources import Batch, RowCapReached, UploadStream, file_batches, max_file_rows
 from jobs.upsert import SourceWriter, stored_digests
 
 log = structlog.get_logger("wedsync.jobs")
 
-MAX_ATTEMPTS = 5
-RETRYABLE = frozenset({"rate_limited", "server", "timeout", "unreachable"})
 UPDATE_CURSOR = "UPDATE crm_integrations SET sync_cursor = %(cursor)s, updated_at = now() WHERE id = %(id)s"
-
-
-class RetryLater(Exception):
-    """Raised to let Dramatiq redeliver the job after a back-off; the job row says why."""
 
 
 def _progress(processed: int, total: int | None) -> str:
@@ -118,6 +114,41 @@ class Reporter:
             self.report(store.counts(conn, self.job.id))
 
 
+class CancelWatch:
+    """Whether the photographer asked this job to stop, read from its row at most every ``interval_s``.
+
+    Batches see a cancel at their commit; a source that reads for minutes before its first batch (a CRM's contact
+    pages, a wait for a ``Retry-After``) calls ``check`` as it goes and sleeps with ``sleep``, which raise
+    ``JobCancelled``; the runner then ends the job ``cancelled``. Safe to call from the source's threads."""
+
+    def __init__(self, pool: ConnectionPool, supplier_id: int, job_id: int, interval_s: float = 1.0) -> None:
+        self._pool, self._supplier_id, self._job_id, self.interval_s = pool, supplier_id, job_id, interval_s
+        self._lock = threading.Lock()
+        self._checked = -interval_s
+        self._requested = False
+
+    def check(self) -> None:
+        if not self._requested:
+            with self._lock:
+                now = time.monotonic()
+                if now - self._checked < self.interval_s:
+                    return
+                self._checked = now
+            with tenant_sync(self._pool, self._supplier_id) as conn:
+                self._requested = store.cancel_requested(conn, self._job_id)
+        if self._requested:
+            raise JobCancelled
+
+    def sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while True:
+            self.check()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, self.interval_s))
+
+
 # Batches written at once, each in its own transaction on its own connection. PostgreSQL spends most of an
 # import maintaining the indexes; a second backend lets a second core
 # do that work while the first batch is still being written. Commits stay in file order (see _write).
@@ -164,6 +195,7 @@ def _write(
                 job.id,
                 counts=counts,
                 errors=errors,
+                warnings=[w for r in records if r.warnings for w in r.warnings],
                 processed=len(batch.items) + batch.skipped,
                 checkpoint=batch.checkpoint,
                 total=batch.total,
@@ -239,6 +271,20 @@ def _committed_rows(pool: ConnectionPool, job: store.JobRow) -> int:
     return int(row[0]) if row else 0
 
 
+def _retry_later(pool: ConnectionPool, job: store.JobRow, reporter: Reporter, exc: Exception) -> NoReturn:
+    config = settings()
+    line = f"{plain_reason(exc)} We'll try again shortly ({job.attempts} of {config.job_max_attempts})."
+    try:
+        with tenant_sync(pool, job.supplier_id) as conn:
+            store.set_message(conn, job.id, line)
+        reporter.report_current(pool)
+    except Exception:  # the database may be what failed: the retry matters more than the status line
+        log.warning("could not record a retry", job_id=job.id)
+    delay = retry_delay_ms(job.attempts, config.job_retry_min_backoff_ms, config.job_retry_max_backoff_ms)
+    log.info("import job will be tried again", job_id=job.id, attempt=job.attempts, delay_ms=delay)
+    raise RetryLater(type(exc).__name__, delay=delay) from exc
+
+
 def run_job(
     pool: ConnectionPool, supplier_id: int, job_id: int, batches_for: Any, emit: Emit | None = None
 ) -> str | None:
@@ -270,21 +316,21 @@ def run_job(
         kept = _committed_rows(pool, job)
         if kept:  # the rows before the broken line were committed: say so, and don't call it a failure
             status, message = "partially_succeeded", f"{exc.message} We kept the {kept:,} rows before it."
-    except ProviderError as exc:
-        if exc.kind in RETRYABLE and job.attempts < MAX_ATTEMPTS:
-            with tenant_sync(pool, supplier_id) as conn:
-                store.set_message(
-                    conn, job.id, f"{exc.message} We'll try again shortly ({job.attempts} of {MAX_ATTEMPTS})."
-                )
-            reporter.report_current(pool)
-            raise RetryLater(exc.kind) from exc
-        status, message = "failed", exc.message
-        keep_upload = exc.kind in RETRYABLE
-    except Exception:
-        log.exception("import job crashed", job_id=job.id, attempt=job.attempts)
-        if job.attempts < MAX_ATTEMPTS:
-            raise
-        status, message = "failed", "Something went wrong on our side and we stopped this import. Nothing was lost."
+    except JobCancelled:
+        with tenant_sync(pool, supplier_id) as conn:
+            store.cancel(conn, job.id)
+        reporter.report_current(pool)
+        log.info("import job cancelled while reading", job_id=job.id)
+        return "cancelled"
+    except Exception as exc:
+        # Data errors end the job now; transient ones are tried again after a back-off until the tries run out.
+        if verdict(exc) == "transient" and job.attempts < settings().job_max_attempts:
+            _retry_later(pool, job, reporter, exc)
+        if isinstance(exc, (ProviderError, JobFailed)):  # plain words already, nothing for a developer
+            log.warning("import job stopped", job_id=job.id, attempt=job.attempts, reason=type(exc).__name__)
+        else:
+            log.exception("import job stopped", job_id=job.id, attempt=job.attempts, verdict=verdict(exc))
+        status, message = "failed", stopped_message(exc)
         keep_upload = True
     if status == "cancelled":
         return status

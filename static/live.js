@@ -111,8 +111,7 @@
     var current = document.getElementById(fresh.id);
     if (current) current.replaceWith(fresh); else this.el.appendChild(fresh);
     if (window.htmx) window.htmx.process(fresh);
-    var status = fresh.getAttribute("data-status");
-    if (this.el.hasAttribute("data-job-region") && ["succeeded", "partially_succeeded", "failed", "cancelled"].indexOf(status) >= 0) {
+    if (this.el.hasAttribute("data-job-region") && fresh.hasAttribute("data-finished")) {
       this.finish();
     }
   };

@@ -1,6 +1,7 @@
 // WedSync Hub outbox, page side (the engine is in the service worker, sw/outbox.js). Kept tiny: it hands the worker
-// the CSRF token and who is signed in, asks it to replay on open, `online` and becoming visible (Safari and Firefox
-// have no Background Sync), and shows the badge and each saved change's state.
+// the CSRF token and who is signed in, tells it which requests it may keep (the forms marked data-outbox-kind), asks
+// it to replay on open, `online` and becoming visible (Safari and Firefox have no Background Sync), and shows the
+// badge and each saved change's state.
 (() => {
   const sw = navigator.serviceWorker;
   const d = document;
@@ -20,6 +21,25 @@
   const freshKeys = (root) =>
     root.querySelectorAll('input[name="idempotency_key"]').forEach((i) => (i.value = crypto.randomUUID()));
   if (d.querySelector('meta[name="wedsync-saved-at"]')) freshKeys(d);
+  // The page, not the worker, says which forms may be kept offline: a form with data-outbox-kind sends its kind,
+  // its group (changes kept in order, e.g. "client:42"), where its pending copy goes (data-outbox-target and -swap)
+  // and, for a status, the id of the badge showing it (data-outbox-badge). htmx sends them as X-Outbox-* headers;
+  // a plain form post can't carry headers (nor can one sent before htmx has loaded), so, when a worker will see it,
+  // the form's own fields carry _outbox_kind / _outbox_group too, and the worker takes them out again.
+  d.addEventListener("htmx:configRequest", (e) => {
+    const f = e.detail.elt.closest("form[data-outbox-kind]");
+    const o = f ? f.dataset : {};
+    for (const k of ["Kind", "Group", "Target", "Swap", "Badge"]) {
+      const v = o["outbox" + k];
+      if (v) e.detail.headers["X-Outbox-" + k] = v;
+    }
+  });
+  d.addEventListener("formdata", (e) => {
+    const f = e.target;
+    if (!sw.controller || !f.matches("form[data-outbox-kind]")) return;
+    e.formData.append("_outbox_kind", f.dataset.outboxKind);
+    if (f.dataset.outboxGroup) e.formData.append("_outbox_group", f.dataset.outboxGroup);
+  });
   d.addEventListener("htmx:afterRequest", (e) => {
     const xhr = e.detail.xhr;
     const form = e.detail.elt.closest("form");

@@ -17,6 +17,13 @@
  * Order: items replay in the order they were made; an item that needs the photographer holds back the later items
  * for the same client (or lead, or integration), and a new request for a client with items still waiting is queued
  * behind them instead of overtaking them.
+ * What may be queued is the page's to say, not this worker's (it knows no URLs and no element ids): a form marked
+ * data-outbox-kind="note|status|lead|sync" names its group (data-outbox-group, e.g. "client:42"; none means a group
+ * of its own), where the pending copy goes (data-outbox-target, a selector, else the form's hx-target, and
+ * data-outbox-swap) and, for a status, the id of the badge that shows it at once (data-outbox-badge).
+ * static/outbox.js sends them with the request: htmx as X-Outbox-Kind / -Group / -Target / -Swap / -Badge headers;
+ * a plain form post can't carry headers, so a marked form's fields also carry _outbox_kind / _outbox_group, taken
+ * out here before the body is kept or sent. A POST that names no kind goes to the network untouched.
  */
 (() => {
   "use strict";
@@ -32,13 +39,9 @@
   const SAVED_OFFLINE = "Saved on this phone — will send when you're back online";
   const SIGN_IN = "Saved on this phone — sign in to send it";
   const SERVER_TROUBLE = "Saved on this phone — WedSync had a problem, will try again shortly";
-  // The unsafe requests the outbox may replay, and how each is grouped for ordering.
-  const ROUTES = [
-    { kind: "note", re: /^\/clients\/(\d+)\/notes\/?$/, group: (m) => "client:" + m[1] },
-    { kind: "status", re: /^\/clients\/(\d+)\/status\/?$/, group: (m) => "client:" + m[1] },
-    { kind: "lead", re: /^\/clients\/?$/, group: () => "lead:" + Date.now() + Math.random() },
-    { kind: "sync", re: /^\/integrations\/(\d+)\/jobs\/?$/, group: (m) => "integration:" + m[1] },
-  ];
+  // The kinds of change this worker knows how to show (the page marks which forms make them; see the top).
+  const KINDS = new Set(["note", "status", "lead", "sync"]);
+  const FORM_FIELDS = ["_outbox_kind", "_outbox_group"]; // a plain form post's kind and group, never sent on
   const HIDDEN_FIELDS = new Set(["_csrf_token", "idempotency_key", "version", "kind", "status"]);
   const SYNC_LABELS = {
     full_import: "Import everything",
@@ -114,12 +117,15 @@
     item.key = newKey();
     setField(item, "idempotency_key", item.key);
   }
-  function routeFor(pathname) {
-    for (const r of ROUTES) {
-      const m = pathname.match(r.re);
-      if (m) return { kind: r.kind, group: r.group(m), clientId: r.kind === "note" || r.kind === "status" ? m[1] : null };
-    }
-    return null;
+  // What the page said about this request (headers from htmx, fields from a plain form post), or null.
+  function routeFor(headers, params) {
+    const said = (name) => headers.get("x-outbox-" + name) || params.get("_outbox_" + name) || "";
+    const kind = said("kind");
+    if (!KINDS.has(kind)) return null;
+    const group = said("group") || kind + ":" + newKey();
+    const target = said("target") || (headers.get("hx-target") ? "#" + headers.get("hx-target") : "");
+    const clientId = (group.match(/^client:(\d+)$/) || [])[1] || null;
+    return { kind, group, clientId, target, swap: said("swap") || "afterbegin", badge: said("badge") };
   }
   // The server's message, as the page would show it (every error the app renders is a role="alert" paragraph).
   function serverMessage(text, fallback) {
@@ -158,12 +164,18 @@
   }
 
   /* ---------- capture: a replayable request from a page ---------- */
-  async function capture(event, route) {
+  async function capture(event) {
     const request = event.request;
-    const body = await request.clone().text();
+    let body = await request.clone().text();
+    const params = new URLSearchParams(body);
+    const route = routeFor(request.headers, params);
+    if (!route) return fetch(request); // no kind named: the network, as if this worker weren't here
+    if (FORM_FIELDS.some((f) => params.has(f))) {
+      FORM_FIELDS.forEach((f) => params.delete(f));
+      body = params.toString();
+    }
     const htmx = request.headers.get("hx-request") === "true";
     const meta = await getMeta();
-    const params = new URLSearchParams(body);
     const csrf = request.headers.get("x-csrftoken") || params.get("_csrf_token") || "";
     if (csrf && csrf !== meta.csrf) await setMeta({ csrf });
     const item = {
@@ -188,9 +200,9 @@
     if (waiting.length) {
       // Queued behind this client's earlier changes; not sent yet, so a clash with their keys can be fixed here.
       if (items.some((i) => i.key === item.key)) rekey(item);
-      return queue(item, htmx, self.navigator.onLine ? SAVED_ONLINE : SAVED_OFFLINE, true);
+      return queue(item, route, htmx, self.navigator.onLine ? SAVED_ONLINE : SAVED_OFFLINE, true);
     }
-    if (self.navigator.onLine === false) return queue(item, htmx, SAVED_OFFLINE, true);
+    if (self.navigator.onLine === false) return queue(item, route, htmx, SAVED_OFFLINE, true);
     let response;
     try {
       response = await fetch(request.url, {
@@ -204,19 +216,19 @@
       });
     } catch (e) {
       // It may or may not have reached the server: the item keeps this key, so a replay can't apply it twice.
-      return queue(item, htmx, SAVED_OFFLINE, true);
+      return queue(item, route, htmx, SAVED_OFFLINE, true);
     }
     if (response.status === 401 || response.status === 403) {
       // The session ended (or the form's token did): keep the change rather than lose it on the sign-in page.
       await setMeta({ signIn: true });
-      return queue(item, htmx, SIGN_IN, false);
+      return queue(item, route, htmx, SIGN_IN, false);
     }
     if (response.status >= 500) {
       // WedSync had a bad moment (a 5xx is never stored against the key): keep the change and try again later.
       item.attempts = 1;
       item.nextAt = Date.now() + BACKOFF_MS[0];
       item.note = "WedSync had a problem — will try again";
-      const answer = await queue(item, htmx, SERVER_TROUBLE, false);
+      const answer = await queue(item, route, htmx, SERVER_TROUBLE, false);
       scheduleRetry(item.nextAt);
       return answer;
     }
@@ -232,7 +244,7 @@
     return headers;
   }
 
-  async function queue(item, htmx, words, replaySoon) {
+  async function queue(item, route, htmx, words, replaySoon) {
     item.id = await putItem(item);
     broadcast();
     if (self.registration.sync && !(await getMeta()).noSync) {
@@ -240,31 +252,28 @@
     }
     if (replaySoon && self.navigator.onLine !== false) replay(false);
     if (!htmx) return Response.redirect("/outbox?saved=" + item.id, 303);
-    return pendingFragment(item, words);
+    return pendingFragment(item, route, words);
   }
 
-  // What htmx swaps in at once for a saved change: the optimistic version, marked pending.
-  function pendingFragment(item, words) {
+  // What htmx swaps in at once for a saved change: the optimistic version, marked pending, put where the page said.
+  function pendingFragment(item, route, words) {
     const f = fields(item);
     const attrs = `class="outbox-pending" data-outbox-item="${item.id}"`;
-    const headers = { "x-outbox": "queued" };
+    const headers = { "x-outbox": "queued", "hx-reswap": route.swap };
+    if (route.target) headers["hx-retarget"] = route.target;
     if (item.kind === "note") {
-      headers["hx-retarget"] = "#notes-card .notes";
-      headers["hx-reswap"] = "afterbegin";
       return html(`<li ${attrs}><p>${esc(f.body)}</p><small>${esc(words)}</small></li>`, 200, headers);
     }
     if (item.kind === "status") {
-      headers["hx-retarget"] = "#status-card";
-      headers["hx-reswap"] = "beforeend";
       return html(
         `<p ${attrs}>Status “${esc(f.status)}”: <small>${esc(words)}</small></p>` +
-          `<span id="status-now" class="badge ${esc(f.status)} pending" data-testid="status" hx-swap-oob="true">${esc(f.status)}</span>`,
+          (route.badge
+            ? `<span id="${esc(route.badge)}" class="badge ${esc(f.status)} pending" data-testid="status" hx-swap-oob="true">${esc(f.status)}</span>`
+            : ""),
         200,
         headers,
       );
     }
-    headers["hx-retarget"] = "#main";
-    headers["hx-reswap"] = "afterbegin";
     return html(`<p ${attrs}>${esc(describe(item))}: <small>${esc(words)}</small></p>`, 200, headers);
   }
 
@@ -553,8 +562,11 @@
     }
     const action = url.pathname.match(/^\/outbox\/items\/(\d+)\/(retry|discard|keep-mine|edit)$/);
     if (action) return itemAction(event, Number(action[1]), action[2]);
-    const route = routeFor(url.pathname);
-    return route ? capture(event, route) : null;
+    if (request.headers.has("x-outbox-kind")) return capture(event);
+    // A plain form post names its kind in its body, which can only be read here asynchronously: so every form
+    // navigation is answered here, and one that names no kind is passed to the network as it is.
+    const form = /^application\/x-www-form-urlencoded/.test(request.headers.get("content-type") || "");
+    return request.mode === "navigate" && form ? capture(event) : null;
   }
 
   function onSync(event) {

@@ -4,11 +4,14 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import psycopg
 
-from tests.fixtures import ROOT, Account, Server, Services, free_port, wait_for
+from core.embedded import EmbeddedValkey
+from tests.fixtures import ROOT, Account, Server, Services, free_port, start_web, stop_process, wait_for
+from tests.test_import_support import redis_db_url
 
 
 def test_health_reports_postgres_redis_and_worker(server: Server, worker: subprocess.Popen[bytes]) -> None:
@@ -16,6 +19,7 @@ def test_health_reports_postgres_redis_and_worker(server: Server, worker: subpro
     assert resp.status_code == 200
     body = resp.json()
     assert body["status"] == "ok"
+    assert body["degraded"] == []
     assert body["postgres"]["ok"]
     assert body["redis"]["ok"]
     assert body["worker"]["ok"]
@@ -23,6 +27,37 @@ def test_health_reports_postgres_redis_and_worker(server: Server, worker: subpro
     assert 0 <= body["worker"]["heartbeat_age_s"] < 30
     assert resp.headers["cache-control"] == "no-store"
     assert "set-cookie" not in resp.headers
+
+
+def test_health_stays_up_without_redis_or_a_worker_and_ready_does_not(services: Services, tmp_path: Path) -> None:
+    """/health is for a load balancer: a web process that can serve pages answers 200 and names what is degraded.
+    /health/ready is the strict check, 503 for the same outage."""
+    valkey = EmbeddedValkey(tmp_path / "valkey")
+    valkey.start()
+    web = start_web(services, REDIS_URL=redis_db_url(valkey.url, 3))  # no worker ever beats on this Redis
+    try:
+        health = httpx.get(web.url + "/health")
+        assert health.status_code == 200, health.text
+        assert (health.json()["status"], health.json()["degraded"]) == ("degraded", ["worker"])
+        assert httpx.get(web.url + "/health/ready").status_code == 503
+
+        valkey.stop()
+        health = wait_for(
+            lambda: (r := httpx.get(web.url + "/health", timeout=5)).json()["degraded"] == ["redis", "worker"] and r,
+            10,
+            "/health to name Redis",
+        )
+        assert health.status_code == 200
+        assert health.json()["status"] == "degraded"
+        assert health.json()["postgres"]["ok"]
+        assert not health.json()["redis"]["ok"]
+        assert httpx.get(web.url + "/login").status_code == 200  # it does serve pages
+        ready = httpx.get(web.url + "/health/ready", timeout=5)
+        assert ready.status_code == 503
+        assert "Redis is not answering." in ready.json()["problems"]
+    finally:
+        stop_process(web.process)
+        valkey.stop()
 
 
 def test_metrics_has_latency_histogram_per_route(server: Server, account: Account) -> None:

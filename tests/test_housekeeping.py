@@ -37,22 +37,21 @@ def _add_key(conn: psycopg.Connection, supplier_id: int, age: str) -> str:
 
 
 def test_purge_removes_only_keys_past_retention_for_every_supplier(
-    services: Services, server: Server, app_pool: ConnectionPool, monkeypatch: pytest.MonkeyPatch
+    services: Services, server: Server, app_pool: ConnectionPool
 ) -> None:
     first = signup(server.url, services.database_url, "Purge One").supplier_id
     second = signup(server.url, services.database_url, "Purge Two").supplier_id
     with psycopg.connect(services.database_url, autocommit=True) as conn:
         old = [_add_key(conn, sid, "10 days") for sid in (first, second)]
         kept = [_add_key(conn, first, "6 days 23 hours"), _add_key(conn, second, "7 days 12 hours")]
-    monkeypatch.setenv("IDEMPOTENCY_KEEP_DAYS", "1")  # asks for less than the promise: 7 days still hold
-    assert purge_idempotency_keys(app_pool) >= 2
+    # IDEMPOTENCY_KEEP_DAYS=1 asks for less than the promise: 7 days still hold
+    assert purge_idempotency_keys(app_pool, keep_days=1) >= 2
     with psycopg.connect(services.database_url) as conn:
         left = {r[0] for r in conn.execute("SELECT key FROM idempotency_keys WHERE key = ANY(%s)", [old + kept])}
     assert left == {kept[0]}  # 10 days and 7.5 days gone (7-day floor), 6 days 23 h kept
-    monkeypatch.setenv("IDEMPOTENCY_KEEP_DAYS", "8")  # the default: a day of margin over the promise
     with psycopg.connect(services.database_url, autocommit=True) as conn:
         young, stale = _add_key(conn, first, "7 days 12 hours"), _add_key(conn, first, "8 days 1 hour")
-    purge_idempotency_keys(app_pool)
+    purge_idempotency_keys(app_pool)  # IDEMPOTENCY_KEEP_DAYS unset: 8, a day of margin over the promise
     with psycopg.connect(services.database_url) as conn:
         left = {r[0] for r in conn.execute("SELECT key FROM idempotency_keys WHERE key = ANY(%s)", [[young, stale]])}
     assert left == {young}

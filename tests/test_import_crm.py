@@ -9,6 +9,7 @@ import re
 import secrets
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,8 +19,9 @@ import psycopg
 import pytest
 import redis
 
+from core.job_lifecycle import REQUEST_CANCEL
 from core.providers.tave import is_wedding_job
-from jobs.sandbox.config import SandboxConfig
+from jobs.sandbox.config import FaultConfig, SandboxConfig
 from jobs.sandbox.server import running_sandbox
 from jobs.sandbox.world import World
 from tests.fixtures import ROOT, Services, wait_for
@@ -51,6 +53,7 @@ def faults(sandbox: str) -> Iterator[Any]:
     def set_faults(**config: Any) -> None:
         httpx.post(f"{sandbox}/_sandbox/faults", json=config).raise_for_status()
 
+    set_faults.url = sandbox  # type: ignore[attr-defined]
     httpx.delete(f"{sandbox}/_sandbox/stats")
     yield set_faults
     set_faults()
@@ -183,7 +186,9 @@ def test_persistent_server_errors_retry_the_job_then_fail_in_plain_words(
     """In-process runner (no waiting on real back-offs): each attempt gives up after the client's retries
     and hands the job back to Dramatiq; the last attempt fails it with the counts it had."""
     from core.providers.tave import TaveClient
-    from jobs.runner import MAX_ATTEMPTS, RetryLater, run_job
+    from core.settings import settings
+    from jobs.errors import RetryLater
+    from jobs.runner import run_job
     from jobs.sources import tave_batches
 
     sid, iid = _tave(imports, sandbox)
@@ -194,19 +199,60 @@ def test_persistent_server_errors_retry_the_job_then_fail_in_plain_words(
         return tave_batches(client, kind=job.kind, region="GB", checkpoint=job.checkpoint, saved_cursor=None)
 
     faults(error_probability=1.0, error_status=503)
+    max_attempts = settings().job_max_attempts
     with pytest.raises(RetryLater):
         run_job(imports.pool, sid, job_id, batches)
     summary = imports.summary(sid, job_id)
     assert summary.status == "running"
     assert summary.message == (
-        f"Tave's server had a problem (HTTP 503) 5 times in a row. We'll try again shortly (1 of {MAX_ATTEMPTS})."
+        f"Tave's server had a problem (HTTP 503) 5 times in a row. We'll try again shortly (1 of {max_attempts})."
     )
     with psycopg.connect(imports.services.database_url) as conn:
-        conn.execute("UPDATE sync_jobs SET attempts = %s WHERE id = %s", [MAX_ATTEMPTS - 1, job_id])
+        conn.execute("UPDATE sync_jobs SET attempts = %s WHERE id = %s", [max_attempts - 1, job_id])
     assert run_job(imports.pool, sid, job_id, batches) == "failed"
     summary = imports.summary(sid, job_id)
-    assert summary.message == "Tave's server had a problem (HTTP 503) 5 times in a row."
+    assert summary.message == (
+        "This import stopped after several tries: Tave's server had a problem (HTTP 503) 5 times in a row. "
+        "Everything imported before that is kept; you can try again."
+    )
     assert (summary.status, summary.created, summary.processed) == ("failed", 0, 0)
+
+
+def _stop_when(imports: ImportEnv, sid: int, job_id: int, line: str) -> tuple[Any, float]:
+    """Press Stop once the job's status line says ``line``; the finished job and how long it took to end."""
+    wait_for(lambda: line in (imports.summary(sid, job_id).message or ""), 60, f"the status line {line!r}")
+    with imports.scoped(sid) as conn:
+        assert conn.execute(REQUEST_CANCEL, {"id": job_id}).fetchone() == ("running",)
+    pressed = time.monotonic()
+    summary = imports.wait_done(sid, job_id, timeout=60)
+    return summary, time.monotonic() - pressed
+
+
+def test_stop_ends_a_tave_import_while_it_reads_contact_pages(imports: ImportEnv) -> None:
+    """Contacts are read before the first couple can be written (slowly here: 0.8 s a page, ~40 pages): Stop is
+    seen between pages, not after every contact has been read and the first batch committed."""
+    slow = FaultConfig(latency_ms=800, paths=["/v2/address-book"])
+    with running_sandbox(SandboxConfig(size=2_000, seed=13, api_key=TAVE_KEY, faults=slow)) as url:
+        sid, iid = _tave(imports, url)
+        job_id = imports.sync_job(sid, iid, "full_import")
+        imports.send("full_import", sid, job_id)
+        summary, seconds = _stop_when(imports, sid, job_id, "Reading your Tave contacts")
+        contacts = _stats(url)["endpoints"]["GET /v2/address-book"]["200"]
+    assert summary.status == "cancelled", summary.message
+    assert summary.message == "Cancelled. Everything imported before that is kept."
+    assert (summary.processed, summary.created) == (0, 0)
+    assert seconds < 5
+    assert contacts < 20  # of ~40 pages
+
+
+def test_stop_ends_a_tave_import_while_it_waits_out_a_retry_after(imports: ImportEnv, faults: Any) -> None:
+    sid, iid = _tave(imports, faults.url)
+    faults(rate_limit_next=1, retry_after="90")
+    job_id = imports.sync_job(sid, iid, "full_import")
+    imports.send("full_import", sid, job_id)
+    summary, seconds = _stop_when(imports, sid, job_id, "waiting 90 s — Tave asked us to slow down")
+    assert (summary.status, summary.processed) == ("cancelled", 0), summary.message
+    assert seconds < 5
 
 
 def _touch(sandbox: str, count: int, reuse_latest: bool = False) -> list[dict[str, str]]:

@@ -38,6 +38,7 @@ from webapp.auth import IssuedSessionConfig, SessionCsrfMiddleware
 from webapp.cache import NOTHING, HotCache, bump_after_write_middleware
 from webapp.cache.guard import RedisGuard
 from webapp.cache.sessions import FallbackStore
+from webapp.dependencies import APP_DEPENDENCIES
 from webapp.live import ProgressHub
 from webapp.middleware import RefuseControlCharacters, request_id_middleware, security_headers_hook
 from webapp.observability import LatencyWindow, forget_this_process, serve_metrics
@@ -171,6 +172,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             outbox.show_outbox,
             outbox.show_outbox_list,
         ],
+        dependencies=APP_DEPENDENCIES,
         lifespan=[lifespan],
         before_send=[security_headers_hook(hsts=settings.cookie_secure)],
         on_shutdown=[forget_this_process],

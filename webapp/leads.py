@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-if TYPE_CHECKING:
-    from webapp.routes.clients import LeadForm
+from webapp.schemas.clients import LeadForm
 
 
 class LeadError(ValueError):

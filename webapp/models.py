@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from core.job_lifecycle import JobStatus
+
 ClientStatus = Literal["lead", "booked", "completed", "archived"]
 CLIENT_STATUSES: tuple[ClientStatus, ...] = ("lead", "booked", "completed", "archived")
-JobStatus = Literal["queued", "running", "succeeded", "partially_succeeded", "failed", "cancelled"]
 
 Name = Annotated[str, msgspec.Meta(max_length=200)]
 IdempotencyKey = Annotated[str, msgspec.Meta(min_length=8, max_length=255)]

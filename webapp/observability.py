@@ -40,6 +40,7 @@ from core.db.instruments import record_pool_stats
 from core.metrics import QUEUE_DEPTH, QUEUE_OLDEST_AGE
 from core.queue import NAMESPACE, QUEUES
 from core.settings import settings
+from webapp.state import resources
 
 log = structlog.get_logger("wedsync.observability")
 
@@ -116,8 +117,6 @@ def sample_sum(families: Mapping[str, Metric], name: str, suffix: str = "", **la
 @get("/metrics", name="metrics", exclude_from_csrf=True, skip_session=True, cache=False, include_in_schema=False)
 async def serve_metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Prometheus text. Replaces Litestar's PrometheusController so pool and queue gauges are fresh at scrape."""
-    from webapp.state import resources
-
     res = resources(request)
     await refresh_gauges(res.pool, res.redis)
     body = generate_latest(metrics_registry())

@@ -13,8 +13,29 @@ import msgspec
 # Cells longer than this are refused per row (a real CRM cell is never this long; a pasted
 # email thread or a broken export is). Names get a much tighter cap.
 MAX_CELL_CHARS = 10_000
-MAX_NAME_CHARS = 200
-MAX_EXTERNAL_ID_CHARS = 200
+
+# The longest value each text column of ``clients`` takes, in characters: the table's length CHECKs
+# (migrations/0001_initial.sql; tests/test_client_limits.py holds the two together). They also keep every word
+# of the generated ``search_words`` column under PostgreSQL's 2,046-byte limit for one word ("word is too long"):
+# a word never spans two columns, and 300 characters are at most 1,200 bytes of UTF-8.
+CLIENT_MAX_CHARS: dict[str, int] = {
+    "external_id": 200,
+    "partner1_first": 200,
+    "partner1_last": 200,
+    "partner1_email": 254,
+    "partner1_phone": 32,
+    "partner2_first": 200,
+    "partner2_last": 200,
+    "partner2_email": 254,
+    "partner2_phone": 32,
+    "venue": 300,
+    "lead_source": 200,
+}
+MAX_NAME_CHARS = CLIENT_MAX_CHARS["partner1_first"]
+MAX_EXTERNAL_ID_CHARS = CLIENT_MAX_CHARS["external_id"]
+# Fields that are only details of a client: one too long for its column is shortened, with a warning on the row,
+# and the client is still imported (a bad field loses the field, not the client).
+SHORTENED_FIELDS: tuple[str, ...] = ("venue", "lead_source")
 
 STATUSES: tuple[str, ...] = ("lead", "booked", "completed", "archived")
 
@@ -36,6 +57,14 @@ class RawRow(msgspec.Struct, frozen=True):
 
     line: int
     values: dict[str, str]
+
+
+class RowWarning(msgspec.Struct, frozen=True, array_like=True):
+    """Something left out or changed in a row that was still imported; ``reason`` is for the photographer."""
+
+    line: int
+    field: str
+    reason: str
 
 
 class ClientRecord(msgspec.Struct, frozen=True, array_like=True):
@@ -60,6 +89,7 @@ class ClientRecord(msgspec.Struct, frozen=True, array_like=True):
     inquiry_date: datetime.date | None
     booking_date: datetime.date | None
     import_digest: bytes | None = None  # of the raw row it was cleaned from (core.importing.digest)
+    warnings: tuple[RowWarning, ...] = ()  # fields shortened or left out; the client is imported all the same
 
 
 class Unchanged(msgspec.Struct, frozen=True):
@@ -83,7 +113,9 @@ ImportItem = ClientRecord | RowError | Unchanged
 
 
 # Fields of ClientRecord that a source column can fill directly.
-RECORD_FIELDS: tuple[str, ...] = tuple(f for f in ClientRecord.__struct_fields__ if f != "import_digest")
+RECORD_FIELDS: tuple[str, ...] = tuple(
+    f for f in ClientRecord.__struct_fields__ if f not in ("import_digest", "warnings")
+)
 
 # Helper targets: values that are split or parsed into several record fields.
 HELPER_FIELDS: tuple[str, ...] = (

@@ -24,6 +24,7 @@ from core.importing.normalise import (
     split_full_name,
 )
 from core.importing.records import (
+    CLIENT_MAX_CHARS,
     FIELD_LABELS,
     MAX_CELL_CHARS,
     MAX_EXTERNAL_ID_CHARS,
@@ -31,6 +32,7 @@ from core.importing.records import (
     ClientRecord,
     RawRow,
     RowError,
+    RowWarning,
 )
 
 # "Alex Smith (alex@example.com)", possibly several separated by commas or semicolons.
@@ -210,6 +212,26 @@ def _check_lengths(fields: dict[str, str]) -> None:
             )
 
 
+def _shortened(field: str, text: str | None, line: int, warnings: list[RowWarning]) -> str | None:
+    """A detail longer than its column allows is cut at a word break within the limit (or at the limit), with a
+    warning: the client is imported without the rest of it, instead of failing the whole batch at the CHECK."""
+    limit = CLIENT_MAX_CHARS[field]
+    if text is None or len(text) <= limit:
+        return text
+    cut = text[: limit + 1]
+    space = cut.rfind(" ")
+    short = (cut[:space] if space >= limit * 2 // 3 else cut[:limit]).rstrip(" ,;-")
+    warnings.append(
+        RowWarning(
+            line,
+            field,
+            f"Row {line}: the {FIELD_LABELS[field]} was {len(text):,} characters long, more than the {limit:,} "
+            f"a client's {FIELD_LABELS[field]} can have, so we kept only its start",
+        )
+    )
+    return short
+
+
 def stable_external_id(p1: _Person, wedding_date: datetime.date | None) -> str:
     """Same person and wedding date -> same id, so re-importing a file does not duplicate."""
     who = p1.email or f"{p1.first} {p1.last}".casefold()
@@ -217,7 +239,7 @@ def stable_external_id(p1: _Person, wedding_date: datetime.date | None) -> str:
     return "h-" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def _build(fields: dict[str, str], ctx: NormaliseContext, digest: bytes | None) -> ClientRecord:
+def _build(fields: dict[str, str], ctx: NormaliseContext, digest: bytes | None, line: int) -> ClientRecord:
     _check_lengths(fields)
     p1, p2 = _resolve_people(fields)
 
@@ -257,6 +279,9 @@ def _build(fields: dict[str, str], ctx: NormaliseContext, digest: bytes | None) 
     if not external_id:
         external_id = stable_external_id(p1, wedding_date)
 
+    warnings: list[RowWarning] = []
+    venue = _shortened("venue", clean_optional(fields.get("venue")), line, warnings)
+    lead_source = _shortened("lead_source", clean_optional(fields.get("lead_source")), line, warnings)
     return ClientRecord(
         external_id=external_id,
         partner1_first=p1.first,
@@ -268,12 +293,13 @@ def _build(fields: dict[str, str], ctx: NormaliseContext, digest: bytes | None) 
         partner2_email=p2.email,
         partner2_phone=p2.phone,
         wedding_date=wedding_date,
-        venue=clean_optional(fields.get("venue")),
+        venue=venue,
         status=_status(fields.get("status", "")),
-        lead_source=clean_optional(fields.get("lead_source")),
+        lead_source=lead_source,
         inquiry_date=inquiry_date,
         booking_date=booking_date,
         import_digest=digest,
+        warnings=tuple(warnings),
     )
 
 
@@ -283,6 +309,6 @@ def build_record(
     """Normalise and check one mapped row. The first problem found becomes the RowError. With ``digest`` the
     record keeps the digest of ``source_row`` (core.importing.digest)."""
     try:
-        return _build(fields, ctx, digest(source_row.values) if digest is not None else None)
+        return _build(fields, ctx, digest(source_row.values) if digest is not None else None, line)
     except _RowProblem as problem:
         return RowError(line=line, reason=f"Row {line}: {problem.message}", field=problem.field, raw=source_row.values)

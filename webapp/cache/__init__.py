@@ -74,6 +74,7 @@ from core.cache_generations import BUMP_SCRIPT as _BUMP
 from core.cache_generations import CHANNEL, GEN_KEY
 from core.cache_generations import now_us as _now_us
 from core.metrics import CACHE_ERRORS, CACHE_LOOKUPS
+from core.settings import PROJECT_ROOT
 from webapp.cache.guard import RedisDown, RedisGuard
 from webapp.cache.rows import ANY_ROW, BUMP_LISTS, LOG_ENTRIES, ROWS_LOG_KEY, changed_rows
 
@@ -139,8 +140,6 @@ class _ListingRead(msgspec.Struct, Generic[T], frozen=True):
 
 def _templates_digest() -> str:
     """Part of every ETag, so a deploy with changed templates never answers 304 for an old rendering."""
-    from core.settings import PROJECT_ROOT
-
     h = hashlib.blake2b(digest_size=8)
     for path in sorted(Path(PROJECT_ROOT / "templates").rglob("*.html")):
         h.update(path.read_bytes())

@@ -7,6 +7,7 @@ import datetime as dt
 import msgspec
 import psycopg
 from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
 
 
 class IntegrationSummary(msgspec.Struct, frozen=True):
@@ -86,8 +87,6 @@ async def get_integration(conn: psycopg.AsyncConnection, integration_id: int) ->
 async def save_mapping(
     conn: psycopg.AsyncConnection, integration_id: int, signature: str, columns: dict[str, str]
 ) -> None:
-    from psycopg.types.json import Jsonb
-
     await conn.execute(ENSURE_MAPPINGS_KEY, {"id": integration_id})
     await conn.execute(SAVE_MAPPING, {"id": integration_id, "signature": signature, "columns": Jsonb(columns)})
 

@@ -2,81 +2,36 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 from typing import Annotated, Any
 
-import msgspec
 import psycopg
 from litestar import Controller, Request, Response, get, post
-from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 from litestar.response import Redirect
 
-from core.db.pool import tenant
-from webapp.auth import provide_supplier_id, require_supplier
-from webapp.cache import LISTS, etag_matches
+import webapp.reads.clients as reads
+from webapp.auth import require_supplier
+from webapp.cache import etag_matches
+from webapp.dependencies import SIGNED_IN
 from webapp.forms import FormError, parse, read_form
 from webapp.idempotency import run_idempotent
-from webapp.models import CLIENT_STATUSES, Client, ClientStatus, Note
+from webapp.leads import LeadError, clean_lead
+from webapp.models import CLIENT_STATUSES, Client
 from webapp.queries import clients as q
 from webapp.queries import notes as notes_q
 from webapp.queries import suppliers as supplier_q
 from webapp.rendering import Rendered, is_htmx, page, render_html, render_shared, rendered, rendered_response
-from webapp.search import search_terms
-from webapp.state import resources
+from webapp.schemas.clients import LeadForm, NoteForm, StatusForm
+from webapp.state import Resources
 
 UPCOMING_DAYS = 60
 MAX_QUERY = 100
 
 
-class NoteForm(msgspec.Struct):
-    body: Annotated[str, msgspec.Meta(min_length=1, max_length=5000)]
-
-
-class StatusForm(msgspec.Struct):
-    status: ClientStatus
-    version: int
-
-
-class LeadForm(msgspec.Struct):
-    partner1_first: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    partner1_last: Annotated[str, msgspec.Meta(max_length=200)] = ""
-    partner2_first: Annotated[str, msgspec.Meta(max_length=200)] = ""
-    partner2_last: Annotated[str, msgspec.Meta(max_length=200)] = ""
-    email: Annotated[str, msgspec.Meta(max_length=254)] = ""
-    phone: Annotated[str, msgspec.Meta(max_length=40)] = ""
-    wedding_date: str = ""
-    venue: Annotated[str, msgspec.Meta(max_length=300)] = ""
-
-
 def new_idempotency_key() -> str:
     return secrets.token_urlsafe(18)
-
-
-class ClientDetail(msgspec.Struct, frozen=True):
-    client: Client
-    notes: list[Note]
-
-
-class ListFragment(msgspec.Struct, frozen=True):
-    """A list fragment's rendering and the page of rows it shows, kept as msgpack (a few KB rather than fifty row
-    objects per cached page): they are read only when one of them has changed (``HotCache.get_listing``)."""
-
-    packed_rows: bytes
-    html: Rendered
-
-
-_PAGE = msgspec.msgpack.Decoder(q.ClientPage)
-
-
-def _page_ids(page: q.ClientPage) -> list[int]:
-    return [row.id for row in page.rows]
-
-
-def _fragment_ids(fragment: ListFragment) -> list[int]:
-    return _page_ids(_PAGE.decode(fragment.packed_rows))
 
 
 def _revalidate(etag: str) -> dict[str, str]:
@@ -87,72 +42,34 @@ def _revalidate(etag: str) -> dict[str, str]:
 class ClientController(Controller):
     path = "/clients"
     guards = [require_supplier]
-    dependencies = {"supplier_id": Provide(provide_supplier_id)}
+    dependencies = SIGNED_IN
 
     @get("/", name="client_list")
     async def list_clients(
         self,
         request: Request[Any, Any, Any],
+        res: Resources,
         supplier_id: int,
         search: Annotated[str | None, Parameter(query="q", max_length=MAX_QUERY)] = None,
         upcoming: bool = False,
         cursor: str | None = None,
     ) -> Response[Any]:
-        res = resources(request)
-        text = (search or "").strip()
-        after = q.Cursor.decode(cursor) if cursor else None
+        query = reads.ListQuery((search or "").strip(), upcoming, cursor or None)
+        gen = await reads.list_generation(res, supplier_id)
+        if not is_htmx(request):
+            rows = await reads.client_page(res, gen, query)
+            return page(request, "clients/list.html", page=rows, query=query.text, upcoming=upcoming)
         # "Load more" and infinite scroll append rows; a new search replaces the whole list.
-        fragment = ("clients/_rows.html" if after else "clients/_list.html") if is_htmx(request) else None
-        gen = await res.cache.generation(supplier_id, LISTS)
+        fragment = "clients/_rows.html" if query.after else "clients/_list.html"
 
-        async def load() -> q.ClientPage:
-            async with tenant(res.pool, supplier_id) as conn:
-                supplier = await supplier_q.get_supplier(conn, supplier_id)
-                region = supplier.default_region if supplier else res.settings.default_region
-                return await q.list_clients(
-                    conn,
-                    supplier_id,
-                    search=search_terms(text, region) if text else None,
-                    upcoming_days=UPCOMING_DAYS if upcoming else None,
-                    after=after,
-                )
+        def render(rows: q.ClientPage) -> Rendered:
+            return rendered(render_shared(request, fragment, page=rows, query=query.text, upcoming=upcoming))
 
-        async def reload_rows(cached: q.ClientPage, changed: frozenset[int]) -> q.ClientPage | None:
-            """The page with its changed rows read again (a status: the same clients in the same order)."""
-            async with tenant(res.pool, supplier_id) as conn:
-                fresh = await q.rows_by_ids(conn, supplier_id, changed)
-            if len(fresh) < len(changed):  # a row is gone: the page is read whole
-                return None
-            return q.ClientPage([fresh.get(row.id, row) for row in cached.rows], cached.next_cursor)
-
-        today = dt.date.today().isoformat()  # the upcoming window moves at midnight
-        if fragment:
-            # The fragment's HTML is cached whole (same tiers, generations and single flight as the rows): a hit
-            # skips PostgreSQL and Jinja. It holds no request data (render_shared); the query text is in it as
-            # typed, so the key keeps its case; the templates' digest keeps a deploy from serving old markup.
-            def render(rows: q.ClientPage) -> ListFragment:
-                html = rendered(render_shared(request, fragment, page=rows, query=text, upcoming=upcoming))
-                return ListFragment(msgspec.msgpack.encode(rows), html)
-
-            async def load_fragment() -> ListFragment:
-                return render(await load())
-
-            async def refresh_fragment(cached: ListFragment, changed: frozenset[int]) -> ListFragment | None:
-                rows = await reload_rows(_PAGE.decode(cached.packed_rows), changed)
-                return render(rows) if rows is not None else None
-
-            html_key = (text, upcoming, cursor or "", today, fragment, res.cache.build)
-            got = await res.cache.get_listing(
-                gen, "client_list_html", html_key, ListFragment, load_fragment, _fragment_ids, refresh_fragment
-            )
-            etag = res.cache.etag(gen, got.html.digest, request.url.path, request.url.query, fragment)
-            if etag and etag_matches(request.headers.get("if-none-match"), etag):
-                return Response("", status_code=304, headers=_revalidate(etag))
-            return rendered_response(request, got.html, _revalidate(etag) if etag else None)
-        # Search is case-insensitive (search_query lower-cases), so "Emma" and "emma" share one cached page.
-        key = (text.lower(), upcoming, cursor or "", today)
-        result = await res.cache.get_listing(gen, "client_list", key, q.ClientPage, load, _page_ids, reload_rows)
-        return page(request, "clients/list.html", page=result, query=text, upcoming=upcoming)
+        html = await reads.client_list_html(res, gen, query, fragment, render)
+        etag = res.cache.etag(gen, html.digest, request.url.path, request.url.query, fragment)
+        if etag and etag_matches(request.headers.get("if-none-match"), etag):
+            return Response("", status_code=304, headers=_revalidate(etag))
+        return rendered_response(request, html, _revalidate(etag) if etag else None)
 
     @get("/new", name="lead_form")
     async def show_new_lead(self, request: Request[Any, Any, Any]) -> Response[str]:
@@ -160,8 +77,6 @@ class ClientController(Controller):
 
     @post("/", name="create_lead")
     async def create_lead(self, request: Request[Any, Any, Any], supplier_id: int) -> Response[str]:
-        from webapp.leads import LeadError, clean_lead
-
         raw = await read_form(request)
 
         async def action(conn: psycopg.AsyncConnection) -> Response[str]:
@@ -186,20 +101,12 @@ class ClientController(Controller):
         return await run_idempotent(request, supplier_id, raw, action)
 
     @get("/{client_id:int}", name="client_detail")
-    async def show_client(self, request: Request[Any, Any, Any], supplier_id: int, client_id: int) -> Response[str]:
-        res = resources(request)
-
-        async def load() -> ClientDetail | None:
-            async with tenant(res.pool, supplier_id) as conn:
-                client = await q.get_client(conn, client_id)
-                if client is None:
-                    return None
-                return ClientDetail(client, await notes_q.list_notes(conn, supplier_id, client_id))
-
+    async def show_client(
+        self, request: Request[Any, Any, Any], res: Resources, supplier_id: int, client_id: int
+    ) -> Response[str]:
         # No ETag here: the page carries fresh Idempotency-Keys for its forms, and a 304 would hand a phone the
         # key of a note it already sent (the next note would be "replayed" instead of saved).
-        gen = await res.cache.generation(supplier_id, f"c:{client_id}")
-        detail = await res.cache.get(gen, "client_detail", (client_id,), ClientDetail | None, load)
+        detail = await reads.client_detail(res, supplier_id, client_id)
         if detail is None:
             raise NotFoundException("We couldn't find that client.")
         return page(
@@ -217,14 +124,18 @@ class ClientController(Controller):
 
     @get("/{client_id:int}/notes/older", name="older_notes")
     async def show_older_notes(
-        self, request: Request[Any, Any, Any], supplier_id: int, client_id: int, before: int
+        self,
+        request: Request[Any, Any, Any],
+        conn: psycopg.AsyncConnection,
+        supplier_id: int,
+        client_id: int,
+        before: int,
     ) -> Response[str]:
         """The page of notes older than note ``before``: list items for htmx, a small page without it."""
-        async with tenant(resources(request).pool, supplier_id) as conn:
-            client = await q.get_client(conn, client_id)
-            if client is None:
-                raise NotFoundException("We couldn't find that client.")
-            notes = await notes_q.list_notes(conn, supplier_id, client_id, before=before)
+        client = await q.get_client(conn, client_id)
+        if client is None:
+            raise NotFoundException("We couldn't find that client.")
+        notes = await notes_q.list_notes(conn, supplier_id, client_id, before=before)
         context: dict[str, Any] = {"client_id": client_id, "notes": notes, "notes_page": notes_q.NOTES_PAGE}
         if is_htmx(request):
             return Response(render_html(request, "clients/_note_items.html", **context), media_type="text/html")

@@ -15,19 +15,18 @@ import csv
 import datetime as dt
 import io
 from collections.abc import AsyncIterator
-from typing import Any
 
 import msgspec
-from litestar import Request, get
-from litestar.di import Provide
+from litestar import get
 from litestar.response import Stream
 from psycopg_pool import AsyncConnectionPool
 
 from core.db.pool import tenant
-from webapp.auth import provide_supplier_id, require_supplier
+from webapp.auth import require_supplier
 from webapp.csv_export import BOM, csv_row, safe_cell
+from webapp.dependencies import SIGNED_IN
 from webapp.queries import export as q
-from webapp.state import resources
+from webapp.state import Resources
 
 # Spreadsheet headings in the order of ``ClientRecord``'s fields.
 CSV_HEADINGS = (
@@ -87,17 +86,17 @@ def _download(chunks: AsyncIterator[bytes], media_type: str, extension: str) -> 
     "/clients/export.csv",
     name="export_clients_csv",
     guards=[require_supplier],
-    dependencies={"supplier_id": Provide(provide_supplier_id)},
+    dependencies=SIGNED_IN,
 )
-async def export_csv(request: Request[Any, Any, Any], supplier_id: int) -> Stream:
-    return _download(csv_chunks(resources(request).pool, supplier_id), "text/csv; charset=utf-8", "csv")
+async def export_csv(res: Resources, supplier_id: int) -> Stream:
+    return _download(csv_chunks(res.pool, supplier_id), "text/csv; charset=utf-8", "csv")
 
 
 @get(
     "/clients/export.ndjson",
     name="export_clients_ndjson",
     guards=[require_supplier],
-    dependencies={"supplier_id": Provide(provide_supplier_id)},
+    dependencies=SIGNED_IN,
 )
-async def export_ndjson(request: Request[Any, Any, Any], supplier_id: int) -> Stream:
-    return _download(ndjson_chunks(resources(request).pool, supplier_id), "application/x-ndjson", "ndjson")
+async def export_ndjson(res: Resources, supplier_id: int) -> Stream:
+    return _download(ndjson_chunks(res.pool, supplier_id), "application/x-ndjson", "ndjson")

@@ -1,5 +1,8 @@
-"""``GET /health``: PostgreSQL, Redis and worker heartbeat, each checked with a tight timeout (liveness).
-``GET /health/ready``: the same plus the job queue's lag, with room to answer (readiness)."""
+"""``GET /health``: liveness of this web process, for a load balancer. ``200`` while it can serve pages, which needs
+PostgreSQL and nothing else: with Redis away pages are answered from memory and PostgreSQL (see the README's
+"Redis down"), and a silent worker delays imports, not pages. What is degraded is named in the body.
+``GET /health/ready``: the strict check, for alerting and deploys: PostgreSQL, Redis, a worker heartbeat and the
+job queue's lag, with room to answer; ``503`` with plain-words ``problems`` when any is wrong."""
 
 from __future__ import annotations
 
@@ -30,7 +33,8 @@ class WorkerCheck(msgspec.Struct):
 
 
 class Health(msgspec.Struct):
-    status: str
+    status: str  # "ok", "degraded" (pages are served; see ``degraded``) or "down" (no PostgreSQL: 503)
+    degraded: list[str]  # of "postgres", "redis", "worker"
     postgres: Check
     redis: Check
     worker: WorkerCheck
@@ -80,8 +84,10 @@ def _answer(body: msgspec.Struct, ok: bool) -> Response[bytes]:
 @get("/health", name="health", exclude_from_csrf=True, skip_session=True, cache=False)
 async def health(request: Request[Any, Any, Any]) -> Response[bytes]:
     pg_check, redis_check, worker = await _core_checks(resources(request), CHECK_TIMEOUT_S)
-    ok = pg_check.ok and redis_check.ok and worker.ok
-    return _answer(Health("ok" if ok else "degraded", pg_check, redis_check, worker), ok)
+    checks = {"postgres": pg_check.ok, "redis": redis_check.ok, "worker": worker.ok}
+    degraded = [name for name, ok in checks.items() if not ok]
+    status = "down" if not pg_check.ok else "degraded" if degraded else "ok"
+    return _answer(Health(status, degraded, pg_check, redis_check, worker), pg_check.ok)
 
 
 # Readiness: may this process take traffic? Slower checks than liveness are fine here (a load balancer polls it

@@ -9,7 +9,6 @@ import anyio
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 
 from core import job_lifecycle as lifecycle
@@ -17,14 +16,15 @@ from core.db.pool import tenant
 from core.importing.mapping import PRESETS, Mapping
 from core.importing.records import FIELD_LABELS, RECORD_FIELDS, ImportFileError
 from core.queue import send_job
-from webapp.auth import provide_supplier_id, require_supplier
+from webapp.auth import require_supplier
+from webapp.dependencies import SIGNED_IN
 from webapp.forms import read_form
 from webapp.import_preview import build_preview, file_format, header_signature, read_head
 from webapp.queries import integrations as integrations_q
 from webapp.queries import jobs as jobs_q
 from webapp.queries import suppliers as suppliers_q
 from webapp.rendering import page
-from webapp.state import resources
+from webapp.state import Resources
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 PRESET_LABELS = {
@@ -47,14 +47,14 @@ def _chunks(data: bytes) -> list[bytes]:
 class ImportController(Controller):
     path = "/imports"
     guards = [require_supplier]
-    dependencies = {"supplier_id": Provide(provide_supplier_id)}
+    dependencies = SIGNED_IN
 
     @get("/new", name="import_form")
     async def show_upload(self, request: Request[Any, Any, Any]) -> Response[str]:
         return page(request, "imports/new.html", presets=PRESET_LABELS, error=None, max_mb=MAX_UPLOAD_BYTES // 2**20)
 
     @post("/", name="upload_file", request_max_body_size=MAX_UPLOAD_BYTES + 64 * 1024)
-    async def upload(self, request: Request[Any, Any, Any], supplier_id: int) -> Response[str]:
+    async def upload(self, request: Request[Any, Any, Any], res: Resources, supplier_id: int) -> Response[str]:
         form = await request.form()
         upload = form.get("file")
         preset = str(form.get("preset") or "csv")
@@ -81,7 +81,6 @@ class ImportController(Controller):
         fmt = file_format(upload.filename, preset)
         if fmt == "vcard":
             preset = "vcard"
-        res = resources(request)
         async with tenant(res.pool, supplier_id) as conn:
             integration = await integrations_q.file_integration(conn, supplier_id, preset)
             job_id = await lifecycle.create_async(
@@ -96,17 +95,25 @@ class ImportController(Controller):
         return Response("", status_code=303, headers={"location": f"/imports/{job_id}/preview"})
 
     @get("/{job_id:int}/preview", name="import_preview")
-    async def show_preview(self, request: Request[Any, Any, Any], supplier_id: int, job_id: int) -> Response[str]:
-        return await self._preview(request, supplier_id, job_id, None)
+    async def show_preview(
+        self, request: Request[Any, Any, Any], res: Resources, supplier_id: int, job_id: int
+    ) -> Response[str]:
+        return await self._preview(request, res, supplier_id, job_id, None)
 
     @post("/{job_id:int}/preview", name="import_remap")
-    async def remap(self, request: Request[Any, Any, Any], supplier_id: int, job_id: int) -> Response[str]:
-        return await self._preview(request, supplier_id, job_id, await read_form(request))
+    async def remap(
+        self, request: Request[Any, Any, Any], res: Resources, supplier_id: int, job_id: int
+    ) -> Response[str]:
+        return await self._preview(request, res, supplier_id, job_id, await read_form(request))
 
     async def _preview(
-        self, request: Request[Any, Any, Any], supplier_id: int, job_id: int, form: dict[str, str] | None
+        self,
+        request: Request[Any, Any, Any],
+        res: Resources,
+        supplier_id: int,
+        job_id: int,
+        form: dict[str, str] | None,
     ) -> Response[str]:
-        res = resources(request)
         async with tenant(res.pool, supplier_id) as conn:
             job = await jobs_q.get_job(conn, job_id)
             if job is None or job.kind != "file_import":
@@ -145,9 +152,10 @@ class ImportController(Controller):
         )
 
     @post("/{job_id:int}/start", name="import_start")
-    async def start(self, request: Request[Any, Any, Any], supplier_id: int, job_id: int) -> Response[str]:
+    async def start(
+        self, request: Request[Any, Any, Any], res: Resources, supplier_id: int, job_id: int
+    ) -> Response[str]:
         form = await read_form(request)
-        res = resources(request)
         try:
             mapping = msgspec.json.decode(form.get("mapping", ""), type=Mapping)
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError):

@@ -8,7 +8,6 @@ import anyio
 import msgspec
 import psycopg
 from litestar import Controller, Request, Response, get, post
-from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 
 from core import job_lifecycle as lifecycle
@@ -17,12 +16,16 @@ from core.providers.addresses import UnsafeAddress, resolve_crm_url
 from core.providers.lightblue import LIGHTBLUE_ENDPOINT
 from core.providers.tave import TaveClient
 from core.queue import send_job
-from webapp.auth import provide_supplier_id, require_supplier
+from webapp.auth import require_supplier
+from webapp.dependencies import SIGNED_IN
 from webapp.forms import FormError, parse, read_form
 from webapp.idempotency import run_idempotent
 from webapp.queries import integrations as q
+from webapp.queries.webhooks import add_token
+from webapp.reads.integrations import integration_summaries
 from webapp.rendering import page
 from webapp.routes.clients import new_idempotency_key
+from webapp.routes.webhooks import new_token
 from webapp.state import resources
 
 TAVE_DEFAULT_URL = "https://tave.io/v2"
@@ -75,7 +78,7 @@ def _check_tave(base_url: str, api_key: str, allow_local: bool) -> tuple[bool, s
 class IntegrationController(Controller):
     path = "/integrations"
     guards = [require_supplier]
-    dependencies = {"supplier_id": Provide(provide_supplier_id)}
+    dependencies = SIGNED_IN
 
     async def _render(
         self,
@@ -87,19 +90,7 @@ class IntegrationController(Controller):
         notice: str | None = None,
         form: dict[str, str] | None = None,
     ) -> Response[str]:
-        res = resources(request)
-
-        async def load() -> list[q.IntegrationSummary]:
-            async with tenant(res.pool, supplier_id) as conn:
-                return await q.list_integrations(conn, supplier_id)
-
-        # Cached as IntegrationSummary: names, providers and addresses only; the encrypted key is never selected.
-        # A POST renders what it just wrote, read fresh: its generation bump happens only as the response starts.
-        if request.method == "GET":
-            gen = await res.cache.generation(supplier_id)
-            items = await res.cache.get(gen, "integrations", (), list[q.IntegrationSummary], load)
-        else:
-            items = await load()
+        items = await integration_summaries(resources(request), supplier_id, fresh=request.method != "GET")
         return page(
             request,
             "integrations/list.html",
@@ -159,9 +150,6 @@ class IntegrationController(Controller):
     @post("/honeybook-webhook", name="create_honeybook_webhook")
     async def create_webhook(self, request: Request[Any, Any, Any], supplier_id: int) -> Response[str]:
         """A new webhook address for a Zapier zap; the token is shown once and stored only as a hash."""
-        from webapp.queries.webhooks import add_token
-        from webapp.routes.webhooks import new_token
-
         token, digest = new_token()
         res = resources(request)
         async with tenant(res.pool, supplier_id) as conn:

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import psycopg
 from litestar import Controller, Request, Response, get, post
-from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 from litestar.response import Stream
@@ -15,13 +15,14 @@ from litestar.response import Stream
 from core import job_lifecycle as lifecycle
 from core.db.pool import tenant
 from core.queue import send_job
-from webapp.auth import provide_supplier_id, require_supplier
+from webapp.auth import require_supplier
 from webapp.csv_export import BOM, csv_row
+from webapp.dependencies import SIGNED_IN
 from webapp.forms import read_form
 from webapp.queries import jobs as q
 from webapp.rendering import page
 from webapp.routes.progress import progress_of
-from webapp.state import resources
+from webapp.state import Resources
 
 ERRORS_PAGE = 50
 SOURCES = ("tave", "lightblue", "honeybook", "csv", "vcard")
@@ -30,12 +31,13 @@ SOURCES = ("tave", "lightblue", "honeybook", "csv", "vcard")
 class JobController(Controller):
     path = "/jobs"
     guards = [require_supplier]
-    dependencies = {"supplier_id": Provide(provide_supplier_id)}
+    dependencies = SIGNED_IN
 
     @get("/", name="job_list")
     async def list_jobs(
         self,
         request: Request[Any, Any, Any],
+        conn: psycopg.AsyncConnection,
         supplier_id: int,
         wanted_state: Annotated[str | None, Parameter(query="state")] = None,
         source: str | None = None,
@@ -44,8 +46,7 @@ class JobController(Controller):
         status = wanted_state if wanted_state in lifecycle.JOB_STATES else None
         chosen_source = source if source in SOURCES else None
         cursor = q.JobCursor.decode(after)
-        async with tenant(resources(request).pool, supplier_id) as conn:
-            listed = await q.list_jobs(conn, supplier_id, status=status, source=chosen_source, after=cursor)
+        listed = await q.list_jobs(conn, supplier_id, status=status, source=chosen_source, after=cursor)
         filters = {k: v for k, v in (("state", status), ("source", chosen_source)) if v}
         return page(
             request,
@@ -62,20 +63,19 @@ class JobController(Controller):
         )
 
     @post("/{job_id:int}/retry", name="job_retry")
-    async def retry(self, request: Request[Any, Any, Any], supplier_id: int, job_id: int) -> Response[str]:
-        return await self._requeue(request, supplier_id, job_id, f"/jobs/{job_id}")
+    async def retry(self, res: Resources, supplier_id: int, job_id: int) -> Response[str]:
+        return await self._requeue(res, supplier_id, job_id, f"/jobs/{job_id}")
 
     @post("/retry-failed", name="jobs_retry_failed")
-    async def retry_failed(self, request: Request[Any, Any, Any], supplier_id: int) -> Response[str]:
+    async def retry_failed(self, request: Request[Any, Any, Any], res: Resources, supplier_id: int) -> Response[str]:
         form = await read_form(request)
         if form.get("confirm") != "yes":
             return Response("", status_code=303, headers={"location": "/jobs/?state=failed"})
-        return await self._requeue(request, supplier_id, None, "/jobs/")
+        return await self._requeue(res, supplier_id, None, "/jobs/")
 
-    async def _requeue(
-        self, request: Request[Any, Any, Any], supplier_id: int, job_id: int | None, location: str
-    ) -> Response[str]:
-        async with tenant(resources(request).pool, supplier_id) as conn:
+    async def _requeue(self, res: Resources, supplier_id: int, job_id: int | None, location: str) -> Response[str]:
+        # Its own transaction, not the request's: the workers are told only once the rows are committed.
+        async with tenant(res.pool, supplier_id) as conn:
             if job_id is not None and await q.get_job(conn, job_id) is None:
                 raise NotFoundException("We couldn't find that import.")
             requeued = await lifecycle.requeue_failed(conn, supplier_id, job_id)
@@ -85,15 +85,19 @@ class JobController(Controller):
 
     @get("/{job_id:int}", name="job_detail")
     async def show_job(
-        self, request: Request[Any, Any, Any], supplier_id: int, job_id: int, errors_after: int = 0
+        self,
+        request: Request[Any, Any, Any],
+        conn: psycopg.AsyncConnection,
+        supplier_id: int,
+        job_id: int,
+        errors_after: int = 0,
     ) -> Response[str]:
-        async with tenant(resources(request).pool, supplier_id) as conn:
-            job = await q.get_job(conn, job_id)
-            if job is None or (job.status == "draft" and job.kind != "file_import"):
-                raise NotFoundException("We couldn't find that import.")
-            errors = await q.job_errors(conn, supplier_id, job_id, after=errors_after, limit=ERRORS_PAGE + 1)
-            duplicates = await q.job_duplicates(conn, supplier_id, job_id)
-            timeline = await q.job_events(conn, supplier_id, job_id)
+        job = await q.get_job(conn, job_id)
+        if job is None or (job.status == "draft" and job.kind != "file_import"):
+            raise NotFoundException("We couldn't find that import.")
+        errors = await q.job_errors(conn, supplier_id, job_id, after=errors_after, limit=ERRORS_PAGE + 1)
+        duplicates = await q.job_duplicates(conn, supplier_id, job_id)
+        timeline = await q.job_events(conn, supplier_id, job_id)
         more_errors = len(errors) > ERRORS_PAGE
         context: dict[str, Any] = {
             "p": progress_of(job, supplier_id),
@@ -104,16 +108,15 @@ class JobController(Controller):
         return page(request, "jobs/detail.html", **context)
 
     @post("/{job_id:int}/cancel", name="job_cancel")
-    async def cancel(self, request: Request[Any, Any, Any], supplier_id: int, job_id: int) -> Response[str]:
-        async with tenant(resources(request).pool, supplier_id) as conn:
-            if await q.get_job(conn, job_id) is None:
-                raise NotFoundException("We couldn't find that import.")
-            await lifecycle.request_cancel(conn, job_id)
+    async def cancel(self, conn: psycopg.AsyncConnection, job_id: int) -> Response[str]:
+        if await q.get_job(conn, job_id) is None:
+            raise NotFoundException("We couldn't find that import.")
+        await lifecycle.request_cancel(conn, job_id)
         return Response("", status_code=303, headers={"location": f"/jobs/{job_id}"})
 
     @get("/{job_id:int}/errors.csv", name="job_errors_csv")
-    async def errors_csv(self, request: Request[Any, Any, Any], supplier_id: int, job_id: int) -> Stream:
-        pool = resources(request).pool
+    async def errors_csv(self, res: Resources, supplier_id: int, job_id: int) -> Stream:
+        pool = res.pool
         async with tenant(pool, supplier_id) as conn:
             job = await q.get_job(conn, job_id)
             if job is None:

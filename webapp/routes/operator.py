@@ -27,7 +27,7 @@ from webapp.observability import (
 )
 from webapp.queries import operators as q
 from webapp.rendering import page
-from webapp.state import resources
+from webapp.state import Resources
 
 CHART_W, CHART_H = 240, 40
 
@@ -78,8 +78,7 @@ def cache_tiers(families: dict[str, Any]) -> list[CacheTier]:
 
 
 @get("/operator", name="operator_page", cache=False, include_in_schema=False)
-async def show_operator(request: Request[Any, Any, Any]) -> Response[str]:
-    res = resources(request)
+async def show_operator(request: Request[Any, Any, Any], res: Resources) -> Response[str]:
     supplier_id = signed_in_supplier_id(request)
     if supplier_id is None:
         raise NotFoundException()

@@ -26,7 +26,6 @@ from urllib.parse import parse_qs
 import msgspec
 from litestar import Controller, Request, Response, get
 from litestar._parsers import parse_cookie_string
-from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.middleware.session.server_side import ServerSideSessionBackend
@@ -38,7 +37,8 @@ from litestar.types import ASGIApp, HTTPResponseBodyEvent, Receive, Scope, Send
 from core.db.pool import tenant
 from core.metrics import SSE_CONNECTIONS
 from core.progress import ProgressEvent
-from webapp.auth import SESSION_KEY, provide_supplier_id, require_supplier
+from webapp.auth import SESSION_KEY, require_supplier
+from webapp.dependencies import SIGNED_IN
 from webapp.live import KEEP_ALIVE, START, ProgressHub, Subscriber, encode, format_id, parse_id, stream_of
 from webapp.middleware import SECURITY_HEADERS
 from webapp.queries import jobs as q
@@ -83,7 +83,7 @@ def _refusal(request: Request[Any, Any, Any]) -> HTTPException:
 class ProgressController(Controller):
     path = "/jobs"
     guards = [require_supplier]
-    dependencies = {"supplier_id": Provide(provide_supplier_id)}
+    dependencies = SIGNED_IN
 
     @get("/{job_id:int}/progress", name="job_progress", cache=False)
     async def poll(self, request: Request[Any, Any, Any], supplier_id: int, job_id: int) -> Response[str]:

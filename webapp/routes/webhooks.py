@@ -20,7 +20,7 @@ from core.importing.readers import json_rows
 from core.queue import send_job
 from webapp.queries import suppliers as suppliers_q
 from webapp.queries import webhooks as webhooks_q
-from webapp.state import resources
+from webapp.state import Resources
 
 MAX_WEBHOOK_BYTES = 64 * 1024
 
@@ -41,9 +41,8 @@ def _json(status: int, body: dict[str, object]) -> Response[bytes]:
     skip_session=True,
     request_max_body_size=MAX_WEBHOOK_BYTES,
 )
-async def receive_honeybook(request: Request[Any, Any, Any], token: str = "") -> Response[bytes]:
+async def receive_honeybook(request: Request[Any, Any, Any], res: Resources, token: str = "") -> Response[bytes]:
     secret = token or request.headers.get("x-webhook-token", "")
-    res = resources(request)
     async with unscoped(res.pool) as conn:
         found = await webhooks_q.find_token(conn, hashlib.sha256(secret.encode()).hexdigest())
     if not secret or found is None:

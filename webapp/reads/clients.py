@@ -1,0 +1,140 @@
+"""The client book as the pages read it: list pages (rows, or a fragment's whole HTML), and a client with notes.
+
+Lists are cached under the studio's ``LISTS`` generation; a status change re-reads only the rows it changed
+(``HotCache.get_listing``). A client's page is cached under its own scope (``c:{id}``), so a note on one client
+leaves every other cached page alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import msgspec
+
+from core.db.pool import tenant
+from webapp.cache import LISTS, Generation
+from webapp.models import Client, Note
+from webapp.queries import clients as q
+from webapp.queries import notes as notes_q
+from webapp.queries import suppliers as supplier_q
+from webapp.rendering import Rendered
+from webapp.search import search_terms
+from webapp.state import Resources
+
+UPCOMING_DAYS = 60
+
+
+class ListQuery(msgspec.Struct, frozen=True):
+    """One list page as asked for: the search as typed, the upcoming filter, and the keyset position."""
+
+    text: str
+    upcoming: bool
+    cursor: str | None
+
+    @property
+    def after(self) -> q.Cursor | None:
+        return q.Cursor.decode(self.cursor) if self.cursor else None
+
+
+class ClientDetail(msgspec.Struct, frozen=True):
+    client: Client
+    notes: list[Note]
+
+
+class ListFragment(msgspec.Struct, frozen=True):
+    """A list fragment's rendering and the page of rows it shows, kept as msgpack (a few KB rather than fifty row
+    objects per cached page): they are read only when one of them has changed (``HotCache.get_listing``)."""
+
+    packed_rows: bytes
+    html: Rendered
+
+
+_PAGE = msgspec.msgpack.Decoder(q.ClientPage)
+
+
+def _page_ids(page: q.ClientPage) -> list[int]:
+    return [row.id for row in page.rows]
+
+
+def _fragment_ids(fragment: ListFragment) -> list[int]:
+    return _page_ids(_PAGE.decode(fragment.packed_rows))
+
+
+class _ListLoader:
+    """Reads one list page, whole or just its changed rows, for one studio."""
+
+    def __init__(self, res: Resources, supplier_id: int, query: ListQuery) -> None:
+        self.res, self.supplier_id, self.query = res, supplier_id, query
+
+    async def load(self) -> q.ClientPage:
+        async with tenant(self.res.pool, self.supplier_id) as conn:
+            supplier = await supplier_q.get_supplier(conn, self.supplier_id)
+            region = supplier.default_region if supplier else self.res.settings.default_region
+            return await q.list_clients(
+                conn,
+                self.supplier_id,
+                search=search_terms(self.query.text, region) if self.query.text else None,
+                upcoming_days=UPCOMING_DAYS if self.query.upcoming else None,
+                after=self.query.after,
+            )
+
+    async def reload_rows(self, cached: q.ClientPage, changed: frozenset[int]) -> q.ClientPage | None:
+        """The page with its changed rows read again (a status: the same clients in the same order)."""
+        async with tenant(self.res.pool, self.supplier_id) as conn:
+            fresh = await q.rows_by_ids(conn, self.supplier_id, changed)
+        if len(fresh) < len(changed):  # a row is gone: the page is read whole
+            return None
+        return q.ClientPage([fresh.get(row.id, row) for row in cached.rows], cached.next_cursor)
+
+
+async def list_generation(res: Resources, supplier_id: int) -> Generation:
+    return await res.cache.generation(supplier_id, LISTS)
+
+
+async def client_page(res: Resources, gen: Generation, query: ListQuery) -> q.ClientPage:
+    """A page of rows. Search is case-insensitive (search_query lower-cases), so "Emma" and "emma" share one."""
+    loader = _ListLoader(res, gen.supplier_id, query)
+    today = dt.date.today().isoformat()  # the upcoming window moves at midnight
+    key = (query.text.lower(), query.upcoming, query.cursor or "", today)
+    return await res.cache.get_listing(
+        gen, "client_list", key, q.ClientPage, loader.load, _page_ids, loader.reload_rows
+    )
+
+
+async def client_list_html(
+    res: Resources, gen: Generation, query: ListQuery, template: str, render: Callable[[q.ClientPage], Rendered]
+) -> Rendered:
+    """A list fragment's HTML, cached whole (same tiers, generations and single flight as the rows): a hit skips
+    PostgreSQL and Jinja. ``render`` must use no request data; the query text is in it as typed, so the key keeps
+    its case; the templates' digest keeps a deploy from serving old markup."""
+    loader = _ListLoader(res, gen.supplier_id, query)
+
+    def fragment_of(rows: q.ClientPage) -> ListFragment:
+        return ListFragment(msgspec.msgpack.encode(rows), render(rows))
+
+    async def load_fragment() -> ListFragment:
+        return fragment_of(await loader.load())
+
+    async def refresh_fragment(cached: ListFragment, changed: frozenset[int]) -> ListFragment | None:
+        rows = await loader.reload_rows(_PAGE.decode(cached.packed_rows), changed)
+        return fragment_of(rows) if rows is not None else None
+
+    today = dt.date.today().isoformat()
+    key = (query.text, query.upcoming, query.cursor or "", today, template, res.cache.build)
+    got = await res.cache.get_listing(
+        gen, "client_list_html", key, ListFragment, load_fragment, _fragment_ids, refresh_fragment
+    )
+    return got.html
+
+
+async def client_detail(res: Resources, supplier_id: int, client_id: int) -> ClientDetail | None:
+    async def load() -> ClientDetail | None:
+        async with tenant(res.pool, supplier_id) as conn:
+            client = await q.get_client(conn, client_id)
+            if client is None:
+                return None
+            return ClientDetail(client, await notes_q.list_notes(conn, supplier_id, client_id))
+
+    gen = await res.cache.generation(supplier_id, f"c:{client_id}")
+    return await res.cache.get(gen, "client_detail", (client_id,), ClientDetail | None, load)
