@@ -89,7 +89,7 @@ def web_process(database_url: str, redis_url: str, tmp: Path) -> Iterator[Web]:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=database_url, REDIS_URL=redis_url, WEDSYNC_VAR_DIR=str(tmp / "var"), LOG_LEVEL="WARNING",
-        LOGIN_ATTEMPTS_PER_MINUTE="1000", COOKIE_SECURE="0", PYTHONUNBUFFERED="1",
+        LOGIN_ATTEMPTS_PER_MINUTE="1000", SIGNUP_ATTEMPTS_PER_MINUTE="1000", COOKIE_SECURE="0", PYTHONUNBUFFERED="1",
     )  # fmt: skip
     with running_web(env, "--host", "127.0.0.1", stdout=sys.stderr, stderr=sys.stderr) as (url, port, proc):
         yield Web(url, port, proc)

@@ -31,6 +31,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_pool_max: int = 10
     statement_timeout_ms: int = 5000
     login_attempts_per_minute: int = 10
+    signup_attempts_per_minute: int = 10  # per client address, counted apart from sign-ins
     log_level: str = "INFO"
     default_region: str = "GB"
     # CRM addresses on this machine (the sandbox CRM); off in production so a CRM URL can't probe the network.
@@ -137,6 +138,7 @@ def load_settings() -> Settings:
         db_pool_max=int(os.environ.get("DB_POOL_MAX", "10")),
         statement_timeout_ms=int(os.environ.get("STATEMENT_TIMEOUT_MS", "5000")),
         login_attempts_per_minute=int(os.environ.get("LOGIN_ATTEMPTS_PER_MINUTE", "10")),
+        signup_attempts_per_minute=_int("SIGNUP_ATTEMPTS_PER_MINUTE", 10, minimum=1),
         log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
         default_region=os.environ.get("DEFAULT_REGION", "GB").upper(),
         allow_local_crm_urls=_flag("ALLOW_LOCAL_CRM_URLS", False),

@@ -151,6 +151,7 @@ def _crm_job(supplier_id: int, job_id: int) -> None:
             on_read=integration.report_reading(supplier_id, job_id, reporter, watch),
             transport=PacedTransport(integration.id),
             timeout=settings().crm_timeout_s,
+            allow_local=settings().allow_local_crm_urls,
         )
         return tave_batches(
             client,
@@ -221,6 +222,7 @@ def export_to_crm(supplier_id: int, job_id: int) -> None:
             integration.secret,
             on_wait=integration.report_wait(supplier_id, job_id, reporter),
             timeout=settings().crm_timeout_s,
+            allow_local=settings().allow_local_crm_urls,
         )
         with tenant_sync(pool(), supplier_id) as conn:
             leads = conn.execute(LEADS_TO_EXPORT, {"integration": integration.id}).fetchall()

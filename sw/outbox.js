@@ -343,7 +343,7 @@
     item.sendingSince = Date.now();
     await markItem(item);
     broadcast();
-    // The freshest token: after signing in again the CSRF cookie is new, and the one saved with the item is stale.
+    // The freshest token: a token belongs to one session, so after signing in again the one saved with the item is stale.
     const csrf = meta.csrf || item.csrf;
     for (let rekeys = 0; ; rekeys++) {
       let response;

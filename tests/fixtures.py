@@ -37,6 +37,7 @@ class Services:
             LOG_LEVEL="WARNING",
             PYTHONUNBUFFERED="1",
             JOB_SWEEP_INTERVAL_S="0",  # modules share this PostgreSQL but not their Redis database
+            SIGNUP_ATTEMPTS_PER_MINUTE="1000",  # every test signs up its own studio from this one address
         )
         env.update(extra)
         return env
@@ -168,7 +169,7 @@ def server(services: Services) -> Iterator[Server]:
 def worker(services: Services) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "webapp.cli", "worker", "--processes", "1", "--threads", "2"],
-        env=services.env(CRM_REQUESTS_PER_S="500"),  # the sandbox CRM runs on this machine
+        env=services.env(CRM_REQUESTS_PER_S="500", ALLOW_LOCAL_CRM_URLS="1"),  # the sandbox CRM runs on this machine
         cwd=ROOT,
     )
     import redis
@@ -183,13 +184,13 @@ def worker(services: Services) -> Iterator[subprocess.Popen[bytes]]:
         stop_process(proc)
 
 
-def browser_client(base_url: str) -> httpx.Client:
+def browser_client(base_url: str, cookies: dict[str, str] | None = None) -> httpx.Client:
     """An HTTP client that keeps cookies like a browser on localhost does, Secure ones included.
 
     httpx's cookie jar (the stdlib's) never sends Secure cookies over plain http, and the app's session
     and CSRF cookies are Secure, so this client keeps its own small jar.
     """
-    jar: dict[str, str] = {}
+    jar: dict[str, str] = dict(cookies or {})
 
     def send_cookies(request: httpx.Request) -> None:
         if jar:

@@ -40,7 +40,12 @@ def test_duplicate_email_is_refused_clearly(server: Server, services: Services) 
     token = csrf_from(other.get("/signup").text)
     resp = other.post(
         "/signup",
-        data={"_csrf_token": token, "business_name": "Copycat", "email": acct.email.upper(), "password": "x" * 12},
+        data={
+            "_csrf_token": token,
+            "business_name": "Copycat",
+            "email": acct.email.upper(),
+            "password": "a good long password",
+        },
     )
     assert resp.status_code == 409
     assert "already exists" in resp.text

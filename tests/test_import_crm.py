@@ -195,7 +195,7 @@ def test_persistent_server_errors_retry_the_job_then_fail_in_plain_words(
     job_id = imports.sync_job(sid, iid, "full_import")
 
     def batches(job: Any, *_: Any) -> Any:
-        client = TaveClient(f"{sandbox}/v2", TAVE_KEY, sleep=lambda _s: None)
+        client = TaveClient(f"{sandbox}/v2", TAVE_KEY, sleep=lambda _s: None, allow_local=True)
         return tave_batches(client, kind=job.kind, region="GB", checkpoint=job.checkpoint, saved_cursor=None)
 
     faults(error_probability=1.0, error_status=503)

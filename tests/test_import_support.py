@@ -82,6 +82,7 @@ class ImportEnv:
             "WORKER_HEARTBEAT_TIMEOUT_MS": "3000",
             "BROKER_MAINTENANCE_CHANCE": "1000000",
             "LOG_LEVEL": "INFO",
+            "ALLOW_LOCAL_CRM_URLS": "1",  # the sandbox CRM runs on this machine
         }
         return self.services.env(**{**settings, **self.extra_env, **extra})
 

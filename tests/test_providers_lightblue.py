@@ -32,7 +32,7 @@ def _contacts(url: str) -> list[dict[str, str]]:
 
 
 def test_post_lead_creates_one_inbox_entry(sandbox: str) -> None:
-    with LightBlueClient(f"{sandbox}/api.php", "lb-secret") as client:
+    with LightBlueClient(f"{sandbox}/api.php", "lb-secret", allow_local=True) as client:
         assert client.post_lead(LEAD).outcome == "created"
         again = client.post_lead(LEAD)
     assert (again.outcome, again.message) == ("already_there", "Already in Light Blue.")
@@ -49,7 +49,12 @@ def test_retry_after_lost_answer_does_not_duplicate(sandbox: str) -> None:
     httpx.post(f"{sandbox}/_sandbox/faults", json={"timeout_next": 1, "timeout_seconds": 1.0}).raise_for_status()
     waits: list[str] = []
     with LightBlueClient(
-        f"{sandbox}/api.php", "lb-secret", timeout=0.3, sleep=lambda _: None, on_wait=lambda r, s: waits.append(r)
+        f"{sandbox}/api.php",
+        "lb-secret",
+        timeout=0.3,
+        sleep=lambda _: None,
+        on_wait=lambda r, s: waits.append(r),
+        allow_local=True,
     ) as client:
         result = client.post_lead(LEAD)
     assert result.outcome == "already_there"
@@ -59,14 +64,16 @@ def test_retry_after_lost_answer_does_not_duplicate(sandbox: str) -> None:
 
 def test_server_errors_are_retried(sandbox: str) -> None:
     httpx.post(f"{sandbox}/_sandbox/faults", json={"error_next": 2, "error_status": 502}).raise_for_status()
-    with LightBlueClient(f"{sandbox}/api.php", "lb-secret", sleep=lambda _: None) as client:
+    with LightBlueClient(f"{sandbox}/api.php", "lb-secret", sleep=lambda _: None, allow_local=True) as client:
         assert client.post_lead(LEAD).outcome == "created"
     assert len(_contacts(sandbox)) == 1
 
 
 def test_refusal_is_reported_without_the_key(sandbox: str) -> None:
     with (
-        LightBlueClient(f"{sandbox}/api.php", "not-the-key", policy=RetryPolicy(max_attempts=1)) as client,
+        LightBlueClient(
+            f"{sandbox}/api.php", "not-the-key", policy=RetryPolicy(max_attempts=1), allow_local=True
+        ) as client,
         pytest.raises(ProviderError) as err,
     ):
         client.post_lead(LEAD)

@@ -20,7 +20,7 @@ def sandbox() -> Iterator[str]:
 
 
 def _client(url: str, **kwargs: Any) -> TaveClient:
-    return TaveClient(f"{url}/v2", KEY, sleep=lambda _: None, **kwargs)
+    return TaveClient(f"{url}/v2", KEY, sleep=lambda _: None, allow_local=True, **kwargs)
 
 
 def _listed_jobs(url: str, **params: Any) -> list[dict[str, Any]]:
@@ -212,7 +212,9 @@ def test_import_survives_rate_limits_and_server_errors(sandbox: str) -> None:
         f"{sandbox}/_sandbox/faults", json={"rate_limit_every": 5, "retry_after": "2", "error_probability": 0.2}
     ).raise_for_status()
     waits: list[str] = []
-    client = TaveClient(f"{sandbox}/v2", KEY, sleep=lambda _: None, on_wait=lambda r, s: waits.append(r))
+    client = TaveClient(
+        f"{sandbox}/v2", KEY, sleep=lambda _: None, on_wait=lambda r, s: waits.append(r), allow_local=True
+    )
     assert len(_ids(list(client.iter_couples()))) == 250
     assert any("slow down" in w for w in waits)
     assert any("server error" in w for w in waits)
@@ -220,11 +222,11 @@ def test_import_survives_rate_limits_and_server_errors(sandbox: str) -> None:
 
 def test_connection_check(sandbox: str) -> None:
     assert _client(sandbox).test_connection().ok
-    bad = TaveClient(f"{sandbox}/v2", "wrong-key").test_connection()
+    bad = TaveClient(f"{sandbox}/v2", "wrong-key", allow_local=True).test_connection()
     assert not bad.ok
     assert "API key" in bad.reason
     assert "wrong-key" not in bad.reason
-    down = TaveClient("http://127.0.0.1:9/v2", KEY, sleep=lambda _: None).test_connection()
+    down = TaveClient("http://127.0.0.1:9/v2", KEY, sleep=lambda _: None, allow_local=True).test_connection()
     assert not down.ok
     assert "couldn't reach Tave" in down.reason
 

@@ -11,7 +11,6 @@ from typing import Any
 import structlog
 from litestar import Litestar, Request, Response, post
 from litestar.config.compression import CompressionConfig
-from litestar.config.csrf import CSRFConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.exceptions import (
@@ -23,7 +22,6 @@ from litestar.exceptions import (
 from litestar.logging.config import StructLoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.logging import LoggingMiddlewareConfig
-from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.plugins.prometheus import PrometheusConfig
 from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
 from litestar.response import Redirect
@@ -36,17 +34,18 @@ from core.db.pool import make_async_pool
 from core.security import SecretBox
 from core.settings import PROJECT_ROOT, Settings, load_settings
 from webapp.assets import load_manifest
+from webapp.auth import IssuedSessionConfig, SessionCsrfMiddleware
 from webapp.cache import NOTHING, HotCache, bump_after_write_middleware
 from webapp.cache.guard import RedisGuard
 from webapp.cache.sessions import FallbackStore
 from webapp.dependencies import APP_DEPENDENCIES
 from webapp.live import ProgressHub
-from webapp.middleware import request_id_middleware, security_headers_middleware
+from webapp.middleware import RefuseControlCharacters, request_id_middleware, security_headers_hook
 from webapp.observability import LatencyWindow, forget_this_process, serve_metrics
 from webapp.rendering import is_htmx, page
 from webapp.routes import accounts, dashboard, export, health, operator, outbox, pwa
 from webapp.routes.clients import ClientController
-from webapp.routes.imports import ImportController
+from webapp.routes.imports import MAX_UPLOAD_BYTES, ImportController
 from webapp.routes.integrations import IntegrationController
 from webapp.routes.jobs import JobController
 from webapp.routes.progress import ProgressController, events_front, status_renderer
@@ -74,6 +73,11 @@ def _error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[
         status, detail, headers = HTTP_500_INTERNAL_SERVER_ERROR, "Something went wrong on our side.", {}
     if status == 429:
         detail = "Too many attempts. Wait a minute, then try again."
+    elif status == 413:
+        detail = (
+            f"What you sent is bigger than we accept (files up to {MAX_UPLOAD_BYTES // 2**20} MB). "
+            "Split it into smaller files and try again."
+        )
     return page(request, "error.html", status_code=status, headers=headers, message=detail, status=status)
 
 
@@ -127,6 +131,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         opt={"cache_scope": (NOTHING,)},  # a team member signing in must not empty the studio's caches
     )(accounts.log_in)
 
+    signup = post(
+        "/signup",
+        name="signup",
+        middleware=[accounts.signup_rate_limit(settings.signup_attempts_per_minute).middleware],
+    )(accounts.create_account)
+
     logging_config = StructLoggingConfig(
         log_exceptions="debug",
         # LOG_LEVEL=WARNING drops the two request/response lines per request (a busy server's biggest log cost).
@@ -136,7 +146,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[
             accounts.show_signup,
-            accounts.create_account,
+            signup,
             accounts.show_login,
             login,
             accounts.log_out,
@@ -164,6 +174,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         dependencies=APP_DEPENDENCIES,
         lifespan=[lifespan],
+        before_send=[security_headers_hook(hsts=settings.cookie_secure)],
         on_shutdown=[forget_this_process],
         state=State({"assets": asset_manifest, "latency": latency}),
         stores={
@@ -172,13 +183,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         middleware=[
             DefineMiddleware(request_id_middleware),
-            DefineMiddleware(security_headers_middleware),
             DefineMiddleware(bump_after_write_middleware),
             DefineMiddleware(latency.middleware),
             PrometheusConfig(
                 app_name="wedsync", prefix="wedsync", group_path=True, exclude=["^/metrics", "^/static"]
             ).middleware,
-            ServerSideSessionConfig(
+            IssuedSessionConfig(
                 max_age=SESSION_MAX_AGE_S,
                 secure=settings.cookie_secure,
                 httponly=True,
@@ -186,15 +196,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 key="wedsync_session",
                 exclude=["^/health", "^/metrics", "^/static"],
             ).middleware,
+            SessionCsrfMiddleware(settings.secret_key),  # inside the session middleware: needs the session id
+            RefuseControlCharacters(),
         ],
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key,
-            cookie_name="wedsync_csrf",
-            cookie_secure=settings.cookie_secure,
-            cookie_httponly=True,
-            cookie_samesite="lax",
-            header_name="x-csrftoken",
-        ),
         compression_config=CompressionConfig(
             backend="gzip",
             minimum_size=500,

@@ -1,15 +1,122 @@
-"""Who is signed in: the supplier id kept in the server-side session, checked by a guard."""
+"""Who is signed in, and the session and CSRF token that prove it.
+
+The supplier id lives in a server-side session (Redis); a guard checks it. Two pieces of Litestar are extended
+here because their defaults leave holes:
+
+- **Session ids.** Litestar's ``ServerSideSessionBackend`` takes its id from the request's cookie, whatever it
+  says, and keeps it for the life of the session: a cookie planted before sign-in (``ffff…``, or an id handed out
+  by ``GET /login``) became the signed-in session (session fixation). ``IssuedSessionBackend`` uses a cookie's id
+  only when the store holds a session under it (so it is one the server issued and has not ended), makes a new id
+  otherwise, and ``renew_session_id`` (called at sign-in) moves the session to a fresh id and deletes the old entry.
+- **CSRF.** Litestar's ``CSRFConfig`` is a double-submit cookie: any signed token with the same signed cookie passes,
+  so a cookie planted from a sibling subdomain, or one taken from another session, forges requests.
+  ``SessionCsrfMiddleware`` derives the token from the session id (an HMAC under the app's secret), so a token is
+  good for exactly one session and a new one is issued with every new session id (sign-in). No cookie is needed.
+  It reads the token where Litestar's did (``x-csrftoken`` header, else the ``_csrf_token`` form field) and puts the
+  expected token where Litestar's templates look for it (``ScopeState.csrf_token``, ``csrf_token()``).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException
+from litestar.enums import RequestEncodingType, ScopeType
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import ASGIMiddleware
+from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
+from litestar.types import ASGIApp, Message, Receive, Scope, ScopeSession, Send
+from litestar.utils.scope.state import ScopeState
 
 SESSION_KEY = "supplier_id"
+SESSION_ID_BYTES = 32
+CSRF_HEADER = "x-csrftoken"
+CSRF_FIELD = "_csrf_token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+_FORM_TYPES = frozenset({RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART})
+# Where this request's session ids are kept (the scope's state lives for one request).
+_ISSUED = "wedsync.session_issued"  # the cookie's id, when the store holds a session under it
+_CURRENT = "wedsync.session_id"  # the id the response will carry
+
+
+class IssuedSessionBackend(ServerSideSessionBackend):
+    async def load_from_connection(self, connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any]:
+        if session_id := connection.cookies.get(self.config.key):
+            data = await self.get(session_id, store=self.config.get_store_from_app(connection.scope["app"]))
+            if data is not None:
+                connection.scope["state"][_ISSUED] = session_id
+                return self.deserialize_data(data)
+        return {}
+
+    def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+        return current_session_id(connection.scope) or _choose_id(connection.scope)
+
+    async def store_in_message(
+        self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> None:
+        issued = connection.scope["state"].get(_ISSUED)
+        if issued is not None and issued != self.get_session_id(connection):
+            # Renewed (sign-in): the old id must stop working, or whoever else holds it shares the new session.
+            await self.delete(issued, store=self.config.get_store_from_app(connection.scope["app"]))
+        await super().store_in_message(scope_session, message, connection)
+
+
+@dataclass
+class IssuedSessionConfig(ServerSideSessionConfig):
+    _backend_class = IssuedSessionBackend
+    session_id_bytes: int = SESSION_ID_BYTES
+
+
+def _choose_id(scope: Scope) -> str:
+    state = scope["state"]
+    chosen: str = state.get(_ISSUED) or secrets.token_hex(SESSION_ID_BYTES)
+    state[_CURRENT] = chosen
+    return chosen
+
+
+def current_session_id(scope: Scope) -> str | None:
+    """The id this request's session has (or will have once the response is sent); None before the session
+    middleware has run or where it is skipped."""
+    value = scope.get("state", {}).get(_CURRENT)
+    return value if isinstance(value, str) else None
+
+
+def renew_session_id(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    connection.scope["state"][_CURRENT] = secrets.token_hex(SESSION_ID_BYTES)
+
+
+def csrf_token_for(secret: str, session_id: str) -> str:
+    return hmac.new(secret.encode(), b"csrf:" + session_id.encode(), hashlib.sha256).hexdigest()
+
+
+class SessionCsrfMiddleware(ASGIMiddleware):
+    """CSRF for every unsafe request, with the token bound to the session (see the module docstring)."""
+
+    scopes = (ScopeType.HTTP,)
+    exclude_opt_key = "exclude_from_csrf"  # the route option Litestar's CSRF middleware honours too
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        session_id = current_session_id(scope)
+        expected = csrf_token_for(self.secret, session_id) if session_id else None
+        request: Request[Any, Any, Any] = scope["litestar_app"].request_class(scope=scope, receive=receive)
+        if request.method not in _SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER)
+            if not sent and request.content_type[0] in _FORM_TYPES:
+                value = (await request.form()).get(CSRF_FIELD)
+                sent = value if isinstance(value, str) else None
+            if expected is None or not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
+                raise PermissionDeniedException("CSRF token verification failed")
+        ScopeState.from_scope(scope).csrf_token = expected or ""
+        await next_app(scope, receive, send)
 
 
 def signed_in_supplier_id(connection: ASGIConnection[Any, Any, Any, Any]) -> int | None:
@@ -31,9 +138,10 @@ async def provide_supplier_id(request: Request[Any, Any, Any]) -> int:
 
 
 def sign_in(request: Request[Any, Any, Any], supplier_id: int) -> None:
-    # A fresh session on sign-in, so a session id planted before login is worthless afterwards.
-    request.clear_session()
+    # Only the supplier id survives, under a new session id: the old id (planted, or issued to the signed-out page)
+    # is deleted from the store as the response is sent, and its CSRF token goes with it.
     request.set_session({SESSION_KEY: supplier_id})
+    renew_session_id(request)
 
 
 def sign_out(request: Request[Any, Any, Any]) -> None:

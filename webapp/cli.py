@@ -133,6 +133,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     wipe_dead_metrics(_metrics_dir())  # the worker and web started below inherit the directory
     env, stops = _embedded_services(settings.var_dir)
+    # The demo's integrations point at the sandbox CRM on this machine: its web server and worker may reach loopback.
+    env.setdefault("ALLOW_LOCAL_CRM_URLS", os.environ.get("ALLOW_LOCAL_CRM_URLS", "1"))
     os.environ.update(env)
     children: list[subprocess.Popen[bytes]] = []
     stop_requested = threading.Event()

@@ -40,9 +40,12 @@ _MISSING = re.compile(r"missing required field `(\w+)`")
 _MIN = re.compile(r"length >= (\d+)")
 
 
+UNSTRIPPED = frozenset({"password"})  # used exactly as typed: a space is as good a character as any
+
+
 def parse(form: dict[str, str], struct: type[T]) -> T:
-    """Strip every value, then convert; a msgspec error becomes a sentence naming the field."""
-    cleaned = {k: v.strip() for k, v in form.items() if not k.startswith("_")}
+    """Strip every value but passwords, then convert; a msgspec error becomes a sentence naming the field."""
+    cleaned = {k: v if k in UNSTRIPPED else v.strip() for k, v in form.items() if not k.startswith("_")}
     try:
         return msgspec.convert(cleaned, struct, strict=False)
     except msgspec.ValidationError as exc:

@@ -1,7 +1,7 @@
 """Security headers and request ids.
 
-Litestar ships CSRF, sessions, rate limits and compression but no security-header middleware, so
-these two small ASGI wrappers are ours. Request ids are bound into structlog's context so every log
+Litestar ships sessions, rate limits and compression but no security headers and no check for control characters,
+so these small pieces are ours. Request ids are bound into structlog's context so every log
 line of a request carries the id that the response returns in ``X-Request-ID``.
 """
 
@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import re
 import secrets
+from typing import Any
 
 import structlog
+from litestar import Request
 from litestar.datastructures import MutableScopeHeaders
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.enums import RequestEncodingType, ScopeType
+from litestar.exceptions import ClientException
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, BeforeMessageSendHookHandler, Message, Receive, Scope, Send
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -31,23 +35,24 @@ SECURITY_HEADERS = {
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-def security_headers_middleware(app: ASGIApp) -> ASGIApp:
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
+HSTS = "max-age=31536000; includeSubDomains"
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableScopeHeaders.from_message(message)
-                for name, value in SECURITY_HEADERS.items():
-                    if name not in headers:
-                        headers[name] = value
-            await send(message)
 
-        await app(scope, receive, send_with_headers)
+def security_headers_hook(*, hsts: bool) -> BeforeMessageSendHookHandler:
+    """Adds the headers to every response start, as an app-level ``before_send`` hook: it wraps the ASGI ``send``
+    before routing, so 404, 405, 413 and other errors raised before or outside a route handler (where route
+    middleware never runs), static files and the SSE streams all get them. HSTS only when cookies are Secure,
+    i.e. when the site is served over HTTPS."""
+    headers_to_add = {**SECURITY_HEADERS, **({"strict-transport-security": HSTS} if hsts else {})}
 
-    return middleware
+    async def add_headers(message: Message, scope: Scope) -> None:
+        if message["type"] == "http.response.start":
+            headers = MutableScopeHeaders.from_message(message)
+            for name, value in headers_to_add.items():
+                if name not in headers:
+                    headers[name] = value
+
+    return add_headers
 
 
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
@@ -68,3 +73,30 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         await app(scope, receive, send_with_id)
 
     return middleware
+
+
+# C0 control characters other than tab, newline and carriage return (notes have line breaks). PostgreSQL refuses NUL
+# in text outright (psycopg.DataError, a 500), and none of them belongs in anything a person types.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_FORM_TYPES = frozenset({RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART})
+CONTROL_CHARACTERS_MESSAGE = "Something you sent has characters we can't accept (such as a NUL byte). Please retype it."
+
+
+class RefuseControlCharacters(ASGIMiddleware):
+    """One place that answers 400 to a control character in the path, a query parameter or a form field (uploaded
+    files are not looked at: a file's bytes are the import's business), before any handler or query sees it."""
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        request: Request[Any, Any, Any] = scope["litestar_app"].request_class(scope=scope, receive=receive)
+        if _CONTROL.search(request.url.path) or any(
+            _CONTROL.search(key) or _CONTROL.search(value) for key, value in request.query_params.multi_items()
+        ):
+            raise ClientException(CONTROL_CHARACTERS_MESSAGE)
+        if request.method not in ("GET", "HEAD") and request.content_type[0] in _FORM_TYPES:
+            form = await request.form()  # parsed once: Litestar keeps it for the handler
+            for key, value in form.multi_items():
+                if _CONTROL.search(key) or (isinstance(value, str) and _CONTROL.search(value)):
+                    raise ClientException(CONTROL_CHARACTERS_MESSAGE)
+        await next_app(scope, receive, send)

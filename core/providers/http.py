@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from core.providers.addresses import UnsafeAddress
 from core.providers.errors import ProviderError
 
 OnWait = Callable[[str, float], None]
@@ -50,6 +51,11 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def unreachable_message(name: str) -> str:
+    """The one message for an address we could not, or would not, connect to: the two must read alike."""
+    return f"We couldn't reach {name}. Check the address, or try again in a few minutes."
 
 
 def _count(n: int) -> str:
@@ -122,6 +128,10 @@ class RetryingHttp:
         while True:
             try:
                 response = self._send(method, url, params, data)
+            except UnsafeAddress:
+                # Not a public address (see core.providers.addresses): refused at once, never retried, and in the
+                # same words as an address that did not answer.
+                raise ProviderError("unreachable", unreachable_message(name)) from None
             except httpx.TimeoutException:
                 failures += 1
                 if failures >= p.max_attempts:
@@ -136,10 +146,7 @@ class RetryingHttp:
             except httpx.TransportError:
                 failures += 1
                 if failures >= p.max_attempts:
-                    raise ProviderError(
-                        "unreachable",
-                        f"We couldn't reach {name}. Check the address, or try again in a few minutes.",
-                    ) from None
+                    raise ProviderError("unreachable", unreachable_message(name)) from None
                 self._wait(
                     f"retrying {what}: couldn't reach {name} ({failures + 1} of {p.max_attempts})",
                     self.backoff(failures),

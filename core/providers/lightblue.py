@@ -13,6 +13,7 @@ from typing import Literal
 import httpx
 import msgspec
 
+from core.providers.addresses import PublicOnlyTransport
 from core.providers.errors import ProviderError
 from core.providers.http import OnWait, RetryingHttp, RetryPolicy, Sleep
 
@@ -77,10 +78,12 @@ class LightBlueClient:
         sleep: Sleep = time.sleep,
         on_wait: OnWait | None = None,
         transport: httpx.BaseTransport | None = None,
+        allow_local: bool = False,
     ) -> None:
         self._endpoint = endpoint_url
         self._key = api_key
-        self._client = httpx.Client(timeout=timeout, transport=transport)
+        # Only public addresses (loopback too with allow_local: the sandbox CRM), checked as each request is sent.
+        self._client = httpx.Client(timeout=timeout, transport=PublicOnlyTransport(transport, allow_local=allow_local))
         self._http = RetryingHttp(self._client, provider="Light Blue", policy=policy, sleep=sleep, on_wait=on_wait)
 
     def close(self) -> None:

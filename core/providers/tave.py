@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 import httpx
 import msgspec
 
+from core.providers.addresses import PublicOnlyTransport
 from core.providers.errors import ProviderError
 from core.providers.http import OnWait, RetryingHttp, RetryPolicy, Sleep
 from core.providers.tave_details import JobDetails
@@ -112,10 +113,14 @@ class TaveClient:
         transport: httpx.BaseTransport | None = None,
         concurrency: int = 4,
         on_read: OnRead | None = None,
+        allow_local: bool = False,
     ) -> None:
         if not 10 <= page_size <= 100:
             raise ValueError("Tave pages hold 10 to 100 items")
         self._base_url = base_url.rstrip("/") + "/"
+        # Every request goes only to public addresses (loopback too with allow_local: the sandbox CRM), whatever
+        # transport sends it: checked as it is sent, so addresses saved long ago are checked again.
+        transport = PublicOnlyTransport(transport, allow_local=allow_local)
         self._client = httpx.Client(
             base_url=self._base_url,
             headers={"X-API-KEY": api_key, "Accept": "application/json"},

@@ -12,7 +12,7 @@ from litestar.middleware.rate_limit import CacheObject, RateLimitConfig, RateLim
 from litestar.response import Redirect
 
 from core.db.pool import unscoped
-from core.security import hash_password, needs_rehash, verify_password
+from core.security import hash_password, needs_rehash, verify_password, weak_password_reason
 from webapp.auth import sign_in, sign_out, signed_in_supplier_id
 from webapp.forms import FormError, parse, read_form
 from webapp.queries import suppliers as q
@@ -40,10 +40,24 @@ class _RetryAfterRateLimit(RateLimitMiddleware):
         return headers
 
 
+class _SignupRateLimit(_RetryAfterRateLimit):
+    """The same limiter for sign-ups; Litestar keys its counts by the middleware's class name and the client
+    address, so a subclass counts sign-ups apart from sign-ins (a typo'd sign-in must not use up a sign-up)."""
+
+
 def login_rate_limit(attempts_per_minute: int) -> RateLimitConfig:
     return RateLimitConfig(
         rate_limit=("minute", attempts_per_minute),
         middleware_class=_RetryAfterRateLimit,
+        store="rate_limit",
+    )
+
+
+def signup_rate_limit(attempts_per_minute: int) -> RateLimitConfig:
+    """Each sign-up costs an argon2 hash and a row: throttled per client address like sign-in."""
+    return RateLimitConfig(
+        rate_limit=("minute", attempts_per_minute),
+        middleware_class=_SignupRateLimit,
         store="rate_limit",
     )
 
@@ -62,12 +76,13 @@ async def show_signup(request: Request[Any, Any, Any]) -> Response[str] | Redire
     return page(request, "accounts/signup.html", form={}, error=None)
 
 
-@post("/signup", name="signup")
 async def create_account(request: Request[Any, Any, Any]) -> Response[str] | Redirect:
     raw = await read_form(request)
     try:
         data = parse(raw, SignupForm)
         email = _normalise_email(data.email)
+        if reason := weak_password_reason(data.password, email):
+            raise FormError(reason, "password")
     except FormError as exc:
         return page(request, "accounts/signup.html", status_code=400, form=raw, error=exc.message)
     res = resources(request)
@@ -112,9 +127,14 @@ async def log_in(request: Request[Any, Any, Any]) -> Response[str] | Redirect:
     # argon2 takes tens of milliseconds of CPU by design: in a thread, so other phones' requests keep moving,
     # and with no pooled connection held meanwhile.
     matches = await anyio.to_thread.run_sync(verify_password, login.password_hash if login else None, data.password)
-    if not matches or login is None:
+    legacy = False
+    if not matches and login is not None and data.password != data.password.strip():
+        # Accounts made before passwords were used as typed have the stripped form hashed: accept it once and
+        # store the password as typed from now on.
+        legacy = await anyio.to_thread.run_sync(verify_password, login.password_hash, data.password.strip())
+    if not (matches or legacy) or login is None:
         return page(request, "accounts/login.html", status_code=400, form=raw, error=wrong)
-    if needs_rehash(login.password_hash):
+    if legacy or needs_rehash(login.password_hash):
         new_hash = await anyio.to_thread.run_sync(hash_password, data.password)
         async with unscoped(res.pool) as conn:
             await q.set_password_hash(conn, login.id, new_hash)

@@ -12,6 +12,7 @@ from litestar.exceptions import NotFoundException
 
 from core import job_lifecycle as lifecycle
 from core.db.pool import tenant
+from core.providers.addresses import UnsafeAddress, resolve_crm_url
 from core.providers.lightblue import LIGHTBLUE_ENDPOINT
 from core.providers.tave import TaveClient
 from core.queue import send_job
@@ -43,14 +44,30 @@ class ConnectForm(msgspec.Struct):
     base_url: Annotated[str, msgspec.Meta(max_length=500)] = ""
 
 
-def _valid_url(url: str, allow_local: bool) -> bool:
-    if allow_local and url.startswith(("http://127.0.0.1", "http://localhost")):
-        return True
-    return url.startswith("https://") and not url.startswith(("https://127.", "https://localhost"))
+# Addresses that are known to be the CRM's own: a failed test there may say what went wrong (the key, the server).
+# Any other address is unproven, and every failure there reads the same (see _unreachable), so the form cannot be
+# used to learn which hosts and ports answer what.
+KNOWN_CRM_URLS = frozenset({TAVE_DEFAULT_URL, "https://workspace.vsco.co/api/v2", LIGHTBLUE_ENDPOINT})
 
 
-def _check_tave(base_url: str, api_key: str) -> tuple[bool, str]:
-    client = TaveClient(base_url, api_key, timeout=10)
+def _unreachable(provider: str) -> str:
+    return (
+        f"We couldn't connect to {PROVIDERS[provider]} at that address. Check the address and the API key, "
+        "or try again in a few minutes."
+    )
+
+
+def _check_address(url: str, allow_local: bool) -> bool:
+    """Only public addresses (core.providers.addresses); blocking, as it resolves the host."""
+    try:
+        resolve_crm_url(url, allow_local=allow_local)
+    except UnsafeAddress:
+        return False
+    return True
+
+
+def _check_tave(base_url: str, api_key: str, allow_local: bool) -> tuple[bool, str]:
+    client = TaveClient(base_url, api_key, timeout=10, allow_local=allow_local)
     try:
         result = client.test_connection()
     finally:
@@ -105,14 +122,20 @@ class IntegrationController(Controller):
             return await self._render(request, supplier_id, status_code=422, error="Choose a CRM.", form=shown)
         default = TAVE_DEFAULT_URL if form.provider == "tave" else LIGHTBLUE_ENDPOINT
         base_url = form.base_url or default
-        if not _valid_url(base_url, resources(request).settings.allow_local_crm_urls):
+        allow_local = resources(request).settings.allow_local_crm_urls
+        if not base_url.lower().startswith("https://") and not allow_local:
             return await self._render(
                 request, supplier_id, status_code=422, error="The address must start with https://", form=shown
             )
+        if not await anyio.to_thread.run_sync(_check_address, base_url, allow_local):
+            return await self._render(
+                request, supplier_id, status_code=422, error=_unreachable(form.provider), form=shown
+            )
         if form.provider == "tave":
-            ok, reason = await anyio.to_thread.run_sync(_check_tave, base_url, form.api_key)
+            ok, reason = await anyio.to_thread.run_sync(_check_tave, base_url, form.api_key, allow_local)
             if not ok:
-                return await self._render(request, supplier_id, status_code=422, error=reason, form=shown)
+                error = reason if base_url in KNOWN_CRM_URLS else _unreachable(form.provider)
+                return await self._render(request, supplier_id, status_code=422, error=error, form=shown)
         res = resources(request)
         async with tenant(res.pool, supplier_id) as conn:
             await q.create_integration(
@@ -153,7 +176,9 @@ class IntegrationController(Controller):
             return await self._render(
                 request, supplier_id, notice="Light Blue has no test call; send a lead to try it."
             )
-        ok, reason = await anyio.to_thread.run_sync(_check_tave, base_url, res.secret_box.decrypt(token))
+        ok, reason = await anyio.to_thread.run_sync(
+            _check_tave, base_url, res.secret_box.decrypt(token), res.settings.allow_local_crm_urls
+        )
         if ok:
             return await self._render(request, supplier_id, notice=reason)
         return await self._render(request, supplier_id, status_code=422, error=reason)
