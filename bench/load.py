@@ -205,7 +205,8 @@ def web_server(database_url: str, redis_url: str, var_dir: Path, workers: int, *
     env = dict(os.environ)
     env.update(
         DATABASE_URL=database_url, REDIS_URL=redis_url, WEDSYNC_VAR_DIR=str(var_dir), LOG_LEVEL="WARNING",
-        LOGIN_ATTEMPTS_PER_MINUTE="100000", SIGNUP_ATTEMPTS_PER_MINUTE="100000", PYTHONUNBUFFERED="1", PROMETHEUS_MULTIPROC_DIR=str(var_dir / "prom"),
+        LOGIN_ATTEMPTS_PER_MINUTE="100000", SIGNUP_ATTEMPTS_PER_MINUTE="100000", PYTHONUNBUFFERED="1",
+        PROMETHEUS_MULTIPROC_DIR=str(var_dir / "prom"),
     )  # fmt: skip
     env.update(extra)
     var_dir.mkdir(parents=True, exist_ok=True)
