@@ -19,7 +19,7 @@ from core.importing.normalise import NormaliseContext
 from core.importing.parallel import clean_rows, shared_pool
 from core.importing.pipeline import PreparedImport
 from core.importing.readers import json_rows, open_table
-from core.importing.records import ClientRecord, ImportFileError, ImportItem, RawRow, RowError
+from core.importing.records import ClientRecord, ImportFileError, ImportItem, RawRow, RowError, RowWarning
 from core.importing.vcard import read_vcards
 from core.providers.errors import ProviderError
 from core.providers.tave import TaveClient
@@ -74,6 +74,26 @@ class UploadStream(io.RawIOBase):
         return n
 
 
+def mark_repeats(items: Iterator[ImportItem]) -> Iterator[ImportItem]:
+    """Two rows of one file that are one client (the same ID; without an ID column, the same email, else phone,
+    else names, with the same wedding date) are saved as one, the later row's details winning as in a spreadsheet
+    read top-down: the later row says so, instead of a client silently standing for two rows."""
+    first: dict[str, int] = {}
+    for item in items:
+        if isinstance(item, ClientRecord) and item.line:
+            earlier = first.setdefault(item.external_id, item.line)
+            if earlier != item.line:
+                same = "person and wedding date" if item.external_id.startswith(("h-", "vcard-")) else "ID"
+                note = RowWarning(
+                    item.line,
+                    "external_id",
+                    f"Row {item.line}: the same {same} as row {earlier}, so both rows are one client, "
+                    f"with this row's details",
+                )
+                item = msgspec.structs.replace(item, warnings=(*item.warnings, note))
+        yield item
+
+
 def file_batches(
     stream: io.BufferedReader,
     options: dict[str, Any],
@@ -94,7 +114,7 @@ def file_batches(
     prepared = PreparedImport(rows, mapping)
     done = int((checkpoint or {}).get("items", 0))
     cap = max_file_rows()
-    items = prepared.for_job(stored or {})
+    items = mark_repeats(prepared.for_job(stored or {}))
     if done:
         next(itertools.islice(items, done - 1, done), None)  # skip what earlier attempts committed
     while True:

@@ -228,6 +228,41 @@ def test_a_client_repeated_in_the_next_batch_ends_with_its_later_row(imports: Im
     )  # fmt: skip
     assert imports.rows(sid, "SELECT venue, version FROM clients WHERE external_id = 'c9'") == [("Moved To 9", 2)]
     assert imports.rows(sid, "SELECT count(*) FROM clients") == [(4499,)]
+    [(line, field, reason)] = imports.errors(sid, summary.job_id)  # said, not merged in silence
+    assert (line, field) == (2501, "external_id")
+    assert reason == "Row 2501: the same ID as row 11, so both rows are one client, with this row's details"
+
+
+def test_a_file_without_ids_keeps_different_people_apart_and_says_when_two_rows_are_one(
+    imports: ImportEnv, tmp_path: Path
+) -> None:
+    sid, _ = imports.supplier()
+    path = write_csv(
+        tmp_path / "no-ids.csv",
+        ["First Name", "Last Name", "Email", "Phone", "Wedding Date"],
+        [
+            ["José", "Williams", "jose.w@example.com", "", "2027-06-12"],
+            ["José", "Williams", "jw1988@example.com", "", "2027-09-04"],  # another José Williams
+            ["Ana", "Lopes", "", "020 7946 0321", ""],  # a phone, no email, no date
+            ["Ana", "Lopes", "", "020 7946 0999", ""],  # another Ana Lopes: another phone
+            ["José", "Williams", "JOSE.W@example.com", "", "12/06/2027"],  # the first José again
+        ],
+    )
+    summary = imports.import_file(sid, path)
+    assert (summary.status, summary.created, summary.failed) == ("succeeded", 4, 0)
+    people = imports.rows(sid, "SELECT partner1_first, partner1_email, partner1_phone FROM clients ORDER BY id")
+    assert sorted(people, key=str) == sorted(
+        [
+            ("José", "jose.w@example.com", None),
+            ("José", "jw1988@example.com", None),
+            ("Ana", None, "+442079460321"),
+            ("Ana", None, "+442079460999"),
+        ],
+        key=str,
+    )
+    [(line, _, reason)] = imports.errors(sid, summary.job_id)
+    assert line == 6
+    assert "same person and wedding date as row 2" in reason
 
 
 def test_possible_duplicates_across_sources(imports: ImportEnv, tmp_path: Path) -> None:

@@ -90,6 +90,7 @@ class ClientRecord(msgspec.Struct, frozen=True, array_like=True):
     booking_date: datetime.date | None
     import_digest: bytes | None = None  # of the raw row it was cleaned from (core.importing.digest)
     warnings: tuple[RowWarning, ...] = ()  # fields shortened or left out; the client is imported all the same
+    line: int = 0  # where the row starts in the file, as the photographer counts (0: not from a file)
 
 
 class Unchanged(msgspec.Struct, frozen=True):
@@ -114,7 +115,7 @@ ImportItem = ClientRecord | RowError | Unchanged
 
 # Fields of ClientRecord that a source column can fill directly.
 RECORD_FIELDS: tuple[str, ...] = tuple(
-    f for f in ClientRecord.__struct_fields__ if f not in ("import_digest", "warnings")
+    f for f in ClientRecord.__struct_fields__ if f not in ("import_digest", "warnings", "line")
 )
 
 # Helper targets: values that are split or parsed into several record fields.

@@ -334,6 +334,7 @@ def _build(fields: dict[str, str], ctx: NormaliseContext, digest: bytes | None, 
         booking_date=booking_date,
         import_digest=digest,
         warnings=tuple(warnings),
+        line=line,
     )
 
 
