@@ -100,34 +100,61 @@ FROM written
 # file repeats a client an earlier batch wrote) fails the statement, and the batch is written again with UPSERT_BATCH.
 INSERT_BATCH = _WRITE.format(changed="", rows="incoming", on_conflict="")
 
-_DATA_CHANGED = (
-    f"(clients.{', clients.'.join(DATA_COLUMNS)}) IS DISTINCT FROM (EXCLUDED.{', EXCLUDED.'.join(DATA_COLUMNS)})"
-)
+
+def _merged(column: str) -> str:
+    """Re-import is a three-way merge: a field the photographer changed in WedSync since its import (a key of
+    ``app_edits``, migrations/0016) keeps the app's value; every other field takes the file's."""
+    return f"CASE WHEN clients.app_edits ? '{column}' THEN clients.{column} ELSE EXCLUDED.{column} END"
+
+
+_MERGED = ", ".join(_merged(c) for c in DATA_COLUMNS)
+_DATA_CHANGED = f"(clients.{', clients.'.join(DATA_COLUMNS)}) IS DISTINCT FROM ({_MERGED})"
 # Any other batch. Rows identical to the stored client, digest included, are dropped first, by one probe of
 # clients_source_key each, so PostgreSQL never forms them as rows to insert: it would otherwise compute their
 # generated columns (sort_name, search_words: most of an unchanged re-import's PostgreSQL time) before finding the
 # conflict. A row whose values held but whose digest did not (the cleaning code or the mapping changed) only
 # refreshes the digest: no new version, not counted as updated, not reported as a possible duplicate again.
 # The probe reads clients_source_key by ``this`` (see _WRITE).
+#
+# Fields the photographer changed in WedSync since the import keep the app's value (_merged). Where the file changed
+# such a field too, to something else than the app holds, the job lists the conflict with both values
+# (sync_job_conflicts) for the photographer to pick; the value the file now has becomes the field's new base in
+# ``app_edits``, so the same file imported again does not list it again. Only clients with app edits pay for this:
+# the probe that finds the stored row already returns them.
 UPSERT_BATCH = _WRITE.format(
     changed=f"""
-, changed AS (
-    SELECT i.* FROM incoming i CROSS JOIN this
+, probed AS (
+    SELECT i.*, stored.same, stored.id AS stored_id, stored.app_edits AS stored_edits, stored.fields AS stored_fields
+    FROM incoming i CROSS JOIN this
     LEFT JOIN LATERAL (
-        SELECT true AS same FROM clients c
+        SELECT (c.{", c.".join(_ALL[1:])}) IS NOT DISTINCT FROM (i.{", i.".join(_ALL[1:])}) AS same,
+               c.id, c.app_edits, CASE WHEN c.app_edits IS NOT NULL THEN to_jsonb(c) END AS fields
+        FROM clients c
         WHERE c.supplier_id = this.supplier_id AND c.source = this.source AND c.external_id = i.external_id
-          AND (c.{", c.".join(_ALL[1:])}) IS NOT DISTINCT FROM (i.{", i.".join(_ALL[1:])})
         LIMIT 1
     ) stored ON true
-    WHERE stored.same IS NULL
+), changed AS (
+    SELECT * FROM probed WHERE same IS NOT TRUE
+), conflicts AS (
+    INSERT INTO sync_job_conflicts (supplier_id, job_id, client_id, field, app_value, file_value)
+    SELECT %(sid)s, %(job_id)s, ch.stored_id, edit.key, ch.stored_fields ->> edit.key, to_jsonb(ch) ->> edit.key
+    FROM changed ch CROSS JOIN LATERAL jsonb_each_text(ch.stored_edits) edit
+    WHERE %(job_id)s::bigint IS NOT NULL AND ch.stored_edits IS NOT NULL
+      AND (to_jsonb(ch) ->> edit.key) IS DISTINCT FROM edit.value
+      AND (to_jsonb(ch) ->> edit.key) IS DISTINCT FROM (ch.stored_fields ->> edit.key)
+    ON CONFLICT DO NOTHING
 )""",
     rows="changed",
     on_conflict=f"""
     ON CONFLICT (supplier_id, source, external_id) DO UPDATE SET
-        {", ".join(f"{c} = EXCLUDED.{c}" for c in _ALL[1:])},
+        {", ".join(f"{c} = {_merged(c)}" for c in DATA_COLUMNS)},
+        import_digest = EXCLUDED.import_digest,
+        app_edits = (SELECT jsonb_object_agg(edit, to_jsonb(EXCLUDED) -> edit)
+                     FROM jsonb_object_keys(clients.app_edits) edit),
         version = clients.version + CASE WHEN {_DATA_CHANGED} THEN 1 ELSE 0 END,
         updated_at = CASE WHEN {_DATA_CHANGED} THEN now() ELSE clients.updated_at END
-    WHERE (clients.{", clients.".join(_ALL[1:])}) IS DISTINCT FROM (EXCLUDED.{", EXCLUDED.".join(_ALL[1:])})""",
+    WHERE (clients.{", clients.".join(DATA_COLUMNS)}, clients.import_digest)
+          IS DISTINCT FROM ({_MERGED}, EXCLUDED.import_digest)""",
 )
 SOURCE_HAS_CLIENTS = "SELECT EXISTS (SELECT FROM clients WHERE supplier_id = %s AND source = %s)"
 STORED_DIGESTS = """

@@ -106,20 +106,54 @@ def test_the_last_row_of_a_client_in_a_file_wins_over_a_stored_one(studio: Studi
     assert studio.clients()["c3"][:3] == ("Venue 3", "lead", 1)
 
 
-def test_a_status_changed_in_the_app_is_put_back_by_a_reimport(studio: Studio) -> None:
-    """As before digests: the file's values are written back over a change made in the app."""
-    studio.run(ROWS)
+def _set_status(studio: Studio, external_id: str, status: str) -> None:
     with open_pool(studio.database_url, max_size=1) as pool, tenant_sync(pool, studio.sid) as conn:
-        client_id = conn.execute("SELECT id FROM clients WHERE external_id = 'c5'").fetchone()
-        assert client_id is not None
-        conn.execute(UPDATE_STATUS, {"status": "booked", "id": client_id[0], "version": 1})
+        row = conn.execute("SELECT id, version FROM clients WHERE external_id = %s", [external_id]).fetchone()
+        assert row is not None
+        conn.execute(UPDATE_STATUS, {"status": status, "id": row[0], "version": row[1]})
+
+
+def _conflicts(studio: Studio) -> list[tuple[Any, ...]]:
+    with psycopg.connect(studio.database_url) as conn:
+        return conn.execute(
+            "SELECT c.external_id, x.field, x.app_value, x.file_value FROM sync_job_conflicts x "
+            "JOIN clients c ON c.id = x.client_id WHERE x.supplier_id = %s ORDER BY x.id",
+            [studio.sid],
+        ).fetchall()
+
+
+def test_a_status_changed_in_the_app_survives_a_reimport_of_the_same_file(studio: Studio) -> None:
+    studio.run(ROWS)
+    _set_status(studio, "c5", "booked")
     assert studio.clients()["c5"][1:3] == ("booked", 2)
-    assert studio.clients()["c5"][-1] is None
 
     summary, cleaned = studio.run(ROWS)
-    assert _counts(summary) == (0, 1, 39, 0)
-    assert cleaned == 1
-    assert studio.clients()["c5"][1:3] == ("lead", 3)
+    assert _counts(summary) == (0, 0, 40, 0)
+    assert cleaned == 0  # the file's row for c5 did not change: nothing to clean, nothing written
+    assert studio.clients()["c5"][1:3] == ("booked", 2)
+    assert _conflicts(studio) == []
+
+
+def test_a_reimport_merges_three_ways_and_lists_real_conflicts(studio: Studio) -> None:
+    """c5: the app changed the status, the file the venue: both kept. c6: the app and the file both changed the
+    status, differently: the app's is kept and the conflict listed with both values, once."""
+    studio.run(ROWS)
+    _set_status(studio, "c5", "booked")
+    _set_status(studio, "c6", "booked")
+    changed = [list(row) for row in ROWS]
+    changed[5][4] = "The New Barn"
+    changed[6][5] = "Cancelled"
+
+    _, cleaned = studio.run(changed)
+    assert cleaned == 2
+    clients = studio.clients()
+    assert clients["c5"][:2] == ("The New Barn", "booked")
+    assert clients["c6"][:2] == ("Venue 6", "booked")
+    assert _conflicts(studio) == [("c6", "status", "booked", "archived")]
+
+    studio.run(changed)  # the same file again: its values are the new base, nothing more to say
+    assert _conflicts(studio) == [("c6", "status", "booked", "archived")]
+    assert studio.clients()["c6"][:2] == ("Venue 6", "booked")
 
 
 def test_new_cleaning_code_cleans_every_row_once_without_new_versions(

@@ -42,7 +42,7 @@ BATCH = [
 ]
 COLUMNS = (
     "external_id, "
-    + ", ".join(f for f in ClientRecord.__struct_fields__ if f not in ("external_id", "warnings"))
+    + ", ".join(f for f in ClientRecord.__struct_fields__ if f not in ("external_id", "warnings", "line"))
     + ", version"
 )
 

@@ -93,9 +93,12 @@ SEARCH_WALK_BUDGET_MS = 400
 # serves ``id = ANY``.
 ROWS_BY_IDS = "SELECT " + _LIST_COLUMNS + " FROM clients WHERE supplier_id = %(sid)s AND id = ANY(%(ids)s)"
 GET_CLIENT = "SELECT " + _DETAIL_COLUMNS + " FROM clients WHERE id = %s"
-# import_digest = NULL: the client no longer holds what its file row cleans to (migrations/0012).
+# An imported client remembers the status its import gave it (the first time the app changes it): a later import
+# keeps the photographer's status unless the file changed it too (jobs/upsert.py, migrations/0016).
 UPDATE_STATUS = (
-    "UPDATE clients SET status = %(status)s, version = version + 1, updated_at = now(), import_digest = NULL "
+    "UPDATE clients SET status = %(status)s, version = version + 1, updated_at = now(), "
+    "app_edits = CASE WHEN source = 'manual' OR app_edits ? 'status' THEN app_edits "
+    "ELSE coalesce(app_edits, '{}') || jsonb_build_object('status', status) END "
     "WHERE id = %(id)s AND version = %(version)s RETURNING " + _DETAIL_COLUMNS
 )
 INSERT_MANUAL_CLIENT = """
