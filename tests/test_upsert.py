@@ -40,7 +40,11 @@ BATCH = [
     _record(5),
     _record(5, wedding_date=None),
 ]
-COLUMNS = "external_id, " + ", ".join(f for f in ClientRecord.__struct_fields__ if f != "external_id") + ", version"
+COLUMNS = (
+    "external_id, "
+    + ", ".join(f for f in ClientRecord.__struct_fields__ if f not in ("external_id", "notes"))
+    + ", version"
+)  # notes become client_notes rows (jobs/import_notes.py), not a column
 
 
 def _rows(services: Services, sid: int) -> list[tuple[Any, ...]]:

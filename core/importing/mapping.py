@@ -4,22 +4,35 @@ Mapping the photographer confirms."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 
 import msgspec
 
 from core.importing.dates import DateOrder
 from core.importing.records import TARGET_FIELDS, RawRow
+from core.sources import FILE_SOURCES, REGISTRY
 
-PRESETS: tuple[str, ...] = ("csv", "honeybook", "lightblue", "vcard")
+# The presets a photographer can choose: one per file source (core.sources).
+PRESETS: tuple[str, ...] = FILE_SOURCES
+
+# Google Contacts joins several values in one cell ("a@x.com ::: b@y.com"); the first is the main one.
+MULTI_VALUE_SEPARATOR = " ::: "
 
 _POSSESSIVE = re.compile(r"['\u2019]s\b", re.IGNORECASE)
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
+# Letters that Unicode does not decompose into a base letter and an accent.
+_UNACCENTED = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th"})
 
 
 def header_key(header: str) -> str:
-    """Case-, space- and punctuation-insensitive key: "Bride's E-mail" -> "brideemail"."""
-    text = _POSSESSIVE.sub("", header.lower()).replace("#", " id ")
+    """Case-, accent-, space- and punctuation-insensitive key: "Bride's E-mail" -> "brideemail",
+    "Téléphone mobile" -> "telephonemobile"."""
+    text = header.lower()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text.translate(_UNACCENTED))
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = _POSSESSIVE.sub("", text).replace("#", " id ")
     # De-duplicated headers ("Email (2)") keep their number: "email2".
     return _NON_ALNUM.sub("", text)
 
@@ -121,52 +134,10 @@ _GENERIC: dict[str, tuple[str, ...]] = {
         "howdidyouhear", "howdidyoufindus", "heardabout", "howheard", "channel", "marketingsource",
         "leadchannel", "sourcename", "leadsourcename",
     ),
-}  # fmt: skip
-
-_PRESETS: dict[str, dict[str, tuple[str, ...]]] = {
-    "honeybook": {
-        # HoneyBook reports can pack a client as "Alex Smith (alex@example.com)".
-        "name_with_email": ("client", "clients", "clientname", "contact", "contacts", "primarycontact",
-                            "participants", "clientinfo"),
-        "wedding_date": ("projectdate", "eventdate"),
-        "inquiry_date": ("dateinquired", "inquirydate"),
-        "booking_date": ("bookingdate", "datebooked"),
-        "lead_source": ("leadsource", "source"),
-        "status": ("projectstage", "stage", "pipelinestage", "projectstatus", "status"),
-        "venue": ("projectlocation", "location", "venue"),
-        "external_id": ("projectid", "projectnumber"),
-    },
-    "lightblue": {
-        # Light Blue's CSV exports and its contact form API field names (ContactNameFirst...).
-        "partner1_first": ("clientfirstname", "contactfirstname", "contactnamefirst", "firstname"),
-        "partner1_last": ("clientsurname", "clientlastname", "contactsurname", "contactlastname",
-                          "contactnamelast", "surname", "lastname"),
-        "partner1_email": ("clientemail", "contactemail", "email", "emailaddress"),
-        "partner1_phone": ("clientmobile", "contactmobile", "contactphonemobile", "mobile",
-                           "contactphonehome", "clientphone", "phone"),
-        "partner2_first": ("partnerfirstname", "partnernamefirst", "partner2firstname"),
-        "partner2_last": ("partnersurname", "partnerlastname", "partnernamelast", "partner2surname"),
-        "partner2_email": ("partneremail", "partner2email"),
-        "partner2_phone": ("partnermobile", "partnerphone", "partner2mobile"),
-        "wedding_date": ("weddingdate", "shootdate", "date", "eventdate"),
-        "venue": ("venue", "shootvenue", "location", "shootlocation"),
-        "status": ("status", "shootstatus", "jobstatus"),
-        "external_id": ("jobreference", "shootreference", "reference", "referencenumber", "jobref", "id"),
-        "inquiry_date": ("enquirydate", "dateenquired", "enquiryreceived"),
-        "booking_date": ("bookeddate", "datebooked", "confirmeddate", "dateconfirmed", "bookingdate"),
-        "lead_source": ("source", "leadsource", "enquirysource", "howdidyouhear", "referredby"),
-    },
-    "vcard": {
-        "external_id": ("uid",),
-        "partner1_first": ("firstname",),
-        "partner1_last": ("lastname",),
-        # FN is often "Alex & Sam Smith" in a phone's contacts; couple parsing handles both.
-        "couple_name": ("fullname",),
-        "partner1_email": ("email",),
-        "partner1_phone": ("phone",),
-        "wedding_date": ("anniversary",),
-    },
-    "csv": {},
+    "notes": (
+        "notes", "note", "comments", "comment", "clientnotes", "additionalnotes", "additionalinfo",
+        "additionalinformation", "remarks",
+    ),
 }  # fmt: skip
 
 
@@ -174,7 +145,7 @@ def _ranked(table: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, int]]:
     ranked: dict[str, tuple[str, int]] = {}
     for target, keys in table.items():
         for rank, key in enumerate(keys):
-            ranked.setdefault(key, (target, rank))
+            ranked.setdefault(header_key(key), (target, rank))
     return ranked
 
 
@@ -185,22 +156,42 @@ def _generic_table() -> dict[str, tuple[str, int]]:
             for rank, word in enumerate(words):
                 for prefix in prefixes:
                     ranked.setdefault(prefix + word, (f"{person}_{field}", rank))
+    # Then the names each source's files use (localised Outlook, Google, 17hats…), in any upload.
+    for source in REGISTRY.values():
+        if not source.exclusive:
+            for key, found in _ranked(source.synonyms).items():
+                ranked.setdefault(key, found)
     return ranked
 
 
 _GENERIC_RANKED = _generic_table()
 # vCard rows always have the same keys, so generic guesses would only add wrong ones
 # (a card's second email is the same person's work address, not the partner's).
-_EXCLUSIVE_PRESETS = frozenset({"vcard"})
-_PRESET_RANKED = {name: _ranked(table) for name, table in _PRESETS.items()}
+_EXCLUSIVE_PRESETS = frozenset(key for key, source in REGISTRY.items() if source.exclusive)
+_PRESET_RANKED = {key: _ranked(source.preset) for key, source in REGISTRY.items() if source.is_file}
+_SIGNATURES = [(key, sig) for key, source in REGISTRY.items() for sig in source.signatures]
+
+
+def recognise(headers: list[str]) -> str | None:
+    """The source whose export these headers are (a Google Contacts file uploaded as "A spreadsheet"), if any:
+    the first source one of whose signatures is all there."""
+    keys = {header_key(h) for h in headers}
+    for key, signature in _SIGNATURES:
+        if signature <= keys:
+            return key
+    return None
 
 
 def suggest_mapping(headers: list[str], preset: str | None = None) -> dict[str, str]:
     """Suggest {source header: target field} from header names.
 
     Each target gets at most one column: the preset's own names win over generic synonyms,
-    then the better synonym, then the leftmost column. Unrecognised headers are left out.
+    then the better synonym, then the leftmost column. Unrecognised headers are left out, and so are headers
+    the preset knows to leave out. A plain spreadsheet whose headers are a known source's export gets that
+    source's preset.
     """
+    if preset in (None, "csv"):
+        preset = recognise(headers) or preset
     preset_table = _PRESET_RANKED.get(preset or "csv", {})
     generic = {} if preset in _EXCLUSIVE_PRESETS else _GENERIC_RANKED
     best: dict[str, tuple[tuple[int, int, int], str]] = {}
@@ -214,7 +205,7 @@ def suggest_mapping(headers: list[str], preset: str | None = None) -> dict[str, 
             score = (1, rank, column)
         else:
             continue
-        if target not in best or score < best[target][0]:
+        if target and (target not in best or score < best[target][0]):
             best[target] = (score, header)
     chosen = {header: target for target, (_, header) in best.items()}
     return {header: chosen[header] for header in headers if header in chosen}
@@ -252,7 +243,9 @@ class Mapping(msgspec.Struct, frozen=True):
 
         def apply(row: RawRow) -> dict[str, str]:
             values = row.values
-            return {target: value for source, target in pairs if (value := values.get(source)) and not value.isspace()}
+            out = {target: value for source, target in pairs if (value := values.get(source)) and not value.isspace()}
+            # One search per row, not one per cell: multi-value cells are rare outside Google's exports.
+            return _first_values(out) if MULTI_VALUE_SEPARATOR in "\n".join(out.values()) else out
 
         return apply
 
@@ -271,4 +264,17 @@ class Mapping(msgspec.Struct, frozen=True):
             if not value or value.isspace():
                 continue
             out[target] = f"{out[target]} {value}" if target in out else value
-        return out
+        return _first_values(out) if MULTI_VALUE_SEPARATOR in "\n".join(out.values()) else out
+
+
+def _first_values(fields: dict[str, str]) -> dict[str, str]:
+    """Google's "a@x.com ::: b@y.com" cells: the first value fills the field (the others are the same person's other
+    addresses or numbers); notes keep every value."""
+    out: dict[str, str] = {}
+    for target, value in fields.items():
+        if MULTI_VALUE_SEPARATOR in value:
+            parts = [part.strip() for part in value.split(MULTI_VALUE_SEPARATOR) if part.strip()]
+            value = "; ".join(parts) if target == "notes" else (parts[0] if parts else "")
+        if value:
+            out[target] = value
+    return out

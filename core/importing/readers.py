@@ -14,7 +14,9 @@ from typing import BinaryIO
 import msgspec
 
 from core.importing.decoding import open_text
+from core.importing.mapping import header_key
 from core.importing.records import ImportFileError, RawRow
+from core.sources import DERIVED
 
 DELIMITERS = ",\t;"
 EXTRA_KEY = "_extra"
@@ -25,6 +27,10 @@ EXTRA_KEY = "_extra"
 MAX_LINE_CHARS = 1024 * 1024
 
 _SEP_HINT = re.compile(r"^\s*sep=(.)\s*$", re.IGNORECASE)
+# Google's typed pairs of columns: "Event 1 - Type" (or "- Label") and "Event 1 - Value".
+_TYPED_PAIR = re.compile(r"^(.+?) (\d+) - (type|label|value)$", re.IGNORECASE)
+# Lines whose NUL characters were removed, kept to report (the count covers them all).
+NUL_LINES_KEPT = 5
 
 
 def _raise_field_size_limit() -> None:
@@ -98,19 +104,39 @@ def _dedupe_headers(cells: list[str]) -> list[str]:
     return headers
 
 
-def _bounded_lines(text: io.TextIOWrapper) -> Iterator[str]:
-    line_no = 0
-    while True:
-        line = text.readline(MAX_LINE_CHARS + 1)
-        if not line:
-            return
-        line_no += 1
-        if len(line) > MAX_LINE_CHARS:
-            raise ImportFileError(
-                f"Line {line_no} is over a million characters long, so this doesn't look like "
-                "a client list. Check the export and try again."
-            )
-        yield line
+class _Derivation:
+    """One core.sources.Derived column of this file: its (type column, value column) pairs, in order."""
+
+    __slots__ = ("header", "pairs", "types")
+
+    def __init__(self, header: str, pairs: list[tuple[str, str]], types: frozenset[str]) -> None:
+        self.header, self.pairs, self.types = header, pairs, types
+
+    def value(self, values: dict[str, str]) -> str:
+        for type_column, value_column in self.pairs:
+            value = values.get(value_column, "")
+            if value.strip() and header_key(values.get(type_column, "")) in self.types:
+                return value
+        return ""
+
+
+def _derivations(headers: list[str]) -> list[_Derivation]:
+    pairs: dict[tuple[str, str], dict[str, str]] = {}
+    for header in headers:
+        if match := _TYPED_PAIR.match(header):
+            kind, number, part = match.groups()
+            pairs.setdefault((kind.lower(), number), {})["value" if part.lower() == "value" else "type"] = header
+    found: list[_Derivation] = []
+    taken = {h.lower() for h in headers}
+    for derived in DERIVED:
+        columns = [
+            (both["type"], both["value"])
+            for (kind, _), both in sorted(pairs.items(), key=lambda item: int(item[0][1]))
+            if kind == derived.kind.lower() and len(both) == 2
+        ]
+        if columns and derived.header.lower() not in taken:
+            found.append(_Derivation(derived.header, columns, derived.types))
+    return found
 
 
 class TableReader:
@@ -121,7 +147,11 @@ class TableReader:
         self.delimiter = delimiter
         self._text = text
         dialect = type("_Sniffed", (_Dialect,), {"delimiter": delimiter})
-        lines = _bounded_lines(text)
+        # NUL characters (a broken export, a file stitched together) are removed wherever they are, and counted.
+        self.nul_chars = 0
+        self.nul_line_count = 0
+        self.nul_lines: list[int] = []
+        lines = self._bounded_lines(text)
         if skip_first:
             next(lines, None)
         self._reader = csv.reader(lines, dialect)
@@ -133,11 +163,45 @@ class TableReader:
             raise ImportFileError("This file looks empty.")
         self.header_line, header_cells = header
         self.headers: list[str] = _dedupe_headers(header_cells)
+        self._cell_headers = list(self.headers)  # the file's own columns; derived ones follow in ``headers``
+        self._derived = _derivations(self.headers)
+        self.headers.extend(d.header for d in self._derived)
         self._pending = self._next_record()
         if self._pending is None:
             raise ImportFileError(
                 "This file only has a header row and no clients in it. Check the export and try again."
             )
+
+    def _bounded_lines(self, text: io.TextIOWrapper) -> Iterator[str]:
+        line_no = 0
+        while True:
+            line = text.readline(MAX_LINE_CHARS + 1)
+            if not line:
+                return
+            line_no += 1
+            if len(line) > MAX_LINE_CHARS:
+                raise ImportFileError(
+                    f"Line {line_no} is over a million characters long, so this doesn't look like "
+                    "a client list. Check the export and try again."
+                )
+            if "\x00" in line:
+                self.nul_chars += line.count("\x00")
+                self.nul_line_count += 1
+                if len(self.nul_lines) < NUL_LINES_KEPT:
+                    self.nul_lines.append(line_no)
+                line = line.replace("\x00", "")
+            yield line
+
+    def nul_notice(self) -> str | None:
+        """What the photographer is told about NUL characters removed so far, if any."""
+        if not self.nul_chars:
+            return None
+        lines = ", ".join(str(n) for n in self.nul_lines) + (" …" if self.nul_line_count > len(self.nul_lines) else "")
+        noun = "character" if self.nul_chars == 1 else "characters"
+        return (
+            f"We removed {self.nul_chars:,} invisible NUL {noun} (a sign of a damaged export) "
+            f"from line{'s' if self.nul_line_count > 1 else ''} {lines}; the rest of each line was imported."
+        )
 
     def _next_record(self) -> tuple[int, list[str]] | None:
         """Next non-blank record with the physical line it starts on."""
@@ -160,7 +224,7 @@ class TableReader:
                 return start, cells
 
     def _to_row(self, line: int, cells: list[str]) -> RawRow:
-        headers = self.headers
+        headers = self._cell_headers
         width = len(headers)
         if len(cells) < width:
             cells = cells + [""] * (width - len(cells))
@@ -169,6 +233,8 @@ class TableReader:
             extra = [cell for cell in cells[width:] if cell.strip()]
             if extra:
                 values[EXTRA_KEY] = " | ".join(extra)
+        for derived in self._derived:
+            values[derived.header] = derived.value(values)
         return RawRow(line=line, values=values)
 
     def __iter__(self) -> TableReader:

@@ -60,6 +60,8 @@ class ClientRecord(msgspec.Struct, frozen=True, array_like=True):
     inquiry_date: datetime.date | None
     booking_date: datetime.date | None
     import_digest: bytes | None = None  # of the raw row it was cleaned from (core.importing.digest)
+    # A Notes column: becomes a note on the client when the import creates it (not a column of ``clients``).
+    notes: str | None = None
 
 
 class Unchanged(msgspec.Struct, frozen=True):
@@ -116,4 +118,5 @@ FIELD_LABELS: dict[str, str] = {
     "lead_source": "lead source",
     "inquiry_date": "inquiry date",
     "booking_date": "booking date",
+    "notes": "notes",
 }

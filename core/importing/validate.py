@@ -274,6 +274,7 @@ def _build(fields: dict[str, str], ctx: NormaliseContext, digest: bytes | None) 
         inquiry_date=inquiry_date,
         booking_date=booking_date,
         import_digest=digest,
+        notes=clean_optional(fields.get("notes")),
     )
 
 

@@ -36,6 +36,7 @@ def test_generic_synonyms() -> None:
         "Date Inquired": "inquiry_date",
         "Date Booked": "booking_date",
         "How did you hear about us?": "lead_source",
+        "Notes": "notes",
     }
 
 

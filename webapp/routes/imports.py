@@ -13,6 +13,7 @@ from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 
 from core import job_lifecycle as lifecycle
+from core import sources
 from core.db.pool import tenant
 from core.importing.mapping import PRESETS, Mapping
 from core.importing.records import FIELD_LABELS, RECORD_FIELDS, ImportFileError
@@ -27,10 +28,7 @@ from webapp.rendering import page
 from webapp.state import resources
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-PRESET_LABELS = {
-    "csv": "A spreadsheet (CSV or tab-separated)", "honeybook": "A HoneyBook export",
-    "lightblue": "A Light Blue export", "vcard": "Phone contacts (.vcf)",
-}  # fmt: skip
+PRESET_LABELS = sources.UPLOAD_LABELS
 TARGET_CHOICES = [
     ("", "Don't import"),
     *[(f, FIELD_LABELS.get(f, f).capitalize()) for f in RECORD_FIELDS],
