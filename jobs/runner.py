@@ -28,6 +28,7 @@ from core.importing.records import ClientRecord, ImportFileError, RowError, Unch
 from core.job_lifecycle import BatchCounts
 from core.progress import ProgressEvent
 from core.providers.errors import ProviderError
+from jobs.import_notes import add_import_notes
 from jobs.sources import Batch, RowCapReached, UploadStream, file_batches, max_file_rows
 from jobs.upsert import SourceWriter, stored_digests
 
@@ -155,6 +156,8 @@ def _write(
         with tenant_sync(pool, job.supplier_id) as conn:
             connected.set()
             counts = writer.write(conn, records) + unchanged
+            if counts.created:
+                add_import_notes(conn, job.supplier_id, job.source, records)
             if ahead is not None:
                 ahead.future.result()  # raises if it failed: this batch then rolls back too
             if batch.cursor is not None and job.integration_id is not None:
