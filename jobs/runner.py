@@ -227,13 +227,16 @@ def run_batches(
 def summary(pool: ConnectionPool, job: store.JobRow) -> str:
     with tenant_sync(pool, job.supplier_id) as conn:
         row = conn.execute(
-            "SELECT created_count, updated_count, unchanged_count, failed_count FROM sync_jobs WHERE id = %s",
+            "SELECT created_count, updated_count, unchanged_count, failed_count, checkpoint"
+            " FROM sync_jobs WHERE id = %s",
             [job.id],
         ).fetchone()
     assert row is not None
-    created, updated, unchanged, failed = row
+    created, updated, unchanged, failed, checkpoint = row
     text = f"Done: {created:,} new, {updated:,} updated, {unchanged:,} unchanged"
-    return text + (f", {failed:,} rows need fixing." if failed else ".")
+    text += f", {failed:,} rows need fixing." if failed else "."
+    notice = checkpoint.get("notice") if isinstance(checkpoint, dict) else None
+    return f"{text} {notice}" if isinstance(notice, str) else text
 
 
 def _committed_rows(pool: ConnectionPool, job: store.JobRow) -> int:
