@@ -240,12 +240,15 @@ class Mapping(msgspec.Struct, frozen=True):
         pairs = [(source, target) for source, target in self.columns.items() if target]
         if len({target for _, target in pairs}) < len(pairs):
             return self.apply
+        dated_bookings = any(target == "booking_date" for _, target in pairs)
 
         def apply(row: RawRow) -> dict[str, str]:
             values = row.values
             out = {target: value for source, target in pairs if (value := values.get(source)) and not value.isspace()}
             # One search per row, not one per cell: multi-value cells are rare outside Google's exports.
-            return _first_values(out) if MULTI_VALUE_SEPARATOR in "\n".join(out.values()) else out
+            if MULTI_VALUE_SEPARATOR in "\n".join(out.values()):
+                out = _first_values(out)
+            return _booked_when_dated(out) if dated_bookings else out
 
         return apply
 
@@ -264,7 +267,20 @@ class Mapping(msgspec.Struct, frozen=True):
             if not value or value.isspace():
                 continue
             out[target] = f"{out[target]} {value}" if target in out else value
-        return _first_values(out) if MULTI_VALUE_SEPARATOR in "\n".join(out.values()) else out
+        if MULTI_VALUE_SEPARATOR in "\n".join(out.values()):
+            out = _first_values(out)
+        return _booked_when_dated(out)
+
+
+_DIGIT = re.compile(r"\d")
+
+
+def _booked_when_dated(fields: dict[str, str]) -> dict[str, str]:
+    """A row with a booking date and no status is a booked client (HoneyBook's "Booked Client" report has no status
+    column); a status the file gives wins, and "TBD" is no date."""
+    if "status" not in fields and (booked := fields.get("booking_date")) and _DIGIT.search(booked):
+        fields["status"] = "booked"
+    return fields
 
 
 def _first_values(fields: dict[str, str]) -> dict[str, str]:

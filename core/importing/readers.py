@@ -16,7 +16,7 @@ import msgspec
 from core.importing.decoding import open_text
 from core.importing.mapping import header_key
 from core.importing.records import ImportFileError, RawRow
-from core.sources import DERIVED
+from core.sources import DERIVED, GROUPINGS, Grouping
 
 DELIMITERS = ",\t;"
 EXTRA_KEY = "_extra"
@@ -139,6 +139,50 @@ def _derivations(headers: list[str]) -> list[_Derivation]:
     return found
 
 
+class _Grouper:
+    """A core.sources.Grouping that this file's headers have: which columns say "same project", whose person."""
+
+    __slots__ = ("keys", "partner", "person")
+
+    def __init__(self, keys: list[str], person: list[str], partner: tuple[str, ...]) -> None:
+        self.keys, self.person, self.partner = keys, person, partner
+
+    @classmethod
+    def find(cls, headers: list[str]) -> _Grouper | None:
+        by_key: dict[str, str] = {}
+        for header in headers:
+            by_key.setdefault(header_key(header), header)
+        lowered = {h.lower() for h in headers}
+        for grouping in GROUPINGS:
+            if cls._fits(grouping, by_key, lowered):
+                return cls([by_key[k] for k in grouping.keys], [by_key[k] for k in grouping.person], grouping.partner)
+        return None
+
+    @staticmethod
+    def _fits(grouping: Grouping, by_key: dict[str, str], lowered: set[str]) -> bool:
+        return (
+            all(k in by_key for k in grouping.keys + grouping.person)
+            and not any(h.lower() in lowered for h in grouping.partner)
+            and not any(header_key(h) in by_key for h in grouping.partner)
+        )
+
+    def project(self, row: RawRow) -> tuple[str, ...] | None:
+        key = tuple(row.values.get(k, "").strip().casefold() for k in self.keys)
+        return key if key[0] else None
+
+    def merge(self, first: RawRow, second: RawRow) -> RawRow | None:
+        """The couple of two rows of one project, or None when they are not two people of one project."""
+        project = self.project(first)
+        if project is None or project != self.project(second) or first.values.get(self.partner[0]):
+            return None
+        values = dict(first.values)
+        theirs = [second.values.get(column, "") for column in self.person]
+        mine = [first.values.get(column, "") for column in self.person]
+        if [v.strip().casefold() for v in theirs] != [v.strip().casefold() for v in mine]:  # not the same row twice
+            values.update(zip(self.partner, theirs, strict=True))
+        return RawRow(line=first.line, values=values)
+
+
 class TableReader:
     """Iterates RawRow objects of a delimited file; `headers` are trimmed and unique."""
 
@@ -166,6 +210,11 @@ class TableReader:
         self._cell_headers = list(self.headers)  # the file's own columns; derived ones follow in ``headers``
         self._derived = _derivations(self.headers)
         self.headers.extend(d.header for d in self._derived)
+        self._grouper = _Grouper.find(self.headers)
+        if self._grouper is not None:
+            self.headers.extend(self._grouper.partner)
+        self._held: RawRow | None = None  # a row read to see whether it belongs with the one before
+        self._held_error: ImportFileError | None = None
         self._pending = self._next_record()
         if self._pending is None:
             raise ImportFileError(
@@ -241,6 +290,27 @@ class TableReader:
         return self
 
     def __next__(self) -> RawRow:
+        if self._grouper is None:
+            return self._next_row()
+        if self._held_error is not None:
+            error, self._held_error = self._held_error, None
+            raise error
+        row = self._held if self._held is not None else self._next_row()
+        self._held = None
+        try:
+            following = self._next_row()
+        except StopIteration:
+            return row
+        except ImportFileError as exc:  # this row is whole: it goes first, the broken one after
+            self._held_error = exc
+            return row
+        merged = self._grouper.merge(row, following)
+        if merged is not None:
+            return merged
+        self._held = following
+        return row
+
+    def _next_row(self) -> RawRow:
         # Rows are read one at a time, so rows before a broken one reach the caller before
         # the ImportFileError does.
         if self._pending is not None:

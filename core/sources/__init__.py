@@ -20,7 +20,7 @@ from core.sources import (
     tave,
     vcard,
 )
-from core.sources.base import Derived, Source
+from core.sources.base import Derived, Grouping, Source
 
 REGISTRY: dict[str, Source] = {
     s.key: s
@@ -53,6 +53,7 @@ VCARD_SUFFIXES: tuple[str, ...] = tuple(
     suffix for s in REGISTRY.values() if s.file_format == "vcard" for suffix in s.suffixes
 )
 DERIVED: tuple[Derived, ...] = tuple(d for s in REGISTRY.values() for d in s.derived)
+GROUPINGS: tuple[Grouping, ...] = tuple(s.grouping for s in REGISTRY.values() if s.grouping is not None)
 
 
 def file_format(filename: str, source: str | None) -> str:
@@ -67,6 +68,7 @@ __all__ = [
     "DERIVED",
     "FILES_NAMES",
     "FILE_SOURCES",
+    "GROUPINGS",
     "JOB_SOURCES",
     "REGISTRY",
     "SOURCE_KEYS",
@@ -74,6 +76,7 @@ __all__ = [
     "UPLOAD_LABELS",
     "VCARD_SUFFIXES",
     "Derived",
+    "Grouping",
     "Source",
     "file_format",
 ]

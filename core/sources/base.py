@@ -27,6 +27,16 @@ class Derived(msgspec.Struct, frozen=True):
     types: frozenset[str]
 
 
+class Grouping(msgspec.Struct, frozen=True):
+    """Reports with one row per person in a project (HoneyBook's "Booked Client"): two rows in a row with the same
+    ``keys`` (header keys, the first non-empty) are one couple, the second row's ``person`` columns becoming the
+    ``partner`` columns added to the file. A third person in the same project stays a client of their own."""
+
+    keys: tuple[str, ...]
+    person: tuple[str, ...]  # header keys: first name, last name, email
+    partner: tuple[str, ...]  # headers added for the second person, in the same order
+
+
 class Source(msgspec.Struct, frozen=True):
     """One place clients come from.
 
@@ -48,6 +58,7 @@ class Source(msgspec.Struct, frozen=True):
     exclusive: bool = False  # only the preset's names apply (vCard rows always have the same keys)
     signatures: tuple[frozenset[str], ...] = ()
     derived: tuple[Derived, ...] = ()
+    grouping: Grouping | None = None
     crm: bool = False  # has a CRM integration with an API (Tave, Light Blue)
 
     @property

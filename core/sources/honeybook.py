@@ -4,7 +4,9 @@ contacts HoneyBook posts to our webhook through Zapier."""
 
 from __future__ import annotations
 
-from core.sources.base import TABLE_SUFFIXES, Source
+from core.sources.base import TABLE_SUFFIXES, Grouping, Source
+
+PARTNER_HEADERS = ("Partner First Name", "Partner Last Name", "Partner Email")
 
 SOURCE = Source(
     key="honeybook",
@@ -32,6 +34,12 @@ SOURCE = Source(
         "external_id": ("projectid", "projectnumber"),
         "": ("projectname", "projecttype", "totalbookedvalue", "totalpaid", "transactiondate"),
     },
+    # The Booked Client report: one row per person in a project, the couple's two rows one after the other.
+    grouping=Grouping(
+        keys=("projectname", "projectdate", "projectcreationdate"),
+        person=("firstname", "lastname", "email"),
+        partner=PARTNER_HEADERS,
+    ),
     signatures=(
         frozenset({"projectname", "projectdate", "bookeddate", "totalbookedvalue"}),
         frozenset({"projectname", "projectcreationdate"}),
