@@ -23,7 +23,7 @@ SOURCE = Source(
         "partner1_email": (
             "emailadresse", "adressedemessagerie", "adresseemail", "adressecourriel", "courriel",
             "direcciondecorreoelectronico", "correoelectronico", "correo", "indirizzodipostaelettronica",
-            "indirizzoemail", "postaelettronica", "emailadres",
+            "indirizzopostaelettronica", "indirizzoemail", "postaelettronica", "emailadres",
         ),
         "partner1_phone": (
             "mobiltelefon", "handy", "handynummer", "mobilnummer", "telephonemobile", "telmobile", "portable",
@@ -53,7 +53,9 @@ SOURCE = Source(
         "wedding_date": ("anniversary", "jahrestag", "hochzeitsdatum", "aniversario", "anniversario", "jubileum"),
         "notes": ("notes", "notizen", "notas", "note", "notities"),
         # An Outlook contact's Location is an office, its Categories and Birthday are not the wedding's.
-        "": ("location", "ort", "categories", "kategorien", "birthday", "geburtstag", "email2address",
+        # "Other Phone" is the same person's, not a partner's.
+        "": ("location", "ort", "categories", "kategorien", "birthday", "geburtstag", "otherphone",
+             "weiterestelefon", "email2address",
              "email3address", "email2adresse", "email3adresse"),
     },
     signatures=(

@@ -21,8 +21,9 @@ SOURCE = Source(
         "partner1_phone": ("primaryphonenumber", "primaryphone", "mobilephone", "phone"),
         "lead_source": ("referredby", "leadsource", "source"),
         "wedding_date": ("projectdate", "eventdate", "startdate"),
-        "status": ("projectstatus", "status", "contacttype"),
-        "": ("company", "secondaryemailaddress", "secondaryphonenumber"),
+        "status": ("projectstatus", "status"),
+        # A contact type says lead, client or vendor: not where a couple is in the pipeline.
+        "": ("company", "contacttype", "secondaryemailaddress", "secondaryphonenumber"),
     },
     signatures=(frozenset({"primaryemailaddress"}), frozenset({"primaryphonenumber", "referredby"})),
 )

@@ -138,3 +138,26 @@ def test_mapping_round_trips_as_json() -> None:
     decoded = msgspec.json.decode(msgspec.json.encode(mapping), type=Mapping)
     assert decoded == mapping
     assert decoded.default_region == "US"
+
+
+def test_header_keys_ignore_accents() -> None:
+    assert header_key("Téléphone mobile") == "telephonemobile"
+    assert header_key("Straße privat") == "strasseprivat"
+    assert header_key("Dirección de correo electrónico") == "direcciondecorreoelectronico"
+    assert header_key("E-Mail-Adresse") == "emailadresse"
+
+
+def test_google_multi_value_cells_keep_their_first_value() -> None:
+    mapping = Mapping(columns={"E-mail 1 - Value": "partner1_email", "Notes": "notes", "Name": "partner1_name"})
+    row = RawRow(2, {"E-mail 1 - Value": "a@example.com ::: b@example.com", "Notes": "one ::: two", "Name": "Al"})
+    expected = {"partner1_email": "a@example.com", "notes": "one; two", "partner1_name": "Al"}
+    assert mapping.applier()(row) == expected
+    assert mapping.apply(row) == expected
+
+
+def test_a_booking_date_without_a_status_means_booked() -> None:
+    mapping = Mapping(columns={"Name": "partner1_name", "Booked Date": "booking_date", "Stage": "status"})
+    assert mapping.applier()(RawRow(2, {"Name": "Al", "Booked Date": "2025-02-01"}))["status"] == "booked"
+    assert "status" not in mapping.applier()(RawRow(2, {"Name": "Al", "Booked Date": "TBD"}))
+    given = RawRow(2, {"Name": "Al", "Booked Date": "2025-02-01", "Stage": "Lead"})
+    assert mapping.applier()(given)["status"] == "Lead"
