@@ -197,3 +197,24 @@ def test_connect_tave_and_import_everything(
         assert created
         assert count == (int(created.group(1)),)
         assert count[0] > 0
+
+
+def test_the_upload_form_offers_every_file_source_and_the_preview_says_what_was_fixed(account: Account) -> None:
+    from core.sources import UPLOAD_LABELS
+
+    form = account.client.get("/imports/new").text
+    for key, label in UPLOAD_LABELS.items():
+        assert f'value="{key}"' in form
+        assert label in form
+    google = (
+        "Name,Given Name,Family Name,Notes,E-mail 1 - Type,E-mail 1 - Value,Event 1 - Type,Event 1 - Value\r\n"
+        "Olivia Bennett,Olivia,Bennett,Met at a fair,* Home,olivia@example.com ::: liv@example.com,Anniversary,"
+        "2027-06-12\r\n"
+        "Tom Pr\x00ice,Tom,Price,,* Home,tom@example.com,,\r\n"
+    )
+    location = _upload(account, google.encode(), "contacts.csv")  # chosen as a plain spreadsheet
+    text = account.client.get(location).text
+    assert "olivia@example.com" in text
+    assert "liv@example.com" not in text.split("First rows as they will be saved")[1]
+    assert 'value="notes" selected' in text  # the Notes column is mapped, and Notes is in the field list
+    assert "We removed 1 invisible NUL character (a sign of a damaged export) from line 3" in text
