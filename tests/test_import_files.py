@@ -378,7 +378,7 @@ def test_google_contacts_notes_land_once(imports: ImportEnv, tmp_path: Path) -> 
     )  # fmt: skip
     assert (rows["Olivia"]["partner2_first"], rows["Olivia"]["wedding_date"]) == ("James", dt.date(2027, 6, 12))
     expected = [
-        ("Aoife", "Ceremony in Irish; Reception in English"),
+        ("Aoife", "Ceremony in Irish, reception in English"),
         ("Olivia", "Met at the Bristol wedding fair. Wants a second shooter."),
     ]
     assert _notes(imports, sid) == expected

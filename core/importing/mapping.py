@@ -240,15 +240,18 @@ class Mapping(msgspec.Struct, frozen=True):
         pairs = [(source, target) for source, target in self.columns.items() if target]
         if len({target for _, target in pairs}) < len(pairs):
             return self.apply
+        # Decided once per file, so a file with neither costs two tests of a local a row.
+        multi = tuple(target for source, target in pairs if _MULTI_VALUE_COLUMN.search(source))
         dated_bookings = any(target == "booking_date" for _, target in pairs)
 
         def apply(row: RawRow) -> dict[str, str]:
             values = row.values
             out = {target: value for source, target in pairs if (value := values.get(source)) and not value.isspace()}
-            # One search per row, not one per cell: multi-value cells are rare outside Google's exports.
-            if MULTI_VALUE_SEPARATOR in "\n".join(out.values()):
-                out = _first_values(out)
-            return _booked_when_dated(out) if dated_bookings else out
+            if multi:
+                _first_values(out, multi)
+            if dated_bookings and "status" not in out:
+                _booked_when_dated(out)
+            return out
 
         return apply
 
@@ -267,30 +270,34 @@ class Mapping(msgspec.Struct, frozen=True):
             if not value or value.isspace():
                 continue
             out[target] = f"{out[target]} {value}" if target in out else value
-        if MULTI_VALUE_SEPARATOR in "\n".join(out.values()):
-            out = _first_values(out)
-        return _booked_when_dated(out)
+        multi = tuple(t for source, t in self.columns.items() if t and _MULTI_VALUE_COLUMN.search(source))
+        if multi:
+            _first_values(out, multi)
+        if "status" not in out:
+            _booked_when_dated(out)
+        return out
 
 
 _DIGIT = re.compile(r"\d")
+# Google's columns that may hold several values: "E-mail 1 - Value", "Phone 2 - Value", "Website 1 - Value".
+_MULTI_VALUE_COLUMN = re.compile(r" \d+ - Value$", re.IGNORECASE)
 
 
-def _booked_when_dated(fields: dict[str, str]) -> dict[str, str]:
+def _booked_when_dated(fields: dict[str, str]) -> None:
     """A row with a booking date and no status is a booked client (HoneyBook's "Booked Client" report has no status
     column); a status the file gives wins, and "TBD" is no date."""
     if "status" not in fields and (booked := fields.get("booking_date")) and _DIGIT.search(booked):
         fields["status"] = "booked"
-    return fields
 
 
-def _first_values(fields: dict[str, str]) -> dict[str, str]:
-    """Google's "a@x.com ::: b@y.com" cells: the first value fills the field (the others are the same person's other
-    addresses or numbers); notes keep every value."""
-    out: dict[str, str] = {}
-    for target, value in fields.items():
-        if MULTI_VALUE_SEPARATOR in value:
+def _first_values(fields: dict[str, str], targets: tuple[str, ...]) -> None:
+    """Google's "a@x.com ::: b@y.com" cells, in place: the first value fills the field (the others are the same
+    person's other addresses or numbers; notes keep every value)."""
+    for target in targets:
+        value = fields.get(target)
+        if value and MULTI_VALUE_SEPARATOR in value:
             parts = [part.strip() for part in value.split(MULTI_VALUE_SEPARATOR) if part.strip()]
-            value = "; ".join(parts) if target == "notes" else (parts[0] if parts else "")
-        if value:
-            out[target] = value
-    return out
+            if not parts:
+                del fields[target]
+            else:
+                fields[target] = "; ".join(parts) if target == "notes" else parts[0]

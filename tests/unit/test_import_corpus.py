@@ -50,14 +50,14 @@ def run(name: str, region: str, preset: str | None = None) -> tuple[list[dict[st
 CASES: dict[str, tuple[str, str | None, list[dict[str, Any]]]] = {
     # file: (studio's region, source recognised from the headers, clients)
     "google_contacts.csv": ("GB", "google", [
-        # " ::: " cells: the first email and phone are the client's; both notes are kept. The Event typed
+        # " ::: " cells: the first email and phone are the client's. The Event typed
         # Anniversary is the wedding (not the Birthday before it), the Relation typed Spouse the partner.
         client(partner1_first="Olivia", partner1_last="Bennett", partner1_email="olivia.bennett@example.com",
                partner1_phone="+447700900461", partner2_first="James", partner2_last="Carter",
                wedding_date=D(2027, 6, 12), notes="Met at the Bristol wedding fair. Wants a second shooter."),
         client(partner1_first="Aoife", partner1_last="Byrne", partner1_email="aoife.byrne@example.ie",
                partner1_phone="+353871234567", wedding_date=D(2027, 8, 21),
-               notes="Ceremony in Irish; Reception in English"),
+               notes="Ceremony in Irish, reception in English"),
         client(partner1_first="Tom", partner1_last="Price", partner1_phone="+447700900789"),
     ]),
     "google_contacts_new.csv": ("GB", "google", [

@@ -148,9 +148,11 @@ def test_header_keys_ignore_accents() -> None:
 
 
 def test_google_multi_value_cells_keep_their_first_value() -> None:
-    mapping = Mapping(columns={"E-mail 1 - Value": "partner1_email", "Notes": "notes", "Name": "partner1_name"})
-    row = RawRow(2, {"E-mail 1 - Value": "a@example.com ::: b@example.com", "Notes": "one ::: two", "Name": "Al"})
-    expected = {"partner1_email": "a@example.com", "notes": "one; two", "partner1_name": "Al"}
+    columns = {"E-mail 1 - Value": "partner1_email", "Notes": "notes", "Phone 1 - Value": "partner1_phone"}
+    mapping = Mapping(columns=columns)
+    row = RawRow(2, {"E-mail 1 - Value": "a@example.com ::: b@example.com", "Notes": "x ::: y", "Phone 1 - Value": "1"})
+    # Only Google's "- Value" columns hold several values; other text is kept as written.
+    expected = {"partner1_email": "a@example.com", "notes": "x ::: y", "partner1_phone": "1"}
     assert mapping.applier()(row) == expected
     assert mapping.apply(row) == expected
 
