@@ -360,7 +360,7 @@ def test_a_german_outlook_export_through_the_worker(imports: ImportEnv, tmp_path
     ]  # fmt: skip
     assert got == [
         ("Jürgen", "Groß", "juergen.gross@example.de", "+491712345678", "Lena", "Weiß", dt.date(2027, 6, 14), "csv"),
-        ("Zoë", "Schäfer", "zoe.schaefer@example.de", None, "", "", None, "csv"),
+        ("Zoë", "Schäfer", "zoe.schaefer@example.de", "+49309876543", "", "", None, "csv"),
     ]
     assert _notes(imports, sid) == [("Jürgen", "Trauung im Schloss Nymphenburg")]
 

@@ -182,19 +182,14 @@ def recognise(headers: list[str]) -> str | None:
     return None
 
 
-def suggest_mapping(headers: list[str], preset: str | None = None) -> dict[str, str]:
-    """Suggest {source header: target field} from header names.
-
-    Each target gets at most one column: the preset's own names win over generic synonyms,
-    then the better synonym, then the leftmost column. Unrecognised headers are left out, and so are headers
-    the preset knows to leave out. A plain spreadsheet whose headers are a known source's export gets that
-    source's preset.
-    """
+def _candidates(headers: list[str], preset: str | None) -> dict[str, list[str]]:
+    """Every column each target could come from, best first: the preset's own names before generic synonyms,
+    then the better synonym, then the leftmost column. Headers the preset leaves out are not candidates."""
     if preset in (None, "csv"):
         preset = recognise(headers) or preset
     preset_table = _PRESET_RANKED.get(preset or "csv", {})
     generic = {} if preset in _EXCLUSIVE_PRESETS else _GENERIC_RANKED
-    best: dict[str, tuple[tuple[int, int, int], str]] = {}
+    found: dict[str, list[tuple[tuple[int, int, int], str]]] = {}
     for column, header in enumerate(headers):
         key = header_key(header)
         if key in preset_table:
@@ -205,10 +200,38 @@ def suggest_mapping(headers: list[str], preset: str | None = None) -> dict[str, 
             score = (1, rank, column)
         else:
             continue
-        if target and (target not in best or score < best[target][0]):
-            best[target] = (score, header)
-    chosen = {header: target for target, (_, header) in best.items()}
+        if target:
+            found.setdefault(target, []).append((score, header))
+    return {target: [header for _, header in sorted(scored)] for target, scored in found.items()}
+
+
+def suggest_mapping(headers: list[str], preset: str | None = None) -> dict[str, str]:
+    """Suggest {source header: target field} from header names.
+
+    Each target gets at most one column, its best candidate (_candidates). Unrecognised headers are left out, and
+    so are headers the preset knows to leave out. A plain spreadsheet whose headers are a known source's export
+    gets that source's preset.
+    """
+    chosen = {columns[0]: target for target, columns in _candidates(headers, preset).items()}
     return {header: chosen[header] for header in headers if header in chosen}
+
+
+# Targets that take the next filled column when theirs is empty in a row: an Outlook contact has a mobile, a
+# primary or a home phone, and a careful person types whichever there is.
+FALLBACK_TARGETS = frozenset({"partner1_phone", "partner1_email", "partner2_phone", "partner2_email"})
+
+
+def suggest_fallbacks(headers: list[str], columns: dict[str, str], preset: str | None = None) -> dict[str, list[str]]:
+    """For each of ``columns``' targets in FALLBACK_TARGETS, the other columns that could fill it, best first
+    (never a column ``columns`` already maps)."""
+    wanted = {target for target in columns.values() if target in FALLBACK_TARGETS}
+    fallbacks: dict[str, list[str]] = {}
+    for target, candidates in _candidates(headers, preset).items():
+        if target in wanted:
+            spare = [header for header in candidates if header not in columns]
+            if spare:
+                fallbacks[target] = spare
+    return fallbacks
 
 
 class Mapping(msgspec.Struct, frozen=True):
@@ -222,17 +245,63 @@ class Mapping(msgspec.Struct, frozen=True):
     columns: dict[str, str]
     date_order: DateOrder | None = None
     default_region: str = "GB"
+    # target -> more source columns, best first, for a row whose mapped column for it is empty.
+    fallbacks: dict[str, list[str]] = {}
 
     def __post_init__(self) -> None:
-        unknown = sorted({t for t in self.columns.values() if t and t not in TARGET_FIELDS})
+        unknown = sorted({t for t in (*self.columns.values(), *self.fallbacks) if t and t not in TARGET_FIELDS})
         if unknown:
             raise ValueError(f"unknown target field(s): {', '.join(unknown)}")
         if not (len(self.default_region) == 2 and self.default_region.isalpha()):
             raise ValueError("default_region must be a two-letter country code such as 'GB'")
 
+    def target_of(self, header: str) -> str:
+        """The field a column fills, as the mapping form shows it: a fallback column shows its field too."""
+        if target := self.columns.get(header):
+            return target
+        return next((target for target, spare in self.fallbacks.items() if header in spare), "")
+
+    def choices(self) -> dict[str, str]:
+        """{column: field} as the form shows it, fallback columns included: what ``from_choices`` reads back."""
+        return {**self.columns, **{h: target for target, spare in self.fallbacks.items() for h in spare}}
+
+    @classmethod
+    def from_choices(
+        cls,
+        chosen: dict[str, str],
+        headers: list[str],
+        preset: str | None = None,
+        default_region: str = "GB",
+        date_order: DateOrder | None = None,
+    ) -> Mapping:
+        """The mapping the photographer chose on the form ({column: field}). Several columns chosen for one of the
+        FALLBACK_TARGETS mean "whichever is filled", best first (as suggested, then leftmost); the other fields
+        join their columns in order ("Address 1", "Address 2")."""
+        ranked = _candidates(headers, preset)
+        columns: dict[str, str] = {}
+        fallbacks: dict[str, list[str]] = {}
+        by_target: dict[str, list[str]] = {}
+        for header, target in chosen.items():
+            if target in FALLBACK_TARGETS:
+                by_target.setdefault(target, []).append(header)
+            elif target:
+                columns[header] = target
+        for target, sources in by_target.items():
+            order = ranked.get(target, [])
+            best_first = sorted(sources, key=lambda h: order.index(h) if h in order else len(order))
+            columns[best_first[0]] = target
+            if len(best_first) > 1:
+                fallbacks[target] = best_first[1:]
+        return cls(columns=columns, date_order=date_order, default_region=default_region, fallbacks=fallbacks)
+
     @classmethod
     def suggest(cls, headers: list[str], preset: str | None = None, default_region: str = "GB") -> Mapping:
-        return cls(columns=suggest_mapping(headers, preset), default_region=default_region.upper())
+        columns = suggest_mapping(headers, preset)
+        return cls(
+            columns=columns,
+            default_region=default_region.upper(),
+            fallbacks=suggest_fallbacks(headers, columns, preset),
+        )
 
     def applier(self) -> Callable[[RawRow], dict[str, str]]:
         """``apply`` for a whole file: the column list is read once, and when each target has one column
@@ -243,10 +312,13 @@ class Mapping(msgspec.Struct, frozen=True):
         # Decided once per file, so a file with neither costs two tests of a local a row.
         multi = tuple(target for source, target in pairs if _MULTI_VALUE_COLUMN.search(source))
         dated_bookings = any(target == "booking_date" for _, target in pairs)
+        fallbacks = list(self.fallbacks.items())
 
         def apply(row: RawRow) -> dict[str, str]:
             values = row.values
             out = {target: value for source, target in pairs if (value := values.get(source)) and not value.isspace()}
+            if fallbacks:
+                _fall_back(out, values, fallbacks)
             if multi:
                 _first_values(out, multi)
             if dated_bookings and "status" not in out:
@@ -270,6 +342,8 @@ class Mapping(msgspec.Struct, frozen=True):
             if not value or value.isspace():
                 continue
             out[target] = f"{out[target]} {value}" if target in out else value
+        if self.fallbacks:
+            _fall_back(out, values, list(self.fallbacks.items()))
         multi = tuple(t for source, t in self.columns.items() if t and _MULTI_VALUE_COLUMN.search(source))
         if multi:
             _first_values(out, multi)
@@ -281,6 +355,16 @@ class Mapping(msgspec.Struct, frozen=True):
 _DIGIT = re.compile(r"\d")
 # Google's columns that may hold several values: "E-mail 1 - Value", "Phone 2 - Value", "Website 1 - Value".
 _MULTI_VALUE_COLUMN = re.compile(r" \d+ - Value$", re.IGNORECASE)
+
+
+def _fall_back(out: dict[str, str], values: dict[str, str], fallbacks: list[tuple[str, list[str]]]) -> None:
+    for target, sources in fallbacks:
+        if target not in out:
+            for source in sources:
+                value = values.get(source)
+                if value and not value.isspace():
+                    out[target] = value
+                    break
 
 
 def _booked_when_dated(fields: dict[str, str]) -> None:

@@ -72,7 +72,9 @@ CASES: dict[str, tuple[str, str | None, list[dict[str, Any]]]] = {
         client(partner1_first="Grace", partner1_last="O'Connell", partner1_email="grace.oconnell@example.co.uk",
                partner1_phone="+447700900321", partner2_first="Daniel", partner2_last="Hughes",
                wedding_date=D(2027, 6, 14), notes="Venue: Hazlewood Castle"),
-        client(partner1_first="Hannah", partner1_last="Lee", partner1_email="hannah.lee@example.com"),
+        # No mobile: the primary phone is hers.
+        client(partner1_first="Hannah", partner1_last="Lee", partner1_email="hannah.lee@example.com",
+               partner1_phone="+447700900654"),
         client(partner1_first="Ravi", partner1_last="Sharma", partner1_email="ravi@example.com",
                wedding_date=D(2027, 10, 3)),
     ]),
@@ -80,7 +82,8 @@ CASES: dict[str, tuple[str, str | None, list[dict[str, Any]]]] = {
         client(partner1_first="Jürgen", partner1_last="Groß", partner1_email="juergen.gross@example.de",
                partner1_phone="+491712345678", partner2_first="Lena", partner2_last="Weiß",
                wedding_date=D(2027, 6, 14), notes="Trauung im Schloss Nymphenburg"),
-        client(partner1_first="Zoë", partner1_last="Schäfer", partner1_email="zoe.schaefer@example.de"),
+        client(partner1_first="Zoë", partner1_last="Schäfer", partner1_email="zoe.schaefer@example.de",
+               partner1_phone="+49309876543"),  # no Mobiltelefon: Telefon privat
     ]),
     "german_spreadsheet.csv": ("DE", None, [
         client(partner1_first="Björn", partner1_last="Müller", partner1_email="bjoern@example.de",

@@ -122,11 +122,11 @@ class ImportController(Controller):
             preset = str(job.options.get("preset", "csv"))
             signature = header_signature(head.headers)
             integration = await integrations_q.get_integration(conn, job.integration_id) if job.integration_id else None
-            mapping = _mapping_from(form, head.headers, region) if form is not None else None
+            mapping = _mapping_from(form, head.headers, region, preset) if form is not None else None
             if mapping is None:
                 saved = _saved_columns(integration.settings if integration else {}, signature)
                 mapping = (
-                    Mapping(columns=saved, default_region=region)
+                    Mapping.from_choices(saved, head.headers, preset, default_region=region)
                     if saved
                     else Mapping.suggest(head.headers, preset, region)
                 )
@@ -163,22 +163,24 @@ class ImportController(Controller):
             queued = await lifecycle.queue_draft(conn, job_id, options)
             signature = form.get("signature", "")
             if queued and job.integration_id and re.fullmatch(r"[0-9a-f]{16}", signature):
-                await integrations_q.save_mapping(conn, job.integration_id, signature, mapping.columns)
+                await integrations_q.save_mapping(conn, job.integration_id, signature, mapping.choices())
         if queued:
             send_job("file_import", supplier_id, job_id)
         return Response("", status_code=303, headers={"location": f"/jobs/{job_id}"})
 
 
-def _mapping_from(form: dict[str, str], headers: list[str], region: str) -> Mapping | None:
+def _mapping_from(form: dict[str, str], headers: list[str], region: str, preset: str) -> Mapping | None:
     allowed = {value for value, _ in TARGET_CHOICES}
     columns = {h: form.get(f"map_{i}", "") for i, h in enumerate(headers)}
     if any(v not in allowed for v in columns.values()):
         return None
     order = form.get("date_order") or None
-    return Mapping(
-        columns={h: t for h, t in columns.items() if t},
-        date_order=order if order in ("DMY", "MDY", "YMD") else None,  # type: ignore[arg-type]
+    return Mapping.from_choices(
+        {h: t for h, t in columns.items() if t},
+        headers,
+        preset,
         default_region=region,
+        date_order=order if order in ("DMY", "MDY", "YMD") else None,  # type: ignore[arg-type]
     )
 
 
