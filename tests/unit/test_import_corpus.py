@@ -189,6 +189,13 @@ CASES: dict[str, tuple[str, str | None, list[dict[str, Any]]]] = {
         client(external_id="N-3", partner1_first="Isla", partner1_last="Reid", partner1_email="isla@example.com",
                wedding_date=D(2027, 5, 22)),
     ]),
+    "android_contacts.vcf": ("GB", None, [
+        # vCard 2.1 with quoted-printable UTF-8 and a soft line break (Android, Samsung), then a vCard 4.0.
+        client(partner1_first="Jürgen", partner1_last="Müller", partner1_email="juergen@example.de",
+               partner1_phone="+491712345678", notes="Hochzeit im Schloßgarten, Fotos vor der Kirche"),
+        client(partner1_first="Ana", partner1_last="Souza", partner1_email="ana@example.com.br",
+               partner1_phone="+5511912345678", wedding_date=D(2027, 5, 15)),
+    ]),
     "icloud_contacts.vcf": ("GB", None, [
         client(partner1_first="Sara", partner1_last="Khan", partner1_email="sara.khan@example.com",
                partner1_phone="+447700900444", wedding_date=D(2027, 7, 10), notes="Met at the Hitched fair"),
