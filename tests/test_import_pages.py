@@ -218,3 +218,4 @@ def test_the_upload_form_offers_every_file_source_and_the_preview_says_what_was_
     assert "liv@example.com" not in text.split("First rows as they will be saved")[1]
     assert 'value="notes" selected' in text  # the Notes column is mapped, and Notes is in the field list
     assert "We removed 1 invisible NUL character (a sign of a damaged export) from line 3" in text
+    assert "This looks like a Google Contacts export" in text

@@ -15,7 +15,7 @@ from litestar.exceptions import NotFoundException
 from core import job_lifecycle as lifecycle
 from core import sources
 from core.db.pool import tenant
-from core.importing.mapping import PRESETS, Mapping
+from core.importing.mapping import PRESETS, Mapping, recognise
 from core.importing.records import FIELD_LABELS, RECORD_FIELDS, ImportFileError
 from core.queue import send_job
 from webapp.auth import provide_supplier_id, require_supplier
@@ -131,6 +131,7 @@ class ImportController(Controller):
                     else Mapping.suggest(head.headers, preset, region)
                 )
             preview = await build_preview(conn, supplier_id, job.source, head, mapping)
+        recognised = recognise(head.headers) if preset == "csv" and head.format == "table" else None
         return page(
             request,
             "imports/preview.html",
@@ -139,6 +140,7 @@ class ImportController(Controller):
             choices=TARGET_CHOICES,
             headers_indexed=list(enumerate(head.headers)),
             mapping_json=msgspec.json.encode(mapping).decode(),
+            recognised=sources.REGISTRY[recognised].label if recognised else None,
             signature=signature,
         )
 
