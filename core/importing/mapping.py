@@ -56,6 +56,8 @@ _PERSON1_PREFIXES = (
     "your",
     "clientone",
     "partnerone",
+    "primaryclient",
+    "firstclient",
 )
 _PERSON2_PREFIXES = (
     "partner",
@@ -74,6 +76,8 @@ _PERSON2_PREFIXES = (
     "second",
     "partnertwo",
     "clienttwo",
+    "secondaryclient",
+    "secondclient",
 )
 # Within each list, earlier words win when a file has several matching columns
 # (a "Mobile" column beats a "Home Phone" column).

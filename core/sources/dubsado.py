@@ -22,7 +22,7 @@ SOURCE = Source(
     preset={
         "partner1_email": ("emailaddress", "email"),
         "inquiry_date": ("datesubmitted", "datecreated"),
-        "wedding_date": ("projectdate", "eventdate", "startdate", "weddingdate"),
+        "wedding_date": ("projectdate", "projectstartdate", "eventdate", "startdate", "weddingdate"),
         "": ("service",),
     },
     signatures=(frozenset({"emailaddress", "datesubmitted"}), frozenset({"alternatecontactfirstname"})),
