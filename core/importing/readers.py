@@ -114,8 +114,9 @@ class _Derivation:
 
     def value(self, values: dict[str, str]) -> str:
         for type_column, value_column in self.pairs:
-            value = values.get(value_column, "")
-            if value.strip() and header_key(values.get(type_column, "")) in self.types:
+            value = values.get(value_column, "").strip()
+            # Google writes a date without its year as "--06-15": no wedding date can come of it.
+            if value and not value.startswith("--") and header_key(values.get(type_column, "")) in self.types:
                 return value
         return ""
 
