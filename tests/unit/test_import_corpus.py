@@ -136,6 +136,12 @@ CASES: dict[str, tuple[str, str | None, list[dict[str, Any]]]] = {
                wedding_date=D(2026, 5, 1), status="booked", lead_source="Referral", inquiry_date=D(2025, 4, 11),
                booking_date=D(2025, 4, 30)),
     ]),
+    "honeybook_payments.csv": ("US", "honeybook", [
+        # A payment report: upper-case headers, a client per payment (the import keeps one client per couple).
+        *[client(partner1_first="Emily", partner1_last="Johnson", partner1_email="emily.johnson@example.com",
+                 partner2_first="Jacob", partner2_last="Miller", partner2_email="jacob.miller@example.com")] * 2,
+        client(partner1_first="Sarah", partner1_last="Davis", partner1_email="sarah.d@example.com"),
+    ]),
     "dubsado_leads.csv": ("US", "dubsado", [
         client(partner1_first="Ashley", partner1_last="Wilson", partner1_email="ashley.wilson@example.com",
                partner1_phone="+14155550132", partner2_first="Ryan", partner2_last="Wilson",
