@@ -219,3 +219,16 @@ def test_the_upload_form_offers_every_file_source_and_the_preview_says_what_was_
     assert 'value="notes" selected' in text  # the Notes column is mapped, and Notes is in the field list
     assert "We removed 1 invisible NUL character (a sign of a damaged export) from line 3" in text
     assert "This looks like a Google Contacts export" in text
+
+
+def test_a_tave_export_upload_is_not_a_tave_connection(account: Account) -> None:
+    tave = (
+        "Job ID,Job Type,Job Stage,Event Date,Client 1 First Name,Client 1 Email\r\n"
+        "j1,Wedding,Booked,2027-05-29,Lucy,l@example.com\r\n"
+    )
+    _upload(account, tave.encode(), "jobs.csv", preset="tave")
+    page = account.client.get("/integrations/").text
+    assert "Tave exports" in page
+    card = page.split("Tave exports")[1].split("</section>")[0]
+    assert "Import everything" not in card
+    assert "Test connection" not in card
