@@ -28,9 +28,7 @@ from core.job_lifecycle import CHUNK_BYTES, CRM_JOB_KINDS, TERMINAL, JobKind
 from core.queue import send_job
 from core.security import SecretBox
 from core.settings import settings
-
-FILE_SOURCES = ("csv", "honeybook", "lightblue", "vcard")
-VCARD_SUFFIXES = (".vcf", ".vcard")
+from core.sources import FILE_SOURCES, file_format
 
 SANDBOX_API_KEY = "sandbox-key"
 SANDBOX_TAVE_NAME = "Sandbox Tave"
@@ -104,9 +102,7 @@ def find_supplier(pool: ConnectionPool, email: str) -> tuple[int, str]:
 
 
 def detect_format(path: Path, source: str | None) -> str:
-    if source == "vcard" or path.suffix.lower() in VCARD_SUFFIXES:
-        return "vcard"
-    return "table"
+    return file_format(path.name, source)
 
 
 def suggested_mapping(stream: IO[bytes], file_format: str, preset: str, region: str) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from core.progress import ProgressEvent
 from core.providers.errors import ProviderError
 from core.settings import settings
 from jobs.errors import JobCancelled, JobFailed, RetryLater, plain_reason, retry_delay_ms, stopped_message, verdict
+from jobs.import_notes import add_import_notes
 from jobs.sources import Batch, RowCapReached, UploadStream, file_batches, max_file_rows
 from jobs.upsert import SourceWriter, stored_digests
 
@@ -186,6 +187,8 @@ def _write(
         with tenant_sync(pool, job.supplier_id) as conn:
             connected.set()
             counts = writer.write(conn, records) + unchanged
+            if counts.created:
+                add_import_notes(conn, job.supplier_id, job.source, records)
             if ahead is not None:
                 ahead.future.result()  # raises if it failed: this batch then rolls back too
             if batch.cursor is not None and job.integration_id is not None:
@@ -281,18 +284,22 @@ def analyse_if_changed_much(pool: ConnectionPool, job: store.JobRow) -> bool:
 def summary(pool: ConnectionPool, job: store.JobRow) -> str:
     with tenant_sync(pool, job.supplier_id) as conn:
         row = conn.execute(
-            "SELECT created_count, updated_count, unchanged_count, failed_count FROM sync_jobs WHERE id = %s",
+            "SELECT created_count, updated_count, unchanged_count, failed_count, checkpoint"
+            " FROM sync_jobs WHERE id = %s",
             [job.id],
         ).fetchone()
         warned = store.warned_rows(conn, job.id)
     assert row is not None
-    created, updated, unchanged, failed = row
+    created, updated, unchanged, failed, checkpoint = row
     text = f"Done: {created:,} new, {updated:,} updated, {unchanged:,} unchanged"
     if warned:
         text += f", {warned:,} imported with something left out"
     if failed == 1:
-        return text + ", 1 row needs fixing."
-    return text + (f", {failed:,} rows need fixing." if failed else ".")
+        text += ", 1 row needs fixing."
+    else:
+        text += f", {failed:,} rows need fixing." if failed else "."
+    notice = checkpoint.get("notice") if isinstance(checkpoint, dict) else None
+    return f"{text} {notice}" if isinstance(notice, str) else text
 
 
 def _committed_rows(pool: ConnectionPool, job: store.JobRow) -> int:

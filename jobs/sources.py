@@ -18,7 +18,7 @@ from core.importing.mapping import Mapping
 from core.importing.normalise import NormaliseContext
 from core.importing.parallel import clean_rows, shared_pool
 from core.importing.pipeline import PreparedImport
-from core.importing.readers import json_rows, open_table
+from core.importing.readers import TableReader, json_rows, open_table
 from core.importing.records import ClientRecord, ImportFileError, ImportItem, RawRow, RowError, RowWarning
 from core.importing.vcard import read_vcards
 from core.providers.errors import ProviderError
@@ -104,12 +104,21 @@ def file_batches(
     digests of the rows the studio's clients from this source were imported from (core.importing.digest)."""
     kind = options.get("format", "table")
     rows: Iterator[RawRow]
+    table: TableReader | None = None
     if kind == "vcard":
         rows = read_vcards(stream)
     elif kind == "json":
         rows = json_rows(stream.read())
     else:
-        rows = iter(open_table(stream))
+        table = open_table(stream)
+        rows = iter(table)
+
+    def checkpoint_at(items: int) -> dict[str, Any]:
+        # What the file needed fixing so far rides with the checkpoint, so the job's last message can say it
+        # (a redelivered job reads the file from the start again and finds the same).
+        notice = table.nul_notice() if table is not None else None
+        return {"items": items, "notice": notice} if notice else {"items": items}
+
     mapping = msgspec.convert(options["mapping"], Mapping)
     prepared = PreparedImport(rows, mapping)
     done = int((checkpoint or {}).get("items", 0))
@@ -130,11 +139,11 @@ def file_batches(
         if done + len(chunk) > cap:
             chunk = chunk[: max(0, cap - done)]
             if chunk:
-                yield Batch(chunk, {"items": done + len(chunk)})
+                yield Batch(chunk, checkpoint_at(done + len(chunk)))
             raise RowCapReached
         if chunk:
             done += len(chunk)
-            yield Batch(chunk, {"items": done})
+            yield Batch(chunk, checkpoint_at(done))
         if failure is not None:
             raise failure
         if len(chunk) < BATCH_SIZE:

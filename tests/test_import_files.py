@@ -363,3 +363,89 @@ def test_cli_import_failures_exit_nonzero_with_plain_words(imports: ImportEnv, t
     result = json.loads(failed.stdout.strip().splitlines()[-1])
     assert result["status"] == "failed"
     assert "doesn't look like a spreadsheet" in result["message"]
+
+
+CORPUS = ROOT / "tests" / "corpus"
+
+
+def _corpus_job(imports: ImportEnv, sid: int, region: str, name: str, tmp_path: Path, data: bytes | None = None) -> int:
+    from core.import_service import create_file_job
+
+    path = tmp_path / name
+    path.write_bytes(data if data is not None else (CORPUS / name).read_bytes())
+    return create_file_job(imports.pool, sid, region, path)  # no source chosen: recognised from the headers
+
+
+def _notes(imports: ImportEnv, sid: int) -> list[tuple[str, str]]:
+    return imports.rows(
+        sid,
+        "SELECT c.partner1_first, n.body FROM client_notes n JOIN clients c ON c.id = n.client_id "
+        "ORDER BY c.partner1_first, n.id",
+    )
+
+
+def test_a_german_outlook_export_through_the_worker(imports: ImportEnv, tmp_path: Path) -> None:
+    sid, _ = imports.supplier("DE")
+    summary = imports.run(sid, _corpus_job(imports, sid, "DE", "outlook_de.csv", tmp_path))
+    assert (summary.status, summary.created, summary.failed) == ("succeeded", 2, 0)
+    got = [
+        (r["partner1_first"], r["partner1_last"], r["partner1_email"], r["partner1_phone"], r["partner2_first"],
+         r["partner2_last"], r["wedding_date"], r["source"])
+        for r in sorted(imports.clients(sid), key=lambda r: r["partner1_first"])
+    ]  # fmt: skip
+    assert got == [
+        ("Jürgen", "Groß", "juergen.gross@example.de", "+491712345678", "Lena", "Weiß", dt.date(2027, 6, 14), "csv"),
+        ("Zoë", "Schäfer", "zoe.schaefer@example.de", "+49309876543", "", "", None, "csv"),
+    ]
+    assert _notes(imports, sid) == [("Jürgen", "Trauung im Schloss Nymphenburg")]
+
+
+def test_google_contacts_notes_land_once(imports: ImportEnv, tmp_path: Path) -> None:
+    """A Google file with " ::: " cells: the first value fills each field, the notes become notes on the clients
+    the import creates, and importing the file again adds none (those clients were not created by it)."""
+    sid, _ = imports.supplier()
+    first = imports.run(sid, _corpus_job(imports, sid, "GB", "google_contacts.csv", tmp_path))
+    assert (first.status, first.created, first.failed) == ("partially_succeeded", 3, 1)
+    assert imports.errors(sid, first.job_id) == [(5, None, "Row 5: no name or email, so we can't tell who this is")]
+    rows = {r["partner1_first"]: r for r in imports.clients(sid)}
+    assert (rows["Olivia"]["partner1_email"], rows["Olivia"]["partner1_phone"]) == (
+        "olivia.bennett@example.com", "+447700900461",
+    )  # fmt: skip
+    assert (rows["Olivia"]["partner2_first"], rows["Olivia"]["wedding_date"]) == ("James", dt.date(2027, 6, 12))
+    expected = [
+        ("Aoife", "Ceremony in Irish, reception in English"),
+        ("Olivia", "Met at the Bristol wedding fair. Wants a second shooter."),
+    ]
+    assert _notes(imports, sid) == expected
+    again = imports.run(sid, _corpus_job(imports, sid, "GB", "google_contacts.csv", tmp_path))
+    assert (again.created, again.unchanged) == (0, 3)
+    # The same file with a note edited: the client is updated, and still gets no second note.
+    edited = (CORPUS / "google_contacts.csv").read_bytes().replace(b"Wants a second shooter.", b"Wants drone shots.")
+    third = imports.run(sid, _corpus_job(imports, sid, "GB", "google_contacts.csv", tmp_path, edited))
+    assert third.created == 0
+    assert _notes(imports, sid) == expected
+
+
+def test_a_nul_byte_in_row_3_is_reported_not_refused(imports: ImportEnv, tmp_path: Path) -> None:
+    sid, _ = imports.supplier()
+    summary = imports.run(sid, _corpus_job(imports, sid, "GB", "nul_row3.csv", tmp_path))
+    assert (summary.status, summary.created, summary.failed) == ("succeeded", 3, 0)
+    assert summary.message == (
+        "Done: 3 new, 0 updated, 0 unchanged. We removed 1 invisible NUL character (a sign of a damaged export) "
+        "from line 3; the rest of each line was imported."
+    )
+    assert [r["partner1_first"] for r in imports.clients(sid)] == ["Ella", "Leo", "Isla"]
+
+
+def test_a_honeybook_booked_client_report_gives_couples(imports: ImportEnv, tmp_path: Path) -> None:
+    sid, _ = imports.supplier("US")
+    summary = imports.run(sid, _corpus_job(imports, sid, "US", "honeybook_booked_client.csv", tmp_path))
+    assert (summary.status, summary.processed, summary.created, summary.failed) == ("succeeded", 3, 3, 0)
+    couples = sorted(
+        (r["partner1_first"], r["partner2_first"], r["status"], r["wedding_date"]) for r in imports.clients(sid)
+    )
+    assert couples == [
+        ("Emily", "Jacob", "booked", dt.date(2026, 9, 13)),
+        ("Priya", "", "booked", dt.date(2026, 5, 1)),
+        ("Sarah", "Alex", "booked", dt.date(2026, 10, 3)),
+    ]

@@ -228,3 +228,38 @@ def test_american_numbers_in_a_uk_studio_are_read_as_american(
             [account.supplier_id],
         ).fetchall()
     assert rows == [("Ava", "+13125733291", "2027-06-07"), ("Liam", "+14155550134", "2027-08-09")]
+
+
+def test_the_upload_form_offers_every_file_source_and_the_preview_says_what_was_fixed(account: Account) -> None:
+    from core.sources import UPLOAD_LABELS
+
+    form = account.client.get("/imports/new").text
+    for key, label in UPLOAD_LABELS.items():
+        assert f'value="{key}"' in form
+        assert label in form
+    google = (
+        "Name,Given Name,Family Name,Notes,E-mail 1 - Type,E-mail 1 - Value,Event 1 - Type,Event 1 - Value\r\n"
+        "Olivia Bennett,Olivia,Bennett,Met at a fair,* Home,olivia@example.com ::: liv@example.com,Anniversary,"
+        "2027-06-12\r\n"
+        "Tom Pr\x00ice,Tom,Price,,* Home,tom@example.com,,\r\n"
+    )
+    location = _upload(account, google.encode(), "contacts.csv")  # chosen as a plain spreadsheet
+    text = account.client.get(location).text
+    assert "olivia@example.com" in text
+    assert "liv@example.com" not in text.split("First rows as they will be saved")[1]
+    assert 'value="notes" selected' in text  # the Notes column is mapped, and Notes is in the field list
+    assert "We removed 1 invisible NUL character (a sign of a damaged export) from line 3" in text
+    assert "This looks like a Google Contacts export" in text
+
+
+def test_a_tave_export_upload_is_not_a_tave_connection(account: Account) -> None:
+    tave = (
+        "Job ID,Job Type,Job Stage,Event Date,Client 1 First Name,Client 1 Email\r\n"
+        "j1,Wedding,Booked,2027-05-29,Lucy,l@example.com\r\n"
+    )
+    _upload(account, tave.encode(), "jobs.csv", preset="tave")
+    page = account.client.get("/integrations/").text
+    assert "Tave exports" in page
+    card = page.split("Tave exports")[1].split("</section>")[0]
+    assert "Import everything" not in card
+    assert "Test connection" not in card

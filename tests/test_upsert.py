@@ -42,9 +42,9 @@ BATCH = [
 ]
 COLUMNS = (
     "external_id, "
-    + ", ".join(f for f in ClientRecord.__struct_fields__ if f not in ("external_id", "warnings", "line"))
+    + ", ".join(f for f in ClientRecord.__struct_fields__ if f not in ("external_id", "warnings", "line", "notes"))
     + ", version"
-)
+)  # notes become client_notes rows (jobs/import_notes.py), not a column
 
 
 def _rows(services: Services, sid: int) -> list[tuple[Any, ...]]:

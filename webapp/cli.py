@@ -17,6 +17,7 @@ from pathlib import Path
 from core.embedded import free_port
 from core.job_lifecycle import JobKind
 from core.settings import load_settings
+from core.sources import FILE_SOURCES
 
 DEMO_EMAIL = "demo@wedsync.test"
 DEMO_PASSWORD = "demo-wedding-2026"  # noqa: S105 - printed on purpose: the local demo login
@@ -396,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.set_defaults(func=cmd_sandbox)
     imp = sub.add_parser("import", help="import a CSV/TSV or vCard file for a supplier and wait for the result")
     imp.add_argument("--supplier", required=True, metavar="EMAIL", help="the supplier's sign-in email")
-    imp.add_argument("--source", choices=("csv", "honeybook", "lightblue", "vcard"), default=None)
+    imp.add_argument("--source", choices=FILE_SOURCES, default=None)
     imp.add_argument("--inline", action="store_true", help="run the import in this process, without a worker")
     imp.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the job")
     imp.add_argument("file")

@@ -10,6 +10,7 @@ import itertools
 import msgspec
 import psycopg
 
+from core import sources
 from core.importing.mapping import Mapping
 from core.importing.pipeline import PreparedImport
 from core.importing.readers import open_table
@@ -35,6 +36,7 @@ class FileHead(msgspec.Struct):
     complete: bool  # the sample is the whole file
     encoding: str | None = None
     delimiter: str | None = None
+    notice: str | None = None  # what was fixed in the file as it was read (NUL characters removed)
 
 
 class Preview(msgspec.Struct):
@@ -53,7 +55,7 @@ class Preview(msgspec.Struct):
 
 
 def file_format(filename: str, preset: str) -> str:
-    return "vcard" if preset == "vcard" or filename.lower().endswith((".vcf", ".vcard")) else "table"
+    return sources.file_format(filename, preset)
 
 
 def read_head(head: bytes, more: bool, fmt: str) -> FileHead:
@@ -80,6 +82,7 @@ def read_head(head: bytes, more: bool, fmt: str) -> FileHead:
         complete=not more and len(rows) <= SAMPLE_ROWS,
         encoding=reader.encoding,
         delimiter=reader.delimiter,
+        notice=reader.nul_notice(),
     )
 
 

@@ -16,11 +16,10 @@ from litestar import Request, Response
 from litestar.enums import MediaType
 from litestar.utils.scope.state import ScopeState
 
+from core import sources
+
 # How sources and job kinds read on screen.
-SOURCE_LABELS = {
-    "csv": "Spreadsheet", "tave": "Tave", "lightblue": "Light Blue", "honeybook": "HoneyBook",
-    "vcard": "Phone contacts", "manual": "Added by hand",
-}  # fmt: skip
+SOURCE_LABELS = sources.SOURCE_LABELS
 KIND_LABELS = {
     "file_import": "file import", "full_import": "full import", "incremental_sync": "sync of changes",
     "export_to_crm": "leads sent", "ping": "worker check",

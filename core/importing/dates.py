@@ -33,6 +33,14 @@ _PLACEHOLDERS = frozenset(
         "not set",
         "0",
         "0000-00-00",
+        # Outlook's empty birthday or anniversary, as English and localised Outlook write it.
+        "0/0/00",
+        "0/0/0000",
+        "00/00/0000",
+        "0.0.00",
+        "0.0.0000",
+        "00.00.0000",
+        "0-0-00",
     }
 )
 

@@ -89,10 +89,11 @@ def _decode_sample(sample: bytes, encoding: str, errors: str) -> str:
 
 
 def _looks_binary(text: str) -> bool:
-    if "\x00" in text:
-        return True
-    controls = sum(1 for ch in text[:16384] if ch < " " and ch not in "\t\r\n\f")
-    return controls > max(2, len(text[:16384]) // 100)
+    # NUL characters alone do not make a file binary: a damaged export or a file stitched together can hold a few
+    # anywhere, and the reader removes and reports them. Binary data has other control characters too.
+    head = text[:16384].replace("\x00", "")
+    controls = sum(1 for ch in head if ch < " " and ch not in "\t\r\n\f")
+    return controls > max(2, len(head) // 100)
 
 
 def detect_encoding(sample: bytes) -> Detected:

@@ -4,22 +4,35 @@ Mapping the photographer confirms."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 
 import msgspec
 
 from core.importing.dates import DateOrder
 from core.importing.records import TARGET_FIELDS, RawRow
+from core.sources import FILE_SOURCES, REGISTRY
 
-PRESETS: tuple[str, ...] = ("csv", "honeybook", "lightblue", "vcard")
+# The presets a photographer can choose: one per file source (core.sources).
+PRESETS: tuple[str, ...] = FILE_SOURCES
+
+# Google Contacts joins several values in one cell ("a@x.com ::: b@y.com"); the first is the main one.
+MULTI_VALUE_SEPARATOR = " ::: "
 
 _POSSESSIVE = re.compile(r"['\u2019]s\b", re.IGNORECASE)
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
+# Letters that Unicode does not decompose into a base letter and an accent.
+_UNACCENTED = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th"})
 
 
 def header_key(header: str) -> str:
-    """Case-, space- and punctuation-insensitive key: "Bride's E-mail" -> "brideemail"."""
-    text = _POSSESSIVE.sub("", header.lower()).replace("#", " id ")
+    """Case-, accent-, space- and punctuation-insensitive key: "Bride's E-mail" -> "brideemail",
+    "Téléphone mobile" -> "telephonemobile"."""
+    text = header.lower()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text.translate(_UNACCENTED))
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = _POSSESSIVE.sub("", text).replace("#", " id ")
     # De-duplicated headers ("Email (2)") keep their number: "email2".
     return _NON_ALNUM.sub("", text)
 
@@ -43,6 +56,8 @@ _PERSON1_PREFIXES = (
     "your",
     "clientone",
     "partnerone",
+    "primaryclient",
+    "firstclient",
 )
 _PERSON2_PREFIXES = (
     "partner",
@@ -61,6 +76,8 @@ _PERSON2_PREFIXES = (
     "second",
     "partnertwo",
     "clienttwo",
+    "secondaryclient",
+    "secondclient",
 )
 # Within each list, earlier words win when a file has several matching columns
 # (a "Mobile" column beats a "Home Phone" column).
@@ -121,52 +138,10 @@ _GENERIC: dict[str, tuple[str, ...]] = {
         "howdidyouhear", "howdidyoufindus", "heardabout", "howheard", "channel", "marketingsource",
         "leadchannel", "sourcename", "leadsourcename",
     ),
-}  # fmt: skip
-
-_PRESETS: dict[str, dict[str, tuple[str, ...]]] = {
-    "honeybook": {
-        # HoneyBook reports can pack a client as "Alex Smith (alex@example.com)".
-        "name_with_email": ("client", "clients", "clientname", "contact", "contacts", "primarycontact",
-                            "participants", "clientinfo"),
-        "wedding_date": ("projectdate", "eventdate"),
-        "inquiry_date": ("dateinquired", "inquirydate"),
-        "booking_date": ("bookingdate", "datebooked"),
-        "lead_source": ("leadsource", "source"),
-        "status": ("projectstage", "stage", "pipelinestage", "projectstatus", "status"),
-        "venue": ("projectlocation", "location", "venue"),
-        "external_id": ("projectid", "projectnumber"),
-    },
-    "lightblue": {
-        # Light Blue's CSV exports and its contact form API field names (ContactNameFirst...).
-        "partner1_first": ("clientfirstname", "contactfirstname", "contactnamefirst", "firstname"),
-        "partner1_last": ("clientsurname", "clientlastname", "contactsurname", "contactlastname",
-                          "contactnamelast", "surname", "lastname"),
-        "partner1_email": ("clientemail", "contactemail", "email", "emailaddress"),
-        "partner1_phone": ("clientmobile", "contactmobile", "contactphonemobile", "mobile",
-                           "contactphonehome", "clientphone", "phone"),
-        "partner2_first": ("partnerfirstname", "partnernamefirst", "partner2firstname"),
-        "partner2_last": ("partnersurname", "partnerlastname", "partnernamelast", "partner2surname"),
-        "partner2_email": ("partneremail", "partner2email"),
-        "partner2_phone": ("partnermobile", "partnerphone", "partner2mobile"),
-        "wedding_date": ("weddingdate", "shootdate", "date", "eventdate"),
-        "venue": ("venue", "shootvenue", "location", "shootlocation"),
-        "status": ("status", "shootstatus", "jobstatus"),
-        "external_id": ("jobreference", "shootreference", "reference", "referencenumber", "jobref", "id"),
-        "inquiry_date": ("enquirydate", "dateenquired", "enquiryreceived"),
-        "booking_date": ("bookeddate", "datebooked", "confirmeddate", "dateconfirmed", "bookingdate"),
-        "lead_source": ("source", "leadsource", "enquirysource", "howdidyouhear", "referredby"),
-    },
-    "vcard": {
-        "external_id": ("uid",),
-        "partner1_first": ("firstname",),
-        "partner1_last": ("lastname",),
-        # FN is often "Alex & Sam Smith" in a phone's contacts; couple parsing handles both.
-        "couple_name": ("fullname",),
-        "partner1_email": ("email",),
-        "partner1_phone": ("phone",),
-        "wedding_date": ("anniversary",),
-    },
-    "csv": {},
+    "notes": (
+        "notes", "note", "comments", "comment", "clientnotes", "additionalnotes", "additionalinfo",
+        "additionalinformation", "remarks",
+    ),
 }  # fmt: skip
 
 
@@ -174,7 +149,7 @@ def _ranked(table: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, int]]:
     ranked: dict[str, tuple[str, int]] = {}
     for target, keys in table.items():
         for rank, key in enumerate(keys):
-            ranked.setdefault(key, (target, rank))
+            ranked.setdefault(header_key(key), (target, rank))
     return ranked
 
 
@@ -185,25 +160,40 @@ def _generic_table() -> dict[str, tuple[str, int]]:
             for rank, word in enumerate(words):
                 for prefix in prefixes:
                     ranked.setdefault(prefix + word, (f"{person}_{field}", rank))
+    # Then the names each source's files use (localised Outlook, Google, 17hats…), in any upload.
+    for source in REGISTRY.values():
+        if not source.exclusive:
+            for key, found in _ranked(source.synonyms).items():
+                ranked.setdefault(key, found)
     return ranked
 
 
 _GENERIC_RANKED = _generic_table()
 # vCard rows always have the same keys, so generic guesses would only add wrong ones
 # (a card's second email is the same person's work address, not the partner's).
-_EXCLUSIVE_PRESETS = frozenset({"vcard"})
-_PRESET_RANKED = {name: _ranked(table) for name, table in _PRESETS.items()}
+_EXCLUSIVE_PRESETS = frozenset(key for key, source in REGISTRY.items() if source.exclusive)
+_PRESET_RANKED = {key: _ranked(source.preset) for key, source in REGISTRY.items() if source.is_file}
+_SIGNATURES = [(key, sig) for key, source in REGISTRY.items() for sig in source.signatures]
 
 
-def suggest_mapping(headers: list[str], preset: str | None = None) -> dict[str, str]:
-    """Suggest {source header: target field} from header names.
+def recognise(headers: list[str]) -> str | None:
+    """The source whose export these headers are (a Google Contacts file uploaded as "A spreadsheet"), if any:
+    the first source one of whose signatures is all there."""
+    keys = {header_key(h) for h in headers}
+    for key, signature in _SIGNATURES:
+        if signature <= keys:
+            return key
+    return None
 
-    Each target gets at most one column: the preset's own names win over generic synonyms,
-    then the better synonym, then the leftmost column. Unrecognised headers are left out.
-    """
+
+def _candidates(headers: list[str], preset: str | None) -> dict[str, list[str]]:
+    """Every column each target could come from, best first: the preset's own names before generic synonyms,
+    then the better synonym, then the leftmost column. Headers the preset leaves out are not candidates."""
+    if preset in (None, "csv"):
+        preset = recognise(headers) or preset
     preset_table = _PRESET_RANKED.get(preset or "csv", {})
     generic = {} if preset in _EXCLUSIVE_PRESETS else _GENERIC_RANKED
-    best: dict[str, tuple[tuple[int, int, int], str]] = {}
+    found: dict[str, list[tuple[tuple[int, int, int], str]]] = {}
     for column, header in enumerate(headers):
         key = header_key(header)
         if key in preset_table:
@@ -214,10 +204,38 @@ def suggest_mapping(headers: list[str], preset: str | None = None) -> dict[str, 
             score = (1, rank, column)
         else:
             continue
-        if target not in best or score < best[target][0]:
-            best[target] = (score, header)
-    chosen = {header: target for target, (_, header) in best.items()}
+        if target:
+            found.setdefault(target, []).append((score, header))
+    return {target: [header for _, header in sorted(scored)] for target, scored in found.items()}
+
+
+def suggest_mapping(headers: list[str], preset: str | None = None) -> dict[str, str]:
+    """Suggest {source header: target field} from header names.
+
+    Each target gets at most one column, its best candidate (_candidates). Unrecognised headers are left out, and
+    so are headers the preset knows to leave out. A plain spreadsheet whose headers are a known source's export
+    gets that source's preset.
+    """
+    chosen = {columns[0]: target for target, columns in _candidates(headers, preset).items()}
     return {header: chosen[header] for header in headers if header in chosen}
+
+
+# Targets that take the next filled column when theirs is empty in a row: an Outlook contact has a mobile, a
+# primary or a home phone, and a careful person types whichever there is.
+FALLBACK_TARGETS = frozenset({"partner1_phone", "partner1_email", "partner2_phone", "partner2_email"})
+
+
+def suggest_fallbacks(headers: list[str], columns: dict[str, str], preset: str | None = None) -> dict[str, list[str]]:
+    """For each of ``columns``' targets in FALLBACK_TARGETS, the other columns that could fill it, best first
+    (never a column ``columns`` already maps)."""
+    wanted = {target for target in columns.values() if target in FALLBACK_TARGETS}
+    fallbacks: dict[str, list[str]] = {}
+    for target, candidates in _candidates(headers, preset).items():
+        if target in wanted:
+            spare = [header for header in candidates if header not in columns]
+            if spare:
+                fallbacks[target] = spare
+    return fallbacks
 
 
 class Mapping(msgspec.Struct, frozen=True):
@@ -234,18 +252,71 @@ class Mapping(msgspec.Struct, frozen=True):
     date_order: DateOrder | None = None
     default_region: str = "GB"
     phone_region: str | None = None
+    # target -> more source columns, best first, for a row whose mapped column for it is empty.
+    fallbacks: dict[str, list[str]] = {}
 
     def __post_init__(self) -> None:
-        unknown = sorted({t for t in self.columns.values() if t and t not in TARGET_FIELDS})
+        unknown = sorted({t for t in (*self.columns.values(), *self.fallbacks) if t and t not in TARGET_FIELDS})
         if unknown:
             raise ValueError(f"unknown target field(s): {', '.join(unknown)}")
         for region in (self.default_region, self.phone_region or "GB"):
             if not (len(region) == 2 and region.isalpha()):
                 raise ValueError("a region must be a two-letter country code such as 'GB'")
 
+    def target_of(self, header: str) -> str:
+        """The field a column fills, as the mapping form shows it: a fallback column shows its field too."""
+        if target := self.columns.get(header):
+            return target
+        return next((target for target, spare in self.fallbacks.items() if header in spare), "")
+
+    def choices(self) -> dict[str, str]:
+        """{column: field} as the form shows it, fallback columns included: what ``from_choices`` reads back."""
+        return {**self.columns, **{h: target for target, spare in self.fallbacks.items() for h in spare}}
+
+    @classmethod
+    def from_choices(
+        cls,
+        chosen: dict[str, str],
+        headers: list[str],
+        preset: str | None = None,
+        default_region: str = "GB",
+        date_order: DateOrder | None = None,
+        phone_region: str | None = None,
+    ) -> Mapping:
+        """The mapping the photographer chose on the form ({column: field}). Several columns chosen for one of the
+        FALLBACK_TARGETS mean "whichever is filled", best first (as suggested, then leftmost); the other fields
+        join their columns in order ("Address 1", "Address 2")."""
+        ranked = _candidates(headers, preset)
+        columns: dict[str, str] = {}
+        fallbacks: dict[str, list[str]] = {}
+        by_target: dict[str, list[str]] = {}
+        for header, target in chosen.items():
+            if target in FALLBACK_TARGETS:
+                by_target.setdefault(target, []).append(header)
+            elif target:
+                columns[header] = target
+        for target, sources in by_target.items():
+            order = ranked.get(target, [])
+            best_first = sorted(sources, key=lambda h: order.index(h) if h in order else len(order))
+            columns[best_first[0]] = target
+            if len(best_first) > 1:
+                fallbacks[target] = best_first[1:]
+        return cls(
+            columns=columns,
+            date_order=date_order,
+            default_region=default_region,
+            phone_region=phone_region,
+            fallbacks=fallbacks,
+        )
+
     @classmethod
     def suggest(cls, headers: list[str], preset: str | None = None, default_region: str = "GB") -> Mapping:
-        return cls(columns=suggest_mapping(headers, preset), default_region=default_region.upper())
+        columns = suggest_mapping(headers, preset)
+        return cls(
+            columns=columns,
+            default_region=default_region.upper(),
+            fallbacks=suggest_fallbacks(headers, columns, preset),
+        )
 
     def applier(self) -> Callable[[RawRow], dict[str, str]]:
         """``apply`` for a whole file: the column list is read once, and when each target has one column
@@ -253,10 +324,21 @@ class Mapping(msgspec.Struct, frozen=True):
         pairs = [(source, target) for source, target in self.columns.items() if target]
         if len({target for _, target in pairs}) < len(pairs):
             return self.apply
+        # Decided once per file, so a file with neither costs two tests of a local a row.
+        multi = tuple(target for source, target in pairs if _MULTI_VALUE_COLUMN.search(source))
+        dated_bookings = any(target == "booking_date" for _, target in pairs)
+        fallbacks = list(self.fallbacks.items())
 
         def apply(row: RawRow) -> dict[str, str]:
             values = row.values
-            return {target: value for source, target in pairs if (value := values.get(source)) and not value.isspace()}
+            out = {target: value for source, target in pairs if (value := values.get(source)) and not value.isspace()}
+            if fallbacks:
+                _fall_back(out, values, fallbacks)
+            if multi:
+                _first_values(out, multi)
+            if dated_bookings and "status" not in out:
+                _booked_when_dated(out)
+            return out
 
         return apply
 
@@ -275,4 +357,46 @@ class Mapping(msgspec.Struct, frozen=True):
             if not value or value.isspace():
                 continue
             out[target] = f"{out[target]} {value}" if target in out else value
+        if self.fallbacks:
+            _fall_back(out, values, list(self.fallbacks.items()))
+        multi = tuple(t for source, t in self.columns.items() if t and _MULTI_VALUE_COLUMN.search(source))
+        if multi:
+            _first_values(out, multi)
+        if "status" not in out:
+            _booked_when_dated(out)
         return out
+
+
+_DIGIT = re.compile(r"\d")
+# Google's columns that may hold several values: "E-mail 1 - Value", "Phone 2 - Value", "Website 1 - Value".
+_MULTI_VALUE_COLUMN = re.compile(r" \d+ - Value$", re.IGNORECASE)
+
+
+def _fall_back(out: dict[str, str], values: dict[str, str], fallbacks: list[tuple[str, list[str]]]) -> None:
+    for target, sources in fallbacks:
+        if target not in out:
+            for source in sources:
+                value = values.get(source)
+                if value and not value.isspace():
+                    out[target] = value
+                    break
+
+
+def _booked_when_dated(fields: dict[str, str]) -> None:
+    """A row with a booking date and no status is a booked client (HoneyBook's "Booked Client" report has no status
+    column); a status the file gives wins, and "TBD" is no date."""
+    if "status" not in fields and (booked := fields.get("booking_date")) and _DIGIT.search(booked):
+        fields["status"] = "booked"
+
+
+def _first_values(fields: dict[str, str], targets: tuple[str, ...]) -> None:
+    """Google's "a@x.com ::: b@y.com" cells, in place: the first value fills the field (the others are the same
+    person's other addresses or numbers; notes keep every value)."""
+    for target in targets:
+        value = fields.get(target)
+        if value and MULTI_VALUE_SEPARATOR in value:
+            parts = [part.strip() for part in value.split(MULTI_VALUE_SEPARATOR) if part.strip()]
+            if not parts:
+                del fields[target]
+            else:
+                fields[target] = "; ".join(parts) if target == "notes" else parts[0]

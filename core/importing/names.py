@@ -89,6 +89,11 @@ def fix_case(name: str) -> str:
     return " ".join(fixed)
 
 
+# Irish and Scottish Gaelic surnames start with a capitalised word of their own ("Benjamin Ó Briain",
+# "Siobhán Ní Bhriain", "Seán Mac Giolla"): the surname starts there, and its case is left alone.
+_SURNAME_STARTS = frozenset({"ó", "ní", "nic", "mac", "uí", "ua"})
+
+
 def _strip_titles(tokens: list[str]) -> list[str]:
     while len(tokens) > 1 and tokens[0].lower().rstrip(".") in _TITLES:
         tokens = tokens[1:]
@@ -123,7 +128,7 @@ def split_full_name(full: str) -> tuple[str, str]:
     # The surname starts at the first particle after the first name, else it is the last word.
     start = len(tokens) - 1
     for index in range(1, len(tokens) - 1):
-        if tokens[index].lower() in _PARTICLES:
+        if tokens[index].lower() in _PARTICLES or tokens[index].lower() in _SURNAME_STARTS:
             start = index
             break
     return " ".join(tokens[:start]), " ".join(tokens[start:] + suffix)

@@ -91,6 +91,8 @@ class ClientRecord(msgspec.Struct, frozen=True, array_like=True):
     import_digest: bytes | None = None  # of the raw row it was cleaned from (core.importing.digest)
     warnings: tuple[RowWarning, ...] = ()  # fields shortened or left out; the client is imported all the same
     line: int = 0  # where the row starts in the file, as the photographer counts (0: not from a file)
+    # A Notes column: becomes a note on the client when the import creates it (not a column of ``clients``).
+    notes: str | None = None
 
 
 class Unchanged(msgspec.Struct, frozen=True):
@@ -149,4 +151,5 @@ FIELD_LABELS: dict[str, str] = {
     "lead_source": "lead source",
     "inquiry_date": "inquiry date",
     "booking_date": "booking date",
+    "notes": "notes",
 }

@@ -335,6 +335,7 @@ def _build(fields: dict[str, str], ctx: NormaliseContext, digest: bytes | None, 
         import_digest=digest,
         warnings=tuple(warnings),
         line=line,
+        notes=clean_optional(fields.get("notes")),
     )
 
 

@@ -36,6 +36,7 @@ def test_generic_synonyms() -> None:
         "Date Inquired": "inquiry_date",
         "Date Booked": "booking_date",
         "How did you hear about us?": "lead_source",
+        "Notes": "notes",
     }
 
 
@@ -137,3 +138,49 @@ def test_mapping_round_trips_as_json() -> None:
     decoded = msgspec.json.decode(msgspec.json.encode(mapping), type=Mapping)
     assert decoded == mapping
     assert decoded.default_region == "US"
+
+
+def test_header_keys_ignore_accents() -> None:
+    assert header_key("Téléphone mobile") == "telephonemobile"
+    assert header_key("Straße privat") == "strasseprivat"
+    assert header_key("Dirección de correo electrónico") == "direcciondecorreoelectronico"
+    assert header_key("E-Mail-Adresse") == "emailadresse"
+
+
+def test_google_multi_value_cells_keep_their_first_value() -> None:
+    columns = {"E-mail 1 - Value": "partner1_email", "Notes": "notes", "Phone 1 - Value": "partner1_phone"}
+    mapping = Mapping(columns=columns)
+    row = RawRow(2, {"E-mail 1 - Value": "a@example.com ::: b@example.com", "Notes": "x ::: y", "Phone 1 - Value": "1"})
+    # Only Google's "- Value" columns hold several values; other text is kept as written.
+    expected = {"partner1_email": "a@example.com", "notes": "x ::: y", "partner1_phone": "1"}
+    assert mapping.applier()(row) == expected
+    assert mapping.apply(row) == expected
+
+
+def test_a_booking_date_without_a_status_means_booked() -> None:
+    mapping = Mapping(columns={"Name": "partner1_name", "Booked Date": "booking_date", "Stage": "status"})
+    assert mapping.applier()(RawRow(2, {"Name": "Al", "Booked Date": "2025-02-01"}))["status"] == "booked"
+    assert "status" not in mapping.applier()(RawRow(2, {"Name": "Al", "Booked Date": "TBD"}))
+    given = RawRow(2, {"Name": "Al", "Booked Date": "2025-02-01", "Stage": "Lead"})
+    assert mapping.applier()(given)["status"] == "Lead"
+
+
+def test_an_empty_phone_column_falls_back_to_the_next_filled_one() -> None:
+    headers = ["First Name", "Home Phone", "Mobile Phone", "Primary Phone", "E-mail Address", "Business Phone"]
+    mapping = Mapping.suggest(headers, "outlook")
+    assert mapping.columns["Mobile Phone"] == "partner1_phone"
+    assert mapping.fallbacks == {"partner1_phone": ["Primary Phone", "Home Phone", "Business Phone"]}
+    apply = mapping.applier()
+    row = {"First Name": "Al", "Home Phone": "0161 496 0000", "Mobile Phone": "", "Primary Phone": " "}
+    assert apply(RawRow(2, row))["partner1_phone"] == "0161 496 0000"
+    assert mapping.apply(RawRow(2, row))["partner1_phone"] == "0161 496 0000"
+    assert apply(RawRow(2, {**row, "Mobile Phone": "07700 900123"}))["partner1_phone"] == "07700 900123"
+    # The form shows each fallback column with its field; what it sends back is the same mapping.
+    assert mapping.target_of("Home Phone") == "partner1_phone"
+    assert mapping.target_of("First Name") == "partner1_first"
+    assert Mapping.from_choices(mapping.choices(), headers, "outlook") == mapping
+    # Chosen by hand on the form: the suggested order first, then the leftmost.
+    chosen = {"Business Phone": "partner1_phone", "Mobile Phone": "partner1_phone", "First Name": "partner1_first"}
+    by_hand = Mapping.from_choices(chosen, headers, "outlook")
+    assert by_hand.columns == {"Mobile Phone": "partner1_phone", "First Name": "partner1_first"}
+    assert by_hand.fallbacks == {"partner1_phone": ["Business Phone"]}

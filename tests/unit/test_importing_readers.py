@@ -171,3 +171,16 @@ def test_reads_from_file(tmp_path: Path) -> None:
     path.write_bytes(CSV.encode("utf-16"))
     with path.open("rb") as fh, open_table(fh) as reader:
         assert len(list(reader)) == 2
+
+
+def test_google_typed_pairs_give_a_wedding_date_and_a_partner() -> None:
+    data = (
+        b"Name,Event 1 - Type,Event 1 - Value,Event 2 - Type,Event 2 - Value,Relation 1 - Type,Relation 1 - Value\r\n"
+        b"Al,Birthday,1990-01-02,Anniversary,2027-06-12,Spouse,Sam Smith\r\n"
+        b"Bo,Anniversary,--06-15,Wedding,2027-07-01,Friend,Cy\r\n"
+        b"Di,Anniversary,--06-15,,,,\r\n"
+    )
+    reader = open_table(io.BytesIO(data))
+    assert reader.headers[-2:] == ["Wedding date (from the events)", "Partner (from the relations)"]
+    got = [(r.values["Wedding date (from the events)"], r.values["Partner (from the relations)"]) for r in reader]
+    assert got == [("2027-06-12", "Sam Smith"), ("2027-07-01", ""), ("", "")]

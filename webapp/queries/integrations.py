@@ -9,6 +9,8 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from core.sources import FILES_NAMES
+
 
 class IntegrationSummary(msgspec.Struct, frozen=True):
     id: int
@@ -58,10 +60,7 @@ ENSURE_MAPPINGS_KEY = """
 UPDATE crm_integrations SET settings = settings || '{"mappings": {}}'::jsonb
 WHERE id = %(id)s AND NOT settings ? 'mappings'
 """
-FILE_SOURCE_NAMES = {
-    "csv": "Spreadsheet uploads", "honeybook": "HoneyBook exports", "lightblue": "Light Blue exports",
-    "vcard": "Phone contacts",
-}  # fmt: skip
+FILE_SOURCE_NAMES = FILES_NAMES
 
 
 async def file_integration(conn: psycopg.AsyncConnection, supplier_id: int, provider: str) -> IntegrationSettings:

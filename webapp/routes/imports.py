@@ -12,8 +12,9 @@ from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
 
 from core import job_lifecycle as lifecycle
+from core import sources
 from core.db.pool import tenant
-from core.importing.mapping import PRESETS, Mapping
+from core.importing.mapping import PRESETS, Mapping, recognise
 from core.importing.phone_region import CANDIDATE_REGIONS, calling_code
 from core.importing.records import FIELD_LABELS, RECORD_FIELDS, ImportFileError
 from core.queue import send_job
@@ -28,10 +29,7 @@ from webapp.rendering import page
 from webapp.state import Resources
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-PRESET_LABELS = {
-    "csv": "A spreadsheet (CSV or tab-separated)", "honeybook": "A HoneyBook export",
-    "lightblue": "A Light Blue export", "vcard": "Phone contacts (.vcf)",
-}  # fmt: skip
+PRESET_LABELS = sources.UPLOAD_LABELS
 TARGET_CHOICES = [
     ("", "Don't import"),
     *[(f, FIELD_LABELS.get(f, f).capitalize()) for f in RECORD_FIELDS],
@@ -132,15 +130,16 @@ class ImportController(Controller):
             preset = str(job.options.get("preset", "csv"))
             signature = header_signature(head.headers)
             integration = await integrations_q.get_integration(conn, job.integration_id) if job.integration_id else None
-            mapping = _mapping_from(form, head.headers, region) if form is not None else None
+            mapping = _mapping_from(form, head.headers, region, preset) if form is not None else None
             if mapping is None:
                 saved = _saved_columns(integration.settings if integration else {}, signature)
                 mapping = (
-                    Mapping(columns=saved, default_region=region)
+                    Mapping.from_choices(saved, head.headers, preset, default_region=region)
                     if saved
                     else Mapping.suggest(head.headers, preset, region)
                 )
             preview = await build_preview(conn, supplier_id, job.source, head, mapping)
+        recognised = recognise(head.headers) if preset == "csv" and head.format == "table" else None
         return page(
             request,
             "imports/preview.html",
@@ -149,6 +148,7 @@ class ImportController(Controller):
             choices=TARGET_CHOICES,
             headers_indexed=list(enumerate(head.headers)),
             mapping_json=msgspec.json.encode(mapping).decode(),
+            recognised=sources.REGISTRY[recognised].label if recognised else None,
             signature=signature,
             phone_regions=phone_choices(region),
             calling_code=calling_code,
@@ -176,23 +176,25 @@ class ImportController(Controller):
             queued = await lifecycle.queue_draft(conn, job_id, options)
             signature = form.get("signature", "")
             if queued and job.integration_id and re.fullmatch(r"[0-9a-f]{16}", signature):
-                await integrations_q.save_mapping(conn, job.integration_id, signature, mapping.columns)
+                await integrations_q.save_mapping(conn, job.integration_id, signature, mapping.choices())
         if queued:
             send_job("file_import", supplier_id, job_id)
         return Response("", status_code=303, headers={"location": f"/jobs/{job_id}"})
 
 
-def _mapping_from(form: dict[str, str], headers: list[str], region: str) -> Mapping | None:
+def _mapping_from(form: dict[str, str], headers: list[str], region: str, preset: str) -> Mapping | None:
     allowed = {value for value, _ in TARGET_CHOICES}
     columns = {h: form.get(f"map_{i}", "") for i, h in enumerate(headers)}
     if any(v not in allowed for v in columns.values()):
         return None
     order = form.get("date_order") or None
     phones = form.get("phone_region") or None
-    return Mapping(
-        columns={h: t for h, t in columns.items() if t},
-        date_order=order if order in ("DMY", "MDY", "YMD") else None,  # type: ignore[arg-type]
+    return Mapping.from_choices(
+        {h: t for h, t in columns.items() if t},
+        headers,
+        preset,
         default_region=region,
+        date_order=order if order in ("DMY", "MDY", "YMD") else None,  # type: ignore[arg-type]
         phone_region=phones if phones in phone_choices(region) else None,
     )
 

@@ -13,6 +13,7 @@ from litestar.params import Parameter
 from litestar.response import Stream
 
 from core import job_lifecycle as lifecycle
+from core import sources
 from core.db.pool import tenant
 from core.queue import send_job
 from webapp.auth import require_supplier
@@ -25,7 +26,7 @@ from webapp.routes.progress import progress_of
 from webapp.state import Resources
 
 ERRORS_PAGE = 50
-SOURCES = ("tave", "lightblue", "honeybook", "csv", "vcard")
+SOURCES = sources.JOB_SOURCES
 
 
 class JobController(Controller):
