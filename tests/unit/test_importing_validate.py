@@ -61,6 +61,7 @@ def test_full_row() -> None:
         lead_source="Instagram",
         inquiry_date=datetime.date(2026, 1, 5),
         booking_date=datetime.date(2026, 2, 5),
+        line=2,
     )
 
 
