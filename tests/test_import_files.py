@@ -406,7 +406,9 @@ def test_google_contacts_notes_land_once(imports: ImportEnv, tmp_path: Path) -> 
     sid, _ = imports.supplier()
     first = imports.run(sid, _corpus_job(imports, sid, "GB", "google_contacts.csv", tmp_path))
     assert (first.status, first.created, first.failed) == ("partially_succeeded", 3, 1)
-    assert imports.errors(sid, first.job_id) == [(5, None, "Row 5: no name, email or phone number, so we can't tell who this is")]
+    assert imports.errors(sid, first.job_id) == [
+        (5, None, "Row 5: no name, email or phone number, so we can't tell who this is")
+    ]
     rows = {r["partner1_first"]: r for r in imports.clients(sid)}
     assert (rows["Olivia"]["partner1_email"], rows["Olivia"]["partner1_phone"]) == (
         "olivia.bennett@example.com", "+447911123461",

@@ -263,3 +263,45 @@ def test_a_tave_export_upload_is_not_a_tave_connection(account: Account) -> None
     card = page.split("Tave exports")[1].split("</section>")[0]
     assert "Import everything" not in card
     assert "Test connection" not in card
+
+
+def test_a_reimport_keeps_what_was_changed_in_the_app_and_asks_about_real_conflicts(
+    account: Account, services: Services, worker: subprocess.Popen[bytes]
+) -> None:
+    def import_text(text: str) -> str:
+        location = _upload(account, text.encode(), "book.csv")
+        job_url = _start(account, account.client.get(location).text, location.removesuffix("/preview"))
+        return wait_for(lambda: _job_finished(account, job_url), 60, "the import to finish") and job_url
+
+    header = "Client ID,First Name,Last Name,Email,Status,Venue\r\n"
+    import_text(
+        header + "K1,Emma,Davis,emma@example.com,Enquiry,Old Barn\r\nK2,Noah,Hart,noah@example.com,Enquiry,Mill\r\n"
+    )
+    with psycopg.connect(services.database_url) as conn:
+        ids = dict(conn.execute("SELECT external_id, id FROM clients WHERE supplier_id = %s", [account.supplier_id]))
+    for external_id in ("K1", "K2"):  # both booked in the app
+        resp = account.post(f"/clients/{ids[external_id]}/status", {"status": "booked", "version": "1"}, htmx=True)
+        assert resp.status_code == 200
+
+    # The file moves Emma's venue (the app never touched it) and marks Noah lost (the app booked him).
+    job_url = import_text(
+        header + "K1,Emma,Davis,emma@example.com,Enquiry,New Barn\r\nK2,Noah,Hart,noah@example.com,Lost,Mill\r\n"
+    )
+    with psycopg.connect(services.database_url) as conn:
+        rows = dict(
+            (r[0], r[1:])
+            for r in conn.execute(
+                "SELECT external_id, status, venue FROM clients WHERE supplier_id = %s", [account.supplier_id]
+            )
+        )
+    assert rows == {"K1": ("booked", "New Barn"), "K2": ("booked", "Mill")}
+    page = account.client.get(job_url).text
+    assert page.count('data-testid="conflict"') == 1
+    assert "In WedSync: “booked” · In the file: “archived”" in page
+    conflict = re.search(r'action="(/jobs/\d+/conflicts/\d+)"', page)
+    assert conflict
+    assert account.post(conflict.group(1), {"choice": "file"}, csrf_page=job_url).status_code == 303
+    with psycopg.connect(services.database_url) as conn:
+        status = conn.execute("SELECT status FROM clients WHERE id = %s", [ids["K2"]]).fetchone()
+    assert status == ("archived",)
+    assert "Took the file" in account.client.get(job_url).text

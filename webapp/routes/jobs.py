@@ -15,11 +15,13 @@ from litestar.response import Stream
 from core import job_lifecycle as lifecycle
 from core import sources
 from core.db.pool import tenant
+from core.importing.records import FIELD_LABELS
 from core.queue import send_job
 from webapp.auth import require_supplier
 from webapp.csv_export import BOM, csv_row
 from webapp.dependencies import SIGNED_IN
 from webapp.forms import read_form
+from webapp.queries import conflicts as conflicts_q
 from webapp.queries import jobs as q
 from webapp.rendering import page
 from webapp.routes.progress import progress_of
@@ -98,15 +100,27 @@ class JobController(Controller):
             raise NotFoundException("We couldn't find that import.")
         errors = await q.job_errors(conn, supplier_id, job_id, after=errors_after, limit=ERRORS_PAGE + 1)
         duplicates = await q.job_duplicates(conn, supplier_id, job_id)
+        conflicts = await conflicts_q.job_conflicts(conn, supplier_id, job_id)
         timeline = await q.job_events(conn, supplier_id, job_id)
         more_errors = len(errors) > ERRORS_PAGE
         context: dict[str, Any] = {
             "p": progress_of(job, supplier_id),
             "timeline": timeline,
-            "job": job, "errors": errors[:ERRORS_PAGE], "duplicates": duplicates,
+            "job": job, "errors": errors[:ERRORS_PAGE], "duplicates": duplicates, "conflicts": conflicts,
+            "field_labels": FIELD_LABELS,
             "next_errors": errors[ERRORS_PAGE - 1].id if more_errors else None,
         }  # fmt: skip
         return page(request, "jobs/detail.html", **context)
+
+    # Taking the file's value changes one client; keeping the app's changes nothing anyone has cached.
+    @post("/{job_id:int}/conflicts/{conflict_id:int}", name="job_conflict_resolve")
+    async def resolve_conflict(
+        self, request: Request[Any, Any, Any], conn: psycopg.AsyncConnection, job_id: int, conflict_id: int
+    ) -> Response[str]:
+        form = await read_form(request)
+        if await conflicts_q.resolve(conn, job_id, conflict_id, form.get("choice", "")) is None:
+            raise NotFoundException("We couldn't find that change.")
+        return Response("", status_code=303, headers={"location": f"/jobs/{job_id}#conflicts"})
 
     @post("/{job_id:int}/cancel", name="job_cancel")
     async def cancel(self, conn: psycopg.AsyncConnection, job_id: int) -> Response[str]:
