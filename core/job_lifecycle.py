@@ -287,6 +287,7 @@ UPDATE sync_jobs SET status = 'queued', cancel_requested = false, attempts = 0, 
 WHERE supplier_id = %(sid)s AND status = 'failed' AND (%(id)s::bigint IS NULL OR id = %(id)s)
 RETURNING id, kind
 """
+MARK_UNDONE = "UPDATE sync_jobs SET undone_at = now(), updated_at = now() WHERE id = %(id)s AND undone_at IS NULL"
 MARK_PING_DONE = """
 UPDATE sync_jobs
 SET status = 'succeeded', processed = 1, started_at = now(), finished_at = now(), updated_at = now(),
@@ -350,6 +351,15 @@ async def queue_draft(conn: psycopg.AsyncConnection, job_id: int, options: dict[
     """An upload the photographer confirmed (mapping chosen): draft → queued."""
     cur = await conn.execute(QUEUE_DRAFT, {"id": job_id, "options": Jsonb(options)})
     return await cur.fetchone() is not None
+
+
+async def mark_undone(conn: psycopg.AsyncConnection, job_id: int, message: str) -> bool:
+    """A finished import taken back (webapp/queries/undo.py): the job keeps its status and says it was undone."""
+    cur = await conn.execute(MARK_UNDONE, {"id": job_id})
+    if cur.rowcount != 1:
+        return False
+    await conn.execute(ADD_EVENT, {"id": job_id, "message": message})
+    return True
 
 
 async def request_cancel(conn: psycopg.AsyncConnection, job_id: int) -> str | None:

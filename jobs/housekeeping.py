@@ -31,6 +31,8 @@ log = structlog.get_logger("wedsync.housekeeping")
 LEASE_KEY = "wedsync:housekeeping:lease"
 SWEEP_LEASE_KEY = "wedsync:housekeeping:sweep"
 PURGE = "SELECT purge_expired_idempotency_keys(%s)"
+PURGE_UNDO = "SELECT purge_expired_undo_records(%s)"
+UNDO_DAYS = 30  # how long a finished import can be taken back
 IDLE_JOBS = "SELECT job_id, supplier_id, kind FROM unfinished_jobs_idle_for(%s)"
 # A job row is committed before its message is sent; younger than this, a missing message may still be on its way.
 SWEEP_IDLE_S = 120
@@ -55,6 +57,13 @@ def _job_ids(client: redis.Redis, queue: str) -> set[int]:
         if len(args) >= 2 and str(args[1]).isdigit():
             ids.add(int(args[1]))
     return ids
+
+
+def purge_undo_records(pool: ConnectionPool) -> int:
+    """Deletes what undoing imports finished more than UNDO_DAYS ago would need; returns how many rows went."""
+    with pool.connection() as conn:
+        row = conn.execute(PURGE_UNDO, [UNDO_DAYS]).fetchone()
+    return int(row[0]) if row else 0
 
 
 def job_ids_in_queues(client: redis.Redis) -> set[int]:
@@ -123,6 +132,7 @@ class Housekeeping(dramatiq.Middleware):
                     resend_lost_jobs(pool(), client)
                 if purge_due and take_lease(client, max(1, int(self.interval_s))):
                     log.info("purged expired idempotency keys", deleted=purge_idempotency_keys(pool()))
+                    log.info("purged expired undo records", deleted=purge_undo_records(pool()))
                 purge_due = True
             except Exception as exc:  # the next round tries again; housekeeping must never stop a worker
                 log.warning("housekeeping failed", error=type(exc).__name__)

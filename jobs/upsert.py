@@ -57,10 +57,11 @@ WITH this AS MATERIALIZED (SELECT %(sid)s::bigint AS supplier_id, %(source)s::te
 incoming AS (
     SELECT DISTINCT ON (external_id) * FROM import_batch ORDER BY external_id, ord DESC
 ){{changed}}, written AS (
-    INSERT INTO clients (supplier_id, source, {", ".join(_ALL)})
-    SELECT %(sid)s, %(source)s, {", ".join(_ALL)} FROM {{rows}}{{on_conflict}}
-    RETURNING id, (xmax = 0) AS inserted, updated_at = now() AS touched, partner1_email, partner1_last, wedding_date
-), other_sources AS (
+    INSERT INTO clients (supplier_id, source, created_job_id, {", ".join(_ALL)})
+    SELECT %(sid)s, %(source)s, %(job_id)s, {", ".join(_ALL)} FROM {{rows}}{{on_conflict}}
+    RETURNING id, (xmax = 0) AS inserted, updated_at = now() AS touched, partner1_email, partner1_last, wedding_date,
+              version
+){{overwrites}}, other_sources AS (
     -- Two bounded probes of clients_source_key (sources below and above this one), not a scan of the
     -- supplier's own rows. None: the supplier has only this source, nothing can be a duplicate, and the
     -- lookups below (an index probe and heap visits per row written) are skipped by a one-time filter.
@@ -98,7 +99,7 @@ FROM written
 # speculative-insertion lock taken and released, a confirmation record in the WAL): 0.5 of PostgreSQL's 3.5
 # CPU-seconds for 100,000 rows. A key that is there after all (another job of the same source committed it, or the
 # file repeats a client an earlier batch wrote) fails the statement, and the batch is written again with UPSERT_BATCH.
-INSERT_BATCH = _WRITE.format(changed="", rows="incoming", on_conflict="")
+INSERT_BATCH = _WRITE.format(changed="", rows="incoming", on_conflict="", overwrites="")
 
 
 def _merged(column: str) -> str:
@@ -145,6 +146,16 @@ UPSERT_BATCH = _WRITE.format(
     ON CONFLICT DO NOTHING
 )""",
     rows="changed",
+    # For an undo: the values each update overwrote (the statement's snapshot still shows them) and the version it
+    # left, so an undo restores only clients nobody has changed since. Updates only: an insert overwrote nothing.
+    overwrites="""
+, overwrites AS (
+    INSERT INTO sync_job_overwrites (supplier_id, job_id, client_id, before, version_after)
+    SELECT %(sid)s, %(job_id)s, w.id, to_jsonb(c) - 'search_words' - 'search_text' - 'sort_name', w.version
+    FROM written w JOIN clients c ON c.id = w.id
+    WHERE %(job_id)s::bigint IS NOT NULL AND NOT w.inserted AND w.touched
+    ON CONFLICT (job_id, client_id) DO UPDATE SET version_after = EXCLUDED.version_after  -- the first write's
+)""",
     on_conflict=f"""
     ON CONFLICT (supplier_id, source, external_id) DO UPDATE SET
         {", ".join(f"{c} = {_merged(c)}" for c in DATA_COLUMNS)},

@@ -6,6 +6,7 @@ import csv
 import io
 import re
 import subprocess
+from typing import Any
 
 import psycopg
 
@@ -305,3 +306,52 @@ def test_a_reimport_keeps_what_was_changed_in_the_app_and_asks_about_real_confli
         status = conn.execute("SELECT status FROM clients WHERE id = %s", [ids["K2"]]).fetchone()
     assert status == ("archived",)
     assert "Took the file" in account.client.get(job_url).text
+
+
+def test_undo_an_import_removes_what_it_added_and_puts_back_what_it_changed(
+    account: Account, services: Services, worker: subprocess.Popen[bytes], server: Server
+) -> None:
+    def import_text(text: str) -> str:
+        location = _upload(account, text.encode(), "book.csv")
+        job_url = _start(account, account.client.get(location).text, location.removesuffix("/preview"))
+        wait_for(lambda: _job_finished(account, job_url), 60, "the import to finish")
+        return job_url
+
+    def book() -> dict[str, tuple[Any, ...]]:
+        with psycopg.connect(services.database_url) as conn:
+            rows = conn.execute(
+                "SELECT external_id, venue, status FROM clients WHERE supplier_id = %s", [account.supplier_id]
+            )
+            return {r[0]: r[1:] for r in rows}
+
+    header = "Client ID,First Name,Last Name,Email,Venue\r\n"
+    import_text(header + "U1,Emma,Davis,emma@example.com,Old Barn\r\nU2,Noah,Hart,noah@example.com,Mill\r\n")
+    before = book()
+    second = import_text(
+        header + "U1,Emma,Davis,emma@example.com,New Barn\r\nU2,Noah,Hart,noah@example.com,New Mill\r\n"
+        "U3,Ava,Miller,ava@example.com,Chapel\r\n"
+    )
+    with psycopg.connect(services.database_url) as conn:
+        u1 = conn.execute("SELECT id, version FROM clients WHERE external_id = 'U1' AND supplier_id = %s",
+                          [account.supplier_id]).fetchone()  # fmt: skip
+    assert u1 is not None
+    resp = account.post(f"/clients/{u1[0]}/status", {"status": "booked", "version": str(u1[1])}, htmx=True)
+    assert resp.status_code == 200  # Emma booked in the app after the second import
+
+    confirm = account.client.get(f"{second}/undo").text
+    assert re.search(r'data-testid="undo-created">.*?<strong>1</strong>', confirm, re.S)
+    assert re.search(r'data-testid="undo-updated">.*?<strong>2</strong>', confirm, re.S)
+    assert 'data-testid="undo-kept">1 of them' in confirm
+    done = account.post(f"{second}/undo", {"confirm": "yes"}, csrf_page=f"{second}/undo")
+    assert done.status_code == 200
+    assert "Undone: 1 client removed, 1 put back as they were, 1 changed since and kept." in done.text
+    assert "Emma Davis" in done.text
+    after = book()
+    assert "U3" not in after
+    assert after["U2"] == before["U2"]  # put back
+    assert after["U1"] == ("New Barn", "booked")  # changed since: kept as it is now
+    assert 'data-testid="job-undone"' in account.client.get(second).text
+    assert account.client.get(f"{second}/undo").status_code == 404  # once
+
+    intruder = signup(server.url, services.database_url, "Other Studio")
+    assert intruder.client.get(f"{second}/undo").status_code == 404

@@ -47,6 +47,7 @@ class JobDetail(msgspec.Struct, frozen=True):
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    undone_at: dt.datetime | None = None
 
 
 class JobError(msgspec.Struct, frozen=True):
@@ -69,7 +70,7 @@ class JobDuplicate(msgspec.Struct, frozen=True):
 
 GET_JOB = """
 SELECT id, integration_id, kind, source, status, total, processed, created_count, updated_count, unchanged_count,
-       failed_count, message, options, cancel_requested, created_at, started_at, finished_at
+       failed_count, message, options, cancel_requested, created_at, started_at, finished_at, undone_at
 FROM sync_jobs WHERE id = %(id)s
 """
 JOB_ERRORS = """

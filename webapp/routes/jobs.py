@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -23,6 +24,7 @@ from webapp.dependencies import SIGNED_IN
 from webapp.forms import read_form
 from webapp.queries import conflicts as conflicts_q
 from webapp.queries import jobs as q
+from webapp.queries import undo as undo_q
 from webapp.rendering import page
 from webapp.routes.progress import progress_of
 from webapp.state import Resources
@@ -107,7 +109,7 @@ class JobController(Controller):
             "p": progress_of(job, supplier_id),
             "timeline": timeline,
             "job": job, "errors": errors[:ERRORS_PAGE], "duplicates": duplicates, "conflicts": conflicts,
-            "field_labels": FIELD_LABELS,
+            "field_labels": FIELD_LABELS, "can_undo": can_undo(job),
             "next_errors": errors[ERRORS_PAGE - 1].id if more_errors else None,
         }  # fmt: skip
         return page(request, "jobs/detail.html", **context)
@@ -121,6 +123,29 @@ class JobController(Controller):
         if await conflicts_q.resolve(conn, job_id, conflict_id, form.get("choice", "")) is None:
             raise NotFoundException("We couldn't find that change.")
         return Response("", status_code=303, headers={"location": f"/jobs/{job_id}#conflicts"})
+
+    @get("/{job_id:int}/undo", name="job_undo_confirm")
+    async def confirm_undo(
+        self, request: Request[Any, Any, Any], conn: psycopg.AsyncConnection, supplier_id: int, job_id: int
+    ) -> Response[str]:
+        """What an undo would do, counted, before the photographer confirms it."""
+        job = await _undoable(conn, job_id)
+        plan = await undo_q.plan(conn, supplier_id, job_id)
+        return page(request, "jobs/undo.html", job=job, plan=plan, kept=None, done=None)
+
+    @post("/{job_id:int}/undo", name="job_undo")
+    async def undo(
+        self, request: Request[Any, Any, Any], conn: psycopg.AsyncConnection, supplier_id: int, job_id: int
+    ) -> Response[str]:
+        job = await _undoable(conn, job_id)
+        if (await read_form(request)).get("confirm") != "yes":
+            return Response("", status_code=303, headers={"location": f"/jobs/{job_id}/undo"})
+        kept = await undo_q.kept_clients(conn, supplier_id, job_id)
+        removed, restored = await undo_q.undo(conn, supplier_id, job_id)
+        message = f"Undone: {_count(removed, 'client')} removed, {restored:,} put back as they were"
+        message += f", {len(kept):,} changed since and kept." if kept else "."
+        await lifecycle.mark_undone(conn, job_id, message)
+        return page(request, "jobs/undo.html", job=job, plan=None, kept=kept, done=message)
 
     @post("/{job_id:int}/cancel", name="job_cancel")
     async def cancel(self, conn: psycopg.AsyncConnection, job_id: int) -> Response[str]:
@@ -165,3 +190,31 @@ class JobController(Controller):
             media_type="text/csv; charset=utf-8",
             headers={"content-disposition": f'attachment; filename="{filename}"', "cache-control": "no-store"},
         )
+
+
+UNDOABLE_KINDS = frozenset({"file_import", "full_import", "incremental_sync"})
+
+
+async def _undoable(conn: psycopg.AsyncConnection, job_id: int) -> q.JobDetail:
+    """A finished import of this studio, not undone yet, finished within the last UNDO_DAYS."""
+    job = await q.get_job(conn, job_id)
+    if job is None or job.kind not in UNDOABLE_KINDS:
+        raise NotFoundException("We couldn't find that import.")
+    if not lifecycle.is_terminal(job.status) or job.undone_at is not None or not can_undo(job):
+        raise NotFoundException("This import can't be undone.")
+    return job
+
+
+def can_undo(job: q.JobDetail) -> bool:
+    return (
+        job.kind in UNDOABLE_KINDS
+        and lifecycle.is_terminal(job.status)
+        and job.undone_at is None
+        and job.finished_at is not None
+        and dt.datetime.now(dt.UTC) - job.finished_at < dt.timedelta(days=undo_q.UNDO_DAYS)
+        and job.created_count + job.updated_count > 0
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
