@@ -25,7 +25,7 @@ from core import job_lifecycle as store
 from core.cache_generations import bump_from_worker
 from core.db.pool import tenant_sync
 from core.importing.records import ClientRecord, ImportFileError, RowError, Unchanged
-from core.job_lifecycle import BatchCounts
+from core.job_lifecycle import CRM_JOB_KINDS, BatchCounts
 from core.progress import ProgressEvent
 from core.providers.errors import ProviderError
 from core.settings import settings
@@ -284,14 +284,18 @@ def analyse_if_changed_much(pool: ConnectionPool, job: store.JobRow) -> bool:
 def summary(pool: ConnectionPool, job: store.JobRow) -> str:
     with tenant_sync(pool, job.supplier_id) as conn:
         row = conn.execute(
-            "SELECT created_count, updated_count, unchanged_count, failed_count, checkpoint"
+            "SELECT created_count, updated_count, unchanged_count, failed_count, checkpoint, processed"
             " FROM sync_jobs WHERE id = %s",
             [job.id],
         ).fetchone()
         warned = store.warned_rows(conn, job.id)
     assert row is not None
-    created, updated, unchanged, failed, checkpoint = row
+    created, updated, unchanged, failed, checkpoint, processed = row
     text = f"Done: {created:,} new, {updated:,} updated, {unchanged:,} unchanged"
+    # Records a source holds that are not clients (a Tave portrait or corporate job): counted, so the numbers add up.
+    skipped = processed - created - updated - unchanged - failed
+    if skipped > 0 and job.kind in CRM_JOB_KINDS:
+        text += f", {skipped:,} {'job' if skipped == 1 else 'jobs'} that aren't weddings skipped"
     if warned:
         text += f", {warned:,} imported with something left out"
     if failed == 1:

@@ -170,6 +170,16 @@ def couple_fields(couple: TaveCouple) -> dict[str, str]:
     return {k: v for k, v in fields.items() if v}
 
 
+def tave_label(couple: TaveCouple) -> str:
+    """How a photographer finds a Tave couple: their names and the Tave job ("Emma & Noah Davis (Tave job 01g4…)")."""
+    names = " & ".join(
+        " ".join(part for part in (p.first_name, p.last_name) if part)
+        for p in (couple.partner1, couple.partner2)
+        if p is not None and (p.first_name or p.last_name)
+    )
+    return f"{names or 'A couple'} (Tave job {couple.external_id})"
+
+
 def tave_batches(
     client: TaveClient,
     *,
@@ -200,7 +210,7 @@ def tave_batches(
             for page in pages:
                 grouper.feed(page)
                 for couple in page.couples:
-                    yield RawRow(page.page, couple_fields(couple))
+                    yield RawRow(page.page, couple_fields(couple), label=tave_label(couple))
         except ProviderError as exc:
             # Tave failed for good: end the rows here, so every couple read before it is cleaned and
             # committed first (as a broken line in a file keeps the rows before it), then re-raise.

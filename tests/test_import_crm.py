@@ -76,7 +76,12 @@ def _assert_every_wedding_accounted_for(imports: ImportEnv, sid: int, summary: A
     }  # fmt: skip
     warned = imports.rows(sid, "SELECT count(*) FROM sync_job_errors WHERE job_id = %s AND severity = 'warning'",
                           [summary.job_id])  # fmt: skip
-    assert warned[0][0] > 0  # the mess is reported, field by field
+    assert warned[0][0] > 0  # the mess is reported, field by field, naming the couple and their Tave job
+    reasons = [r[0] for r in imports.rows(sid, "SELECT reason FROM sync_job_errors WHERE job_id = %s",
+                                          [summary.job_id])]  # fmt: skip
+    assert all(" (Tave job " in reason and not reason.startswith("Row ") for reason in reasons)
+    if summary.processed > len(WEDDING_IDS):
+        assert "that aren't weddings skipped" in (summary.message or "")
     landed = {r["external_id"] for r in imports.clients(sid, "tave")}
     assert summary.processed == SIZE
     assert refused <= WEDDING_IDS

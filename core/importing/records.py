@@ -53,10 +53,13 @@ class RawRow(msgspec.Struct, frozen=True):
 
     `line` is what the photographer sees: the physical line where the record starts in
     their spreadsheet (header = 1, first data row = 2), or the card's ordinal in a vCard.
+    `label` names a record that has no line a photographer could find ("Emma & Noah Davis
+    (Tave job 01g4…)"): warnings and errors say it instead of "Row N".
     """
 
     line: int
     values: dict[str, str]
+    label: str | None = None
 
 
 class RowWarning(msgspec.Struct, frozen=True, array_like=True):

@@ -123,27 +123,37 @@ def parse_name_with_email(text: str) -> list[tuple[str, str]]:
     return [(cleaned, "")] if cleaned else []
 
 
-def _left_out(line: int, field: str, exc: NormaliseError, warnings: list[RowWarning]) -> None:
+class _Row:
+    """The row being cleaned: where it is (its line, and how the photographer finds it: "Row 14", or the couple and
+    their Tave job for a CRM import) and what was left out of it so far."""
+
+    __slots__ = ("line", "warnings", "where")
+
+    def __init__(self, line: int, where: str | None) -> None:
+        self.line, self.where = line, where or f"Row {line}"
+        self.warnings: list[RowWarning] = []
+
+    def warn(self, field: str, text: str) -> None:
+        self.warnings.append(RowWarning(self.line, field, f"{self.where}: {text}"))
+
+
+def _left_out(row: _Row, field: str, exc: NormaliseError) -> None:
     """A value that cannot be used loses that field, not the client: the row says what was left out."""
-    warnings.append(
-        RowWarning(line, field, f"Row {line}: the {FIELD_LABELS[field]} {exc.message}, so it was not saved")
-    )
+    row.warn(field, f"the {FIELD_LABELS[field]} {exc.message}, so it was not saved")
 
 
-def _email(fields: dict[str, str], field: str, line: int, warnings: list[RowWarning]) -> list[str]:
+def _email(fields: dict[str, str], field: str, row: _Row) -> list[str]:
     text = fields.get(field)
     if not text:
         return []
     try:
         return split_emails(text)
     except NormaliseError as exc:
-        _left_out(line, field, exc, warnings)
+        _left_out(row, field, exc)
         return []
 
 
-def _date(
-    fields: dict[str, str], field: str, ctx: NormaliseContext, line: int, warnings: list[RowWarning]
-) -> datetime.date | None:
+def _date(fields: dict[str, str], field: str, ctx: NormaliseContext, row: _Row) -> datetime.date | None:
     text = fields.get(field)
     if not text:
         return None
@@ -152,20 +162,18 @@ def _date(
             return _cached_date(text, ctx.date_order)
         return parse_date(text, ctx.date_order)
     except NormaliseError as exc:
-        _left_out(line, field, exc, warnings)
+        _left_out(row, field, exc)
         return None
 
 
-def _phone(
-    fields: dict[str, str], field: str, ctx: NormaliseContext, line: int, warnings: list[RowWarning]
-) -> str | None:
+def _phone(fields: dict[str, str], field: str, ctx: NormaliseContext, row: _Row) -> str | None:
     text = fields.get(field)
     if not text:
         return None
     try:
         return normalise_phone(text, ctx.default_region)
     except NormaliseError as exc:
-        _left_out(line, field, exc, warnings)
+        _left_out(row, field, exc)
         return None
 
 
@@ -174,7 +182,7 @@ def _set_name(person: _Person, first: str, last: str) -> None:
         person.first, person.last = first, last
 
 
-def _resolve_people(fields: dict[str, str], line: int, warnings: list[RowWarning]) -> tuple[_Person, _Person]:
+def _resolve_people(fields: dict[str, str], row: _Row) -> tuple[_Person, _Person]:
     p1, p2 = _Person(), _Person()
     for person, (first_f, last_f, name_f, email_f, _) in zip((p1, p2), _PEOPLE_FIELDS, strict=True):
         if first := fields.get(first_f):
@@ -186,7 +194,7 @@ def _resolve_people(fields: dict[str, str], line: int, warnings: list[RowWarning
             pairs = parse_name_with_email(full)
             if pairs:
                 full = pairs[0][0]
-                emails = _email({email_f: pairs[0][1]}, email_f, line, warnings)
+                emails = _email({email_f: pairs[0][1]}, email_f, row)
                 person.email = emails[0] if emails else None
         if full and not person.has_name():
             person.first, person.last = _split_full_name(full)
@@ -209,12 +217,12 @@ def _resolve_people(fields: dict[str, str], line: int, warnings: list[RowWarning
             if name:
                 _set_name(person, *_split_full_name(name))
             if email and person.email is None:
-                emails = _email({"name_with_email": email}, "name_with_email", line, warnings)
+                emails = _email({"name_with_email": email}, "name_with_email", row)
                 person.email = emails[0] if emails else None
     return p1, p2
 
 
-def _check_lengths(fields: dict[str, str], line: int, warnings: list[RowWarning]) -> dict[str, str]:
+def _check_lengths(fields: dict[str, str], row: _Row) -> dict[str, str]:
     """A cell longer than any real value (a pasted email thread, a broken export) is left out with a warning; the
     rest of the row is still read."""
     if max(map(len, fields.values()), default=0) <= MAX_CELL_CHARS:
@@ -222,20 +230,17 @@ def _check_lengths(fields: dict[str, str], line: int, warnings: list[RowWarning]
     kept = {}
     for field, value in fields.items():
         if len(value) > MAX_CELL_CHARS:
-            warnings.append(
-                RowWarning(
-                    line,
-                    field,
-                    f"Row {line}: the {FIELD_LABELS.get(field, field)} cell was {len(value):,} characters long "
-                    f"(the limit is {MAX_CELL_CHARS:,}), so it was not saved",
-                )
+            row.warn(
+                field,
+                f"the {FIELD_LABELS.get(field, field)} cell was {len(value):,} characters long "
+                f"(the limit is {MAX_CELL_CHARS:,}), so it was not saved",
             )
         else:
             kept[field] = value
     return kept
 
 
-def _shortened(field: str, text: str | None, line: int, warnings: list[RowWarning]) -> str | None:
+def _shortened(field: str, text: str | None, row: _Row) -> str | None:
     """A detail longer than its column allows is cut at a word break within the limit (or at the limit), with a
     warning: the client is imported without the rest of it, instead of failing the whole batch at the CHECK."""
     limit = CLIENT_MAX_CHARS[field]
@@ -244,13 +249,10 @@ def _shortened(field: str, text: str | None, line: int, warnings: list[RowWarnin
     cut = text[: limit + 1]
     space = cut.rfind(" ")
     short = (cut[:space] if space >= limit * 2 // 3 else cut[:limit]).rstrip(" ,;-")
-    warnings.append(
-        RowWarning(
-            line,
-            field,
-            f"Row {line}: the {FIELD_LABELS[field]} was {len(text):,} characters long, more than the {limit:,} "
-            f"a client's {FIELD_LABELS[field]} can have, so we kept only its start",
-        )
+    row.warn(
+        field,
+        f"the {FIELD_LABELS[field]} was {len(text):,} characters long, more than the {limit:,} "
+        f"a client's {FIELD_LABELS[field]} can have, so we kept only its start",
     )
     return short
 
@@ -271,26 +273,25 @@ def stable_external_id(p1: _Person, p2: _Person, wedding_date: datetime.date | N
     return "h-" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def _build(fields: dict[str, str], ctx: NormaliseContext, digest: bytes | None, line: int) -> ClientRecord:
+def _build(fields: dict[str, str], ctx: NormaliseContext, digest: bytes | None, row: _Row) -> ClientRecord:
     # A value that cannot be used is left out with a warning (a bad field loses the field, not the client); the
     # row fails only when nothing in it identifies anyone.
-    warnings: list[RowWarning] = []
-    fields = _check_lengths(fields, line, warnings)
-    p1, p2 = _resolve_people(fields, line, warnings)
+    fields = _check_lengths(fields, row)
+    p1, p2 = _resolve_people(fields, row)
 
     # Partner 1's email and phone, then partner 2's, in that order (warnings in the row's order);
     # written out rather than looped, as this runs for every row.
-    emails = _email(fields, "partner1_email", line, warnings)
+    emails = _email(fields, "partner1_email", row)
     if emails and p1.email is None:
         p1.email = emails[0]
     # "alex@example.com; sam@example.com" in one cell: the second belongs to the partner.
     if len(emails) > 1 and not fields.get("partner2_email"):
         p2.email = p2.email or emails[1]
-    p1.phone = _phone(fields, "partner1_phone", ctx, line, warnings)
-    emails = _email(fields, "partner2_email", line, warnings)
+    p1.phone = _phone(fields, "partner1_phone", ctx, row)
+    emails = _email(fields, "partner2_email", row)
     if emails and p2.email is None:
         p2.email = emails[0]
-    p2.phone = _phone(fields, "partner2_phone", ctx, line, warnings)
+    p2.phone = _phone(fields, "partner2_phone", ctx, row)
 
     if p1.is_empty() and not p2.is_empty():  # only the partner columns were filled
         p1, p2 = p2, p1
@@ -304,9 +305,9 @@ def _build(fields: dict[str, str], ctx: NormaliseContext, digest: bytes | None, 
                 if len(part) > MAX_NAME_CHARS:
                     raise _RowProblem(field, f"the {FIELD_LABELS[field]} is too long ({len(part):,} characters)")
 
-    wedding_date = _date(fields, "wedding_date", ctx, line, warnings)
-    inquiry_date = _date(fields, "inquiry_date", ctx, line, warnings)
-    booking_date = _date(fields, "booking_date", ctx, line, warnings)
+    wedding_date = _date(fields, "wedding_date", ctx, row)
+    inquiry_date = _date(fields, "inquiry_date", ctx, row)
+    booking_date = _date(fields, "booking_date", ctx, row)
 
     external_id = clean_text(fields.get("external_id", ""))
     if len(external_id) > MAX_EXTERNAL_ID_CHARS:
@@ -314,8 +315,8 @@ def _build(fields: dict[str, str], ctx: NormaliseContext, digest: bytes | None, 
     if not external_id:
         external_id = stable_external_id(p1, p2, wedding_date)
 
-    venue = _shortened("venue", clean_optional(fields.get("venue")), line, warnings)
-    lead_source = _shortened("lead_source", clean_optional(fields.get("lead_source")), line, warnings)
+    venue = _shortened("venue", clean_optional(fields.get("venue")), row)
+    lead_source = _shortened("lead_source", clean_optional(fields.get("lead_source")), row)
     return ClientRecord(
         external_id=external_id,
         partner1_first=p1.first,
@@ -333,8 +334,8 @@ def _build(fields: dict[str, str], ctx: NormaliseContext, digest: bytes | None, 
         inquiry_date=inquiry_date,
         booking_date=booking_date,
         import_digest=digest,
-        warnings=tuple(warnings),
-        line=line,
+        warnings=tuple(row.warnings),
+        line=row.line,
         notes=clean_optional(fields.get("notes")),
     )
 
@@ -344,7 +345,9 @@ def build_record(
 ) -> ClientRecord | RowError:
     """Normalise and check one mapped row. The first problem found becomes the RowError. With ``digest`` the
     record keeps the digest of ``source_row`` (core.importing.digest)."""
+    row = _Row(line, source_row.label)
     try:
-        return _build(fields, ctx, digest(source_row.values) if digest is not None else None, line)
+        return _build(fields, ctx, digest(source_row.values) if digest is not None else None, row)
     except _RowProblem as problem:
-        return RowError(line=line, reason=f"Row {line}: {problem.message}", field=problem.field, raw=source_row.values)
+        reason = f"{row.where}: {problem.message}"
+        return RowError(line=line, reason=reason, field=problem.field, raw=source_row.values)

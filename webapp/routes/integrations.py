@@ -28,7 +28,8 @@ from webapp.routes.clients import new_idempotency_key
 from webapp.routes.webhooks import new_token
 from webapp.state import resources
 
-TAVE_DEFAULT_URL = "https://tave.io/v2"
+# VSCO Workspace serves the Tave API v2 here now; tave.io/v2 answers with a redirect to it.
+TAVE_DEFAULT_URL = "https://workspace.vsco.co/api/v2"
 PROVIDERS = {"tave": "Tave / VSCO Workspace", "lightblue": "Light Blue"}
 # What each button starts, per provider: (job kind, plain words).
 ACTIONS = {
@@ -47,7 +48,7 @@ class ConnectForm(msgspec.Struct):
 # Addresses that are known to be the CRM's own: a failed test there may say what went wrong (the key, the server).
 # Any other address is unproven, and every failure there reads the same (see _unreachable), so the form cannot be
 # used to learn which hosts and ports answer what.
-KNOWN_CRM_URLS = frozenset({TAVE_DEFAULT_URL, "https://workspace.vsco.co/api/v2", LIGHTBLUE_ENDPOINT})
+KNOWN_CRM_URLS = frozenset({TAVE_DEFAULT_URL, "https://tave.io/v2", LIGHTBLUE_ENDPOINT})
 
 
 def _unreachable(provider: str) -> str:
