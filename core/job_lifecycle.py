@@ -245,9 +245,10 @@ def mark_dead(conn: psycopg.Connection, job_id: int, message: str) -> bool:
 
 
 def cancel(conn: psycopg.Connection, job_id: int) -> None:
+    """End a running job whose cancel was asked for. Its upload is kept, so "Try again" can resume it from its
+    checkpoint, until it is tried again or ``UPLOAD_KEEP_DAYS`` pass (``jobs.housekeeping``)."""
     if conn.execute(CANCEL_IF_REQUESTED, {"id": job_id}).fetchone():
         add_event(conn, job_id, "Cancelled. Everything imported before that is kept.")
-    conn.execute(DELETE_UPLOAD, {"id": job_id})
 
 
 # -- creating, queueing, cancelling and retrying (the web app, the CLI) ------------------------------------------
@@ -272,10 +273,17 @@ UPDATE sync_jobs SET cancel_requested = true, updated_at = now(),
 WHERE id = %(id)s AND status IN ('draft', 'queued', 'running')
 RETURNING status
 """
-REQUEUE_FAILED = """
+# Which finished jobs "Try again" may send again: a failed one, or one the photographer stopped, if what it reads
+# is still there (a file import's upload is kept for UPLOAD_KEEP_DAYS; a draft never had its mapping confirmed).
+# Shared with the job page's query, so the button shows exactly when the retry will do something.
+RETRYABLE = """(status = 'failed' OR (status = 'cancelled' AND (kind <> 'file_import' OR (options ? 'mapping'
+    AND EXISTS (SELECT FROM import_upload_chunks u WHERE u.job_id = sync_jobs.id AND u.seq = 0)))))"""
+# One job (``id``), or every failed one (``id`` NULL: a stopped job is only tried again on its own page).
+REQUEUE_FAILED = f"""
 UPDATE sync_jobs SET status = 'queued', cancel_requested = false, attempts = 0, finished_at = NULL,
     message = 'Queued to try again.', updated_at = now()
-WHERE supplier_id = %(sid)s AND status = 'failed' AND (%(id)s::bigint IS NULL OR id = %(id)s)
+WHERE supplier_id = %(sid)s AND {RETRYABLE}
+  AND (id = %(id)s OR (%(id)s::bigint IS NULL AND status = 'failed'))
 RETURNING id, kind
 """
 MARK_PING_DONE = """
@@ -353,6 +361,7 @@ async def request_cancel(conn: psycopg.AsyncConnection, job_id: int) -> str | No
 async def requeue_failed(
     conn: psycopg.AsyncConnection, supplier_id: int, job_id: int | None
 ) -> list[tuple[int, JobKind]]:
-    """Failed jobs (one, or all when ``job_id`` is None) back to queued; they resume at their checkpoint."""
+    """A failed or stopped job (or every failed one when ``job_id`` is None) back to queued; each resumes at its
+    checkpoint."""
     cur = await conn.execute(REQUEUE_FAILED, {"sid": supplier_id, "id": job_id})
     return [(int(r[0]), as_kind(r[1])) for r in await cur.fetchall()]

@@ -9,7 +9,7 @@ import msgspec
 import psycopg
 from psycopg.rows import class_row
 
-from core.job_lifecycle import ACTIVE
+from core.job_lifecycle import ACTIVE, RETRYABLE
 from webapp.models import SyncJob
 from webapp.queries.keyset import decode_cursor, encode_cursor
 
@@ -47,6 +47,7 @@ class JobDetail(msgspec.Struct, frozen=True):
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    can_retry: bool = False  # "Try again" would send it again (core.job_lifecycle.RETRYABLE)
 
 
 class JobError(msgspec.Struct, frozen=True):
@@ -66,9 +67,9 @@ class JobDuplicate(msgspec.Struct, frozen=True):
     reason: str
 
 
-GET_JOB = """
+GET_JOB = f"""
 SELECT id, integration_id, kind, source, status, total, processed, created_count, updated_count, unchanged_count,
-       failed_count, message, options, cancel_requested, created_at, started_at, finished_at
+       failed_count, message, options, cancel_requested, created_at, started_at, finished_at, {RETRYABLE} AS can_retry
 FROM sync_jobs WHERE id = %(id)s
 """
 JOB_ERRORS = """
