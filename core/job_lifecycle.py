@@ -141,6 +141,13 @@ WHERE id = %(id)s AND status = 'running'
 RETURNING status
 """
 DELETE_UPLOAD = "DELETE FROM import_upload_chunks WHERE job_id = %(id)s"
+DELETE_READ_PAGES = "DELETE FROM sync_job_pages WHERE job_id = %(id)s"
+SAVE_READ_PAGE = """
+INSERT INTO sync_job_pages (supplier_id, job_id, resource, page, payload)
+VALUES (app_supplier_id(), %(id)s, %(resource)s, %(page)s, %(payload)s)
+ON CONFLICT (job_id, resource, page) DO UPDATE SET payload = EXCLUDED.payload
+"""
+READ_PAGES = "SELECT payload FROM sync_job_pages WHERE job_id = %(id)s AND resource = %(resource)s ORDER BY page"
 READ_CHUNK = "SELECT data FROM import_upload_chunks WHERE job_id = %(id)s AND seq = %(seq)s"
 
 
@@ -198,6 +205,16 @@ def cancel_requested(conn: psycopg.Connection, job_id: int) -> bool:
     return bool(row and row[0])
 
 
+def save_read_page(conn: psycopg.Connection, job_id: int, resource: str, page: int, payload: bytes) -> None:
+    """Keep one page a CRM import read before its batches, so its next attempt need not read it again."""
+    conn.execute(SAVE_READ_PAGE, {"id": job_id, "resource": resource, "page": page, "payload": payload})
+
+
+def read_pages(conn: psycopg.Connection, job_id: int, resource: str) -> list[bytes]:
+    """The pages of ``resource`` earlier attempts of the job kept, in order."""
+    return [bytes(r[0]) for r in conn.execute(READ_PAGES, {"id": job_id, "resource": resource}).fetchall()]
+
+
 def counts(conn: psycopg.Connection, job_id: int) -> JobCounts | None:
     with conn.cursor(row_factory=class_row(JobCounts)) as cur:
         return cur.execute(GET_COUNTS, {"id": job_id}).fetchone()
@@ -221,10 +238,12 @@ def finish(
     conn: psycopg.Connection, job_id: int, status: str, message: str, *, keep_upload: bool = False
 ) -> str | None:
     """Settle the job. ``keep_upload``: it failed for a reason other than the file (a crash, retries used up),
-    so "Try again" must be able to read the file again; otherwise the uploaded file is deleted now."""
+    so "Try again" must be able to read the file again; otherwise the uploaded file (and the CRM pages kept for a
+    next attempt) are deleted now."""
     row = conn.execute(FINISH, {"id": job_id, "status": status, "message": message}).fetchone()
     if not keep_upload:
         conn.execute(DELETE_UPLOAD, {"id": job_id})
+        conn.execute(DELETE_READ_PAGES, {"id": job_id})
     add_event(conn, job_id, message)
     return str(row[0]) if row else None
 

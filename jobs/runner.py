@@ -149,6 +149,22 @@ class CancelWatch:
             time.sleep(min(left, self.interval_s))
 
 
+class KeptPages:
+    """The job's ``PageStore`` (core.providers.tave_details): the pages its CRM bulk reads kept, in PostgreSQL, so a
+    second attempt goes on after the last page read instead of from page 1. Deleted when the job succeeds."""
+
+    def __init__(self, pool: ConnectionPool, supplier_id: int, job_id: int) -> None:
+        self._pool, self._supplier_id, self._job_id = pool, supplier_id, job_id
+
+    def saved(self, resource: str) -> list[bytes]:
+        with tenant_sync(self._pool, self._supplier_id) as conn:
+            return store.read_pages(conn, self._job_id, resource)
+
+    def save(self, resource: str, page: int, payload: bytes) -> None:
+        with tenant_sync(self._pool, self._supplier_id) as conn:
+            store.save_read_page(conn, self._job_id, resource, page, payload)
+
+
 # Batches written at once, each in its own transaction on its own connection. PostgreSQL spends most of an
 # import maintaining the indexes; a second backend lets a second core
 # do that work while the first batch is still being written. Commits stay in file order (see _write).
