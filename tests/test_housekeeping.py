@@ -12,6 +12,7 @@ import redis
 from psycopg_pool import ConnectionPool
 
 from core.db.pool import make_sync_pool
+from core.settings import settings
 from jobs.housekeeping import purge_idempotency_keys, purge_old_uploads, take_lease
 from tests.fixtures import Server, Services, signup
 
@@ -50,6 +51,7 @@ def test_purge_removes_only_keys_past_retention_for_every_supplier(
         left = {r[0] for r in conn.execute("SELECT key FROM idempotency_keys WHERE key = ANY(%s)", [old + kept])}
     assert left == {kept[0]}  # 10 days and 7.5 days gone (7-day floor), 6 days 23 h kept
     monkeypatch.setenv("IDEMPOTENCY_KEEP_DAYS", "8")  # the default: a day of margin over the promise
+    settings.cache_clear()  # settings are read once per process: read them again with the new value
     with psycopg.connect(services.database_url, autocommit=True) as conn:
         young, stale = _add_key(conn, first, "7 days 12 hours"), _add_key(conn, first, "8 days 1 hour")
     purge_idempotency_keys(app_pool)
