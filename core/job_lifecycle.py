@@ -3,8 +3,8 @@
             ┌──────────── cancel ──────────────┐
  draft ──► queued ──► running ──► succeeded | partially_succeeded | failed | cancelled
              ▲   │      ▲   │
-             │   │      └───┘  (redelivered after a crash, or retried after a network error: resumes at its checkpoint)
-             └── retry ◄── failed
+             │   │      └───┘  (redelivered after a crash, or tried again after a transient error: from its checkpoint)
+             └── retry ◄── failed | cancelled (RETRYABLE: what it reads is still there)
 
 This is the one definition of the states (the migrations' CHECK is tested against it) and the one module that
 writes ``sync_jobs``: the workers' synchronous functions and the web app's ``async`` ones sit side by side, built on
