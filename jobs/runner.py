@@ -288,9 +288,8 @@ def analyse_if_changed_much(pool: ConnectionPool, job: store.JobRow) -> bool:
             return False
         started = time.monotonic()
         conn.execute("ANALYZE clients")  # a sample of the table: well under a second at a million clients
-    log.info(
-        "analysed clients after a large import", job_id=job.id, rows=wrote[0], s=round(time.monotonic() - started, 2)
-    )
+    seconds = round(time.monotonic() - started, 2)
+    log.info("analysed clients after a large import", job_id=job.id, rows=wrote[0], seconds=seconds)
     return True
 
 
