@@ -3,8 +3,8 @@
             ┌──────────── cancel ──────────────┐
  draft ──► queued ──► running ──► succeeded | partially_succeeded | failed | cancelled
              ▲   │      ▲   │
-             │   │      └───┘  (redelivered after a crash, or retried after a network error: resumes at its checkpoint)
-             └── retry ◄── failed
+             │   │      └───┘  (redelivered after a crash, or tried again after a transient error: from its checkpoint)
+             └── retry ◄── failed | cancelled (RETRYABLE: what it reads is still there)
 
 This is the one definition of the states (the migrations' CHECK is tested against it) and the one module that
 writes ``sync_jobs``: the workers' synchronous functions and the web app's ``async`` ones sit side by side, built on
@@ -144,6 +144,13 @@ WHERE id = %(id)s AND status = 'running'
 RETURNING status
 """
 DELETE_UPLOAD = "DELETE FROM import_upload_chunks WHERE job_id = %(id)s"
+DELETE_READ_PAGES = "DELETE FROM sync_job_pages WHERE job_id = %(id)s"
+SAVE_READ_PAGE = """
+INSERT INTO sync_job_pages (supplier_id, job_id, resource, page, payload)
+VALUES (app_supplier_id(), %(id)s, %(resource)s, %(page)s, %(payload)s)
+ON CONFLICT (job_id, resource, page) DO UPDATE SET payload = EXCLUDED.payload
+"""
+READ_PAGES = "SELECT payload FROM sync_job_pages WHERE job_id = %(id)s AND resource = %(resource)s ORDER BY page"
 READ_CHUNK = "SELECT data FROM import_upload_chunks WHERE job_id = %(id)s AND seq = %(seq)s"
 
 
@@ -207,6 +214,16 @@ def warned_rows(conn: psycopg.Connection, job_id: int) -> int:
     return int(row[0]) if row else 0
 
 
+def save_read_page(conn: psycopg.Connection, job_id: int, resource: str, page: int, payload: bytes) -> None:
+    """Keep one page a CRM import read before its batches, so its next attempt need not read it again."""
+    conn.execute(SAVE_READ_PAGE, {"id": job_id, "resource": resource, "page": page, "payload": payload})
+
+
+def read_pages(conn: psycopg.Connection, job_id: int, resource: str) -> list[bytes]:
+    """The pages of ``resource`` earlier attempts of the job kept, in order."""
+    return [bytes(r[0]) for r in conn.execute(READ_PAGES, {"id": job_id, "resource": resource}).fetchall()]
+
+
 def counts(conn: psycopg.Connection, job_id: int) -> JobCounts | None:
     with conn.cursor(row_factory=class_row(JobCounts)) as cur:
         return cur.execute(GET_COUNTS, {"id": job_id}).fetchone()
@@ -230,10 +247,12 @@ def finish(
     conn: psycopg.Connection, job_id: int, status: str, message: str, *, keep_upload: bool = False
 ) -> str | None:
     """Settle the job. ``keep_upload``: it failed for a reason other than the file (a crash, retries used up),
-    so "Try again" must be able to read the file again; otherwise the uploaded file is deleted now."""
+    so "Try again" must be able to read the file again; otherwise the uploaded file (and the CRM pages kept for a
+    next attempt) are deleted now."""
     row = conn.execute(FINISH, {"id": job_id, "status": status, "message": message}).fetchone()
     if not keep_upload:
         conn.execute(DELETE_UPLOAD, {"id": job_id})
+        conn.execute(DELETE_READ_PAGES, {"id": job_id})
     add_event(conn, job_id, message)
     return str(row[0]) if row else None
 
@@ -254,9 +273,10 @@ def mark_dead(conn: psycopg.Connection, job_id: int, message: str) -> bool:
 
 
 def cancel(conn: psycopg.Connection, job_id: int) -> None:
+    """End a running job whose cancel was asked for. Its upload is kept, so "Try again" can resume it from its
+    checkpoint, until it is tried again or ``UPLOAD_KEEP_DAYS`` pass (``jobs.housekeeping``)."""
     if conn.execute(CANCEL_IF_REQUESTED, {"id": job_id}).fetchone():
         add_event(conn, job_id, "Cancelled. Everything imported before that is kept.")
-    conn.execute(DELETE_UPLOAD, {"id": job_id})
 
 
 # -- creating, queueing, cancelling and retrying (the web app, the CLI) ------------------------------------------
@@ -281,10 +301,17 @@ UPDATE sync_jobs SET cancel_requested = true, updated_at = now(),
 WHERE id = %(id)s AND status IN ('draft', 'queued', 'running')
 RETURNING status
 """
-REQUEUE_FAILED = """
+# Which finished jobs "Try again" may send again: a failed one, or one the photographer stopped, if what it reads
+# is still there (a file import's upload is kept for UPLOAD_KEEP_DAYS; a draft never had its mapping confirmed).
+# Shared with the job page's query, so the button shows exactly when the retry will do something.
+RETRYABLE = """(status = 'failed' OR (status = 'cancelled' AND (kind <> 'file_import' OR (options ? 'mapping'
+    AND EXISTS (SELECT FROM import_upload_chunks u WHERE u.job_id = sync_jobs.id AND u.seq = 0)))))"""
+# One job (``id``), or every failed one (``id`` NULL: a stopped job is only tried again on its own page).
+REQUEUE_FAILED = f"""
 UPDATE sync_jobs SET status = 'queued', cancel_requested = false, attempts = 0, finished_at = NULL,
     message = 'Queued to try again.', updated_at = now()
-WHERE supplier_id = %(sid)s AND status = 'failed' AND (%(id)s::bigint IS NULL OR id = %(id)s)
+WHERE supplier_id = %(sid)s AND {RETRYABLE}
+  AND (id = %(id)s OR (%(id)s::bigint IS NULL AND status = 'failed'))
 RETURNING id, kind
 """
 MARK_UNDONE = "UPDATE sync_jobs SET undone_at = now(), updated_at = now() WHERE id = %(id)s AND undone_at IS NULL"
@@ -372,6 +399,7 @@ async def request_cancel(conn: psycopg.AsyncConnection, job_id: int) -> str | No
 async def requeue_failed(
     conn: psycopg.AsyncConnection, supplier_id: int, job_id: int | None
 ) -> list[tuple[int, JobKind]]:
-    """Failed jobs (one, or all when ``job_id`` is None) back to queued; they resume at their checkpoint."""
+    """A failed or stopped job (or every failed one when ``job_id`` is None) back to queued; each resumes at its
+    checkpoint."""
     cur = await conn.execute(REQUEUE_FAILED, {"sid": supplier_id, "id": job_id})
     return [(int(r[0]), as_kind(r[1])) for r in await cur.fetchall()]

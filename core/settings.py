@@ -58,6 +58,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # (100,000 Tave clients take ~6,000 requests: 5 min at 20/s).
     crm_requests_per_s: int = 20
     idempotency_keep_days: int = 8  # the housekeeping keeps at least 7 whatever this says
+    upload_keep_days: int = 30  # a failed or stopped file import's upload, kept for "Try again"
     housekeeping_interval_s: float = 3600.0
     # 0 turns the lost-message sweep off (the tests do: they share one PostgreSQL between several Redis
     # databases, and a worker would take another database's waiting jobs for lost ones).
@@ -154,6 +155,7 @@ def load_settings() -> Settings:
         crm_timeout_s=_float("CRM_TIMEOUT_S", 30.0, minimum=0.1),
         crm_requests_per_s=_int("CRM_REQUESTS_PER_S", 20, minimum=1),
         idempotency_keep_days=_int("IDEMPOTENCY_KEEP_DAYS", 8),
+        upload_keep_days=_int("UPLOAD_KEEP_DAYS", 30, minimum=1),
         housekeeping_interval_s=_float("HOUSEKEEPING_INTERVAL_S", 3600.0),
         job_sweep_interval_s=_float("JOB_SWEEP_INTERVAL_S", 60.0),
         import_max_rows=_int("IMPORT_MAX_ROWS", 500_000, minimum=1),

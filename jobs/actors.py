@@ -30,7 +30,7 @@ from jobs.db import pool
 from jobs.errors import JobFailed, RetryLater, verdict
 from jobs.failures import TRACKS_JOB
 from jobs.publishing import publisher
-from jobs.runner import CancelWatch, Reporter, run_job, upload_batches
+from jobs.runner import CancelWatch, KeptPages, Reporter, run_job, upload_batches
 from jobs.sources import Batch, tave_batches
 
 LOAD_INTEGRATION = """
@@ -149,6 +149,7 @@ def _crm_job(supplier_id: int, job_id: int) -> None:
             sleep=watch.sleep,  # a Retry-After of minutes is waited out in one-second steps that look for Stop
             on_wait=integration.report_wait(supplier_id, job_id, reporter),
             on_read=integration.report_reading(supplier_id, job_id, reporter, watch),
+            pages=KeptPages(pool(), supplier_id, job_id),  # a second attempt resumes the reading where it stopped
             transport=PacedTransport(integration.id),
             timeout=settings().crm_timeout_s,
             allow_local=settings().allow_local_crm_urls,

@@ -150,6 +150,22 @@ class CancelWatch:
             time.sleep(min(left, self.interval_s))
 
 
+class KeptPages:
+    """The job's ``PageStore`` (core.providers.tave_details): the pages its CRM bulk reads kept, in PostgreSQL, so a
+    second attempt goes on after the last page read instead of from page 1. Deleted when the job succeeds."""
+
+    def __init__(self, pool: ConnectionPool, supplier_id: int, job_id: int) -> None:
+        self._pool, self._supplier_id, self._job_id = pool, supplier_id, job_id
+
+    def saved(self, resource: str) -> list[bytes]:
+        with tenant_sync(self._pool, self._supplier_id) as conn:
+            return store.read_pages(conn, self._job_id, resource)
+
+    def save(self, resource: str, page: int, payload: bytes) -> None:
+        with tenant_sync(self._pool, self._supplier_id) as conn:
+            store.save_read_page(conn, self._job_id, resource, page, payload)
+
+
 # Batches written at once, each in its own transaction on its own connection. PostgreSQL spends most of an
 # import maintaining the indexes; a second backend lets a second core
 # do that work while the first batch is still being written. Commits stay in file order (see _write).
@@ -275,9 +291,8 @@ def analyse_if_changed_much(pool: ConnectionPool, job: store.JobRow) -> bool:
             return False
         started = time.monotonic()
         conn.execute("ANALYZE clients")  # a sample of the table: well under a second at a million clients
-    log.info(
-        "analysed clients after a large import", job_id=job.id, rows=wrote[0], s=round(time.monotonic() - started, 2)
-    )
+    seconds = round(time.monotonic() - started, 2)
+    log.info("analysed clients after a large import", job_id=job.id, rows=wrote[0], seconds=seconds)
     return True
 
 

@@ -12,7 +12,7 @@ import redis
 from psycopg_pool import ConnectionPool
 
 from core.db.pool import make_sync_pool
-from jobs.housekeeping import purge_idempotency_keys, take_lease
+from jobs.housekeeping import purge_idempotency_keys, purge_old_uploads, take_lease
 from tests.fixtures import Server, Services, signup
 
 
@@ -70,3 +70,34 @@ def test_one_worker_takes_each_round(services: Services) -> None:
     assert take_lease(client, 60, key) is True
     assert take_lease(client, 60, key) is False
     assert 0 < int(client.ttl(key)) <= 60
+
+
+def test_uploads_of_jobs_finished_longer_ago_than_the_retention_are_purged(
+    services: Services, server: Server, app_pool: ConnectionPool
+) -> None:
+    """A failed or stopped import keeps its file for "Try again" for UPLOAD_KEEP_DAYS (30), then it goes; a job
+    still queued or running keeps its file however old it is."""
+    sid = signup(server.url, services.database_url, "Uploads").supplier_id
+    jobs = {}
+    with psycopg.connect(services.database_url, autocommit=True) as conn:
+        for label, status, finished in (
+            ("old cancelled", "cancelled", "31 days"),
+            ("old failed", "failed", "40 days"),
+            ("recent cancelled", "cancelled", "29 days"),
+            ("old running", "running", None),
+        ):
+            row = conn.execute(
+                "INSERT INTO sync_jobs (supplier_id, kind, source, status, created_at, finished_at) "
+                "VALUES (%s, 'file_import', 'csv', %s, now() - interval '60 days', now() - %s::interval) RETURNING id",
+                [sid, status, finished],
+            ).fetchone()
+            assert row is not None
+            jobs[label] = row[0]
+            conn.execute(
+                "INSERT INTO import_upload_chunks (supplier_id, job_id, seq, data) VALUES (%s, %s, 0, 'x')",
+                [sid, row[0]],
+            )
+    assert purge_old_uploads(app_pool) >= 2
+    with psycopg.connect(services.database_url) as conn:
+        left = {r[0] for r in conn.execute("SELECT job_id FROM import_upload_chunks WHERE supplier_id = %s", [sid])}
+    assert left == {jobs["recent cancelled"], jobs["old running"]}

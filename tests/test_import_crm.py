@@ -19,7 +19,7 @@ import psycopg
 import pytest
 import redis
 
-from core.job_lifecycle import REQUEST_CANCEL
+from core.job_lifecycle import REQUEST_CANCEL, REQUEUE_FAILED
 from core.providers.tave import is_wedding_job
 from jobs.sandbox.config import FaultConfig, SandboxConfig
 from jobs.sandbox.server import running_sandbox
@@ -253,6 +253,52 @@ def test_stop_ends_a_tave_import_while_it_reads_contact_pages(imports: ImportEnv
     assert (summary.processed, summary.created) == (0, 0)
     assert seconds < 5
     assert contacts < 20  # of ~40 pages
+
+
+def test_a_stopped_tave_import_tried_again_goes_on_reading_where_it_stopped(imports: ImportEnv) -> None:
+    """The pages read before Stop are kept: "Try again" reads the contacts after them (job links and events, read
+    in full the first time, not at all), and the import ends exact."""
+    config = SandboxConfig(size=2_000, seed=17, api_key=TAVE_KEY, faults=FaultConfig(latency_ms=800,
+                           paths=["/v2/address-book"]))  # fmt: skip
+    world = World(config)
+    weddings = {world.record_id("job", i) for i in range(config.size) if is_wedding_job(world.synth(i).job_type)}
+    with running_sandbox(config) as url:
+        sid, iid = _tave(imports, url)
+        job_id = imports.sync_job(sid, iid, "full_import")
+        imports.send("full_import", sid, job_id)
+        wait_for(
+            lambda: re.search(r"Tave contacts: page ([5-9]|\d\d)", imports.summary(sid, job_id).message or ""),
+            60,
+            "the fifth page of contacts",
+        )
+        stopped, _ = _stop_when(imports, sid, job_id, "Reading your Tave contacts")
+        assert (stopped.status, stopped.processed) == ("cancelled", 0)
+        kept = dict(
+            imports.rows(
+                sid, "SELECT resource, count(*) FROM sync_job_pages WHERE job_id = %s GROUP BY resource", [job_id]
+            )
+        )
+        meta = httpx.get(f"{url}/v2/address-book", params={"pageSize": 100}, headers={"X-API-KEY": TAVE_KEY})
+        contact_pages = meta.json()["meta"]["totalPages"]
+        assert 5 <= kept["address-book"] < contact_pages
+        assert kept["job-contact"] > 0
+        assert kept["event"] > 0
+
+        httpx.post(f"{url}/_sandbox/faults", json={}).raise_for_status()
+        httpx.delete(f"{url}/_sandbox/stats")
+        with imports.scoped(sid) as conn:  # "Try again" on the stopped job's page
+            assert conn.execute(REQUEUE_FAILED, {"sid": sid, "id": job_id}).fetchall() == [(job_id, "full_import")]
+        done = imports.run(sid, job_id, "full_import", timeout=120)
+        read = _stats(url)["endpoints"]
+    assert done.status in ("succeeded", "partially_succeeded"), done.message
+    assert done.processed == config.size
+    assert done.created + done.failed == len(weddings)
+    assert {r["external_id"] for r in imports.clients(sid, "tave")} <= weddings
+    assert read["GET /v2/address-book"]["200"] == contact_pages - kept["address-book"]
+    assert "GET /v2/job-contact" not in read
+    assert "GET /v2/event" not in read
+    # The kept pages go once the import has succeeded.
+    assert imports.rows(sid, "SELECT count(*) FROM sync_job_pages WHERE job_id = %s", [job_id]) == [(0,)]
 
 
 def test_stop_ends_a_tave_import_while_it_waits_out_a_retry_after(imports: ImportEnv, faults: Any) -> None:

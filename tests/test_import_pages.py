@@ -355,3 +355,28 @@ def test_undo_an_import_removes_what_it_added_and_puts_back_what_it_changed(
 
     intruder = signup(server.url, services.database_url, "Other Studio")
     assert intruder.client.get(f"{second}/undo").status_code == 404
+
+
+def test_a_stopped_import_can_be_tried_again_from_its_page(account: Account, services: Services) -> None:
+    """ "Try again" shows on a stopped import that still has its file and a confirmed mapping, and queues it; an
+    upload stopped before its mapping was confirmed has nothing to try again."""
+    draft = _upload(account, CSV_TEXT.encode(), "stopped.csv")
+    job_id = int(draft.removesuffix("/preview").rsplit("/", 1)[-1])
+    with psycopg.connect(services.database_url) as conn:
+        conn.execute("UPDATE sync_jobs SET status = 'cancelled', finished_at = now() WHERE id = %s", [job_id])
+    assert "Try again" not in account.client.get(f"/jobs/{job_id}").text  # a draft: no mapping to import with
+    with psycopg.connect(services.database_url) as conn:
+        conn.execute(
+            'UPDATE sync_jobs SET options = options || \'{"mapping": {"columns": {}}}\', cancel_requested = true '
+            "WHERE id = %s",
+            [job_id],
+        )
+    page = account.client.get(f"/jobs/{job_id}").text
+    assert "Try again" in page
+    resp = account.client.post(f"/jobs/{job_id}/retry", data={"_csrf_token": account.csrf(f"/jobs/{job_id}")})
+    assert resp.status_code == 303
+    with psycopg.connect(services.database_url) as conn:
+        row = conn.execute("SELECT status, cancel_requested FROM sync_jobs WHERE id = %s", [job_id]).fetchone()
+    assert row is not None
+    assert row[0] != "cancelled"
+    assert row[1] is False

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core.job_lifecycle import REQUEST_CANCEL
+from core.job_lifecycle import REQUEST_CANCEL, REQUEUE_FAILED
 from tests.fixtures import Services, wait_for
 from tests.test_import_support import ImportEnv, couples_csv, import_env_fixture
 
@@ -72,5 +72,22 @@ def test_cancel_mid_import_keeps_committed_rows(imports: ImportEnv, big_file: Pa
     assert summary.message == "Cancelled. Everything imported before that is kept."
     assert 0 < summary.processed < ROWS
     assert len(imports.clients(sid)) == summary.created == summary.processed
-    # The upload is gone with it.
+    # The upload is kept, so "Try again" resumes the stopped import from its checkpoint and finishes it exactly.
+    assert imports.rows(sid, "SELECT count(*) > 0 FROM import_upload_chunks WHERE job_id = %s", [job_id]) == [(True,)]
+    with imports.scoped(sid) as conn:
+        assert conn.execute(REQUEUE_FAILED, {"sid": sid, "id": job_id}).fetchall() == [(job_id, "file_import")]
+    done = imports.run(sid, job_id)
+    assert (done.status, done.processed, done.created, done.updated) == ("succeeded", ROWS, ROWS, 0)
+    assert imports.rows(sid, "SELECT count(*), count(DISTINCT external_id), max(version) FROM clients") == [
+        (ROWS, ROWS, 1)
+    ]
     assert imports.rows(sid, "SELECT count(*) FROM import_upload_chunks WHERE job_id = %s", [job_id]) == [(0,)]
+
+
+def test_retry_all_failed_leaves_stopped_imports_alone(imports: ImportEnv, tmp_path: Path) -> None:
+    """A stopped import is tried again only from its own page; "try all failed again" means the failed ones."""
+    sid, _ = imports.supplier()
+    job_id = imports.file_job(sid, couples_csv(tmp_path / "few.csv", 10))
+    with imports.scoped(sid) as conn:
+        assert conn.execute(REQUEST_CANCEL, {"id": job_id}).fetchone() == ("cancelled",)
+        assert conn.execute(REQUEUE_FAILED, {"sid": sid, "id": None}).fetchall() == []

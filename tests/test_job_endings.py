@@ -9,12 +9,15 @@ and "Try again" then finishes it.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from cryptography.fernet import Fernet
+from psycopg import sql
 from psycopg_pool import PoolTimeout
 
 from core.importing.records import CLIENT_MAX_CHARS
@@ -186,3 +189,74 @@ def test_a_job_whose_tries_run_out_ends_failed_keeps_its_rows_and_can_be_tried_a
     done = imports.run(sid, job_id)
     assert (done.status, done.processed, done.created, done.updated) == ("succeeded", rows, rows - 1, 1)
     assert imports.rows(sid, "SELECT count(*), count(DISTINCT external_id) FROM clients") == [(rows, rows)]
+
+
+@pytest.fixture
+def failing_start(imports: ImportEnv) -> Iterator[Any]:
+    """Makes PostgreSQL refuse to mark one job running, with a given SQLSTATE: a failure before the runner has the
+    job in hand, which only Dramatiq's verdict (DeadJobRecorder, after Retries) can settle."""
+    name = f"fail_start_{secrets.token_hex(4)}"
+    url = imports.services.database_url
+
+    def fail(job_id: int, sqlstate: str) -> Any:
+        """Returns a function telling how many times the job was tried (a sequence: it survives the rollback)."""
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE SEQUENCE {s}").format(s=sql.Identifier(name)))
+            conn.execute(
+                sql.SQL(
+                    "CREATE FUNCTION {f}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$ BEGIN "
+                    "IF NEW.id = {job} AND NEW.status = 'running' THEN PERFORM nextval({seq}); "
+                    "RAISE EXCEPTION 'injected' USING ERRCODE = {state}; END IF; RETURN NEW; END $$"
+                ).format(
+                    f=sql.Identifier(name), job=sql.Literal(job_id), seq=sql.Literal(name), state=sql.Literal(sqlstate)
+                )
+            )
+            conn.execute(
+                sql.SQL("CREATE TRIGGER {t} BEFORE UPDATE ON sync_jobs FOR EACH ROW EXECUTE FUNCTION {f}()").format(
+                    t=sql.Identifier(name), f=sql.Identifier(name)
+                )
+            )
+
+        def tries() -> int:
+            with psycopg.connect(url) as conn:
+                row = conn.execute(sql.SQL("SELECT last_value, is_called FROM {s}").format(s=sql.Identifier(name)))
+                last, called = row.fetchone()  # type: ignore[misc]
+            return int(last) if called else 0
+
+        return tries
+
+    yield fail
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP TRIGGER IF EXISTS {t} ON sync_jobs").format(t=sql.Identifier(name)))
+        conn.execute(sql.SQL("DROP FUNCTION IF EXISTS {f}()").format(f=sql.Identifier(name)))
+        conn.execute(sql.SQL("DROP SEQUENCE IF EXISTS {s}").format(s=sql.Identifier(name)))
+
+
+def test_a_job_that_cannot_even_start_ends_failed_once_its_tries_run_out(
+    imports: ImportEnv, tmp_path: Path, failing_start: Any
+) -> None:
+    sid, _ = imports.supplier()
+    job_id = imports.file_job(sid, couples_csv(tmp_path / "few.csv", 10))
+    tries = failing_start(job_id, "40001")  # a serialisation failure: transient
+    summary = imports.run(sid, job_id)
+    assert tries() == int(WORKER_ENV["JOB_MAX_ATTEMPTS"])
+    assert (summary.status, summary.attempts, summary.processed) == ("failed", 0, 0)
+    assert summary.message == (
+        "This import stopped after several tries: The database was busy with another change to the same clients. "
+        "Everything imported before that is kept; you can try again."
+    )
+
+
+def test_a_data_error_before_the_job_starts_is_not_retried(
+    imports: ImportEnv, tmp_path: Path, failing_start: Any
+) -> None:
+    sid, _ = imports.supplier()
+    job_id = imports.file_job(sid, couples_csv(tmp_path / "few.csv", 10))
+    tries = failing_start(job_id, "22001")  # a value too long: the same on every try
+    summary = imports.run(sid, job_id)
+    assert tries() == 1
+    assert (summary.status, summary.attempts) == ("failed", 0)
+    assert summary.message == (
+        "Part of this import couldn't be saved, and trying again won't change that. "
+        "Everything imported before that is kept."
+    )

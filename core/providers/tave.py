@@ -26,7 +26,7 @@ import msgspec
 from core.providers.addresses import PublicOnlyTransport
 from core.providers.errors import ProviderError
 from core.providers.http import OnWait, RetryingHttp, RetryPolicy, Sleep
-from core.providers.tave_details import JobDetails
+from core.providers.tave_details import JobDetails, PageStore
 from core.providers.tave_models import (
     ConnectionCheck,
     TaveCouple,
@@ -114,6 +114,7 @@ class TaveClient:
         concurrency: int = 4,
         on_read: OnRead | None = None,
         allow_local: bool = False,
+        pages: PageStore | None = None,
     ) -> None:
         if not 10 <= page_size <= 100:
             raise ValueError("Tave pages hold 10 to 100 items")
@@ -135,6 +136,7 @@ class TaveClient:
         # still caps the request rate: this only stops one slow round trip holding up the next.
         self.concurrency = concurrency
         self._on_read = on_read
+        self._pages = pages  # a full import's bulk reads, kept for its next attempt
         self.max_passes = max_passes
         self.bulk_threshold = bulk_threshold
         self.is_wedding = is_wedding
@@ -227,7 +229,7 @@ class TaveClient:
         """Every wedding job as a couple, page by page. The last page carries the cursor for
         later incremental syncs, taken before the walk so edits made meanwhile are not missed."""
         baseline = self._newest_cursor()
-        details = JobDetails(self._walk, self._get_one)
+        details = JobDetails(self._walk, self._get_one, self._pages)
         details.start_bulk()  # contacts go on being read while the first pages become couples
         try:
             seen: set[str] = set()

@@ -11,6 +11,11 @@ A full import reads the links and events first, then the contacts in a thread of
 its jobs link to have arrived (``wait_for``), so its couples are cleaned and written while later
 contacts are still being read, instead of the whole contact list standing before the first couple.
 Pages still come out in order, each complete, so checkpoints mean what they did.
+
+With a ``PageStore`` each page of these bulk reads is kept as it is read (only what the import uses), and a later
+attempt of the same job replays the kept pages and goes on reading after the last one, instead of from page 1.
+Records that moved between pages meanwhile are not lost: a job whose links were not read, and a contact or an
+event that was not, are fetched by id (``ensure``), as for jobs new since the read.
 """
 
 from __future__ import annotations
@@ -18,13 +23,23 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Generator, Iterable
-from typing import Any
+from typing import Any, Protocol
+
+import msgspec
 
 from core.providers.tave_wire import Collection, EventRecord, JobContactRecord, JobRecord, PersonRecord
 
 Venue = tuple[str | None, str | None]
-Walk = Callable[[str, Any, str, dict[str, str]], Generator[tuple[int, Collection[Any]], None, None]]
+Walk = Callable[[str, Any, str, dict[str, str], int], Generator[tuple[int, Collection[Any]], None, None]]
 GetOne = Callable[[str, Any, str], Any]
+
+
+class PageStore(Protocol):
+    """Where a job keeps the pages of its bulk reads for its next attempt (``jobs`` keeps them in PostgreSQL)."""
+
+    def saved(self, resource: str) -> list[bytes]: ...
+
+    def save(self, resource: str, page: int, payload: bytes) -> None: ...
 
 
 def _venue(event: EventRecord) -> Venue:
@@ -37,9 +52,10 @@ def _venue(event: EventRecord) -> Venue:
 
 
 class JobDetails:
-    def __init__(self, walk: Walk, get_one: GetOne) -> None:
+    def __init__(self, walk: Walk, get_one: GetOne, store: PageStore | None = None) -> None:
         self._walk = walk
         self._get_one = get_one
+        self._store = store
         self.bulk_loaded = False
         self.client_links: dict[str, list[str]] = defaultdict(list)
         self.known_jobs: set[str] = set()
@@ -60,8 +76,8 @@ class JobDetails:
             return
         self._read_links_and_events()
         wanted = {cid for ids in self.client_links.values() for cid in ids}
-        for _, page in self._walk("address-book", Collection[PersonRecord], "contacts", {}):
-            for person in page.items:
+        for people in self._pages("address-book", PersonRecord, "contacts", lambda p: p.id in wanted):
+            for person in people:
                 if person.id in wanted:
                     self.people[person.id] = person
         self.bulk_loaded = True
@@ -79,20 +95,42 @@ class JobDetails:
         self._contacts = threading.Thread(target=self._read_contacts, args=(wanted,), name="tave-contacts", daemon=True)
         self._contacts.start()
 
+    def _pages(self, path: str, kind: Any, label: str, keep: Callable[[Any], bool]) -> Generator[list[Any], None, None]:
+        """The items of each page of a bulk read: first the pages an earlier attempt kept, then the rest from Tave,
+        each kept (the items ``keep`` accepts) once the caller has taken it."""
+        start = 1
+        if self._store is not None:
+            for payload in self._store.saved(path):
+                page_no, last, items = msgspec.msgpack.decode(payload, type=tuple[int, bool, list[kind]])
+                yield items
+                if last:
+                    return
+                start = page_no + 1
+        pages = self._walk(path, Collection[kind], label, {}, start)
+        try:
+            for page_no, page in pages:
+                yield page.items
+                if self._store is not None:
+                    last = not page.items or page_no >= page.meta.total_pages
+                    kept = [item for item in page.items if keep(item)]
+                    self._store.save(path, page_no, msgspec.msgpack.encode((page_no, last, kept)))
+        finally:
+            pages.close()
+
     def _read_links_and_events(self) -> None:
-        for _, page in self._walk("job-contact", Collection[JobContactRecord], "job contacts", {}):
-            for link in page.items:
+        for links in self._pages("job-contact", JobContactRecord, "job contacts", lambda _link: True):
+            for link in links:
                 self._add_link(link)
-        for _, page in self._walk("event", Collection[EventRecord], "events", {}):
-            for event in page.items:
+        for events in self._pages("event", EventRecord, "events", lambda _event: True):
+            for event in events:
                 self._add_event(event)
 
     def _read_contacts(self, wanted: set[str]) -> None:
-        pages = self._walk("address-book", Collection[PersonRecord], "contacts", {})
+        pages = self._pages("address-book", PersonRecord, "contacts", lambda person: person.id in wanted)
         try:
-            for _, page in pages:
+            for people in pages:
                 with self._arrived:
-                    for person in page.items:
+                    for person in people:
                         if person.id in wanted:
                             self.people[person.id] = person
                     self._arrived.notify_all()
@@ -139,7 +177,7 @@ class JobDetails:
             if job.id not in self.known_jobs:
                 links: list[JobContactRecord] = []
                 for _, page in self._walk(
-                    "job-contact", Collection[JobContactRecord], "job contacts", {"jobId": job.id}
+                    "job-contact", Collection[JobContactRecord], "job contacts", {"jobId": job.id}, 1
                 ):
                     links.extend(page.items)
                 self.known_jobs.add(job.id)

@@ -9,7 +9,7 @@ import msgspec
 import psycopg
 from psycopg.rows import class_row
 
-from core.job_lifecycle import ACTIVE
+from core.job_lifecycle import ACTIVE, RETRYABLE
 from webapp.models import SyncJob
 from webapp.queries.keyset import decode_cursor, encode_cursor
 
@@ -48,6 +48,7 @@ class JobDetail(msgspec.Struct, frozen=True):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     undone_at: dt.datetime | None = None
+    can_retry: bool = False  # "Try again" would send it again (core.job_lifecycle.RETRYABLE)
 
 
 class JobError(msgspec.Struct, frozen=True):
@@ -68,9 +69,10 @@ class JobDuplicate(msgspec.Struct, frozen=True):
     reason: str
 
 
-GET_JOB = """
+GET_JOB = f"""
 SELECT id, integration_id, kind, source, status, total, processed, created_count, updated_count, unchanged_count,
-       failed_count, message, options, cancel_requested, created_at, started_at, finished_at, undone_at
+       failed_count, message, options, cancel_requested, created_at, started_at, finished_at, undone_at,
+       {RETRYABLE} AS can_retry
 FROM sync_jobs WHERE id = %(id)s
 """
 JOB_ERRORS = """
