@@ -40,7 +40,7 @@ COPY_BATCH = f"COPY import_batch (ord, {', '.join(_ALL)}) FROM STDIN"
 ANALYSED_ROWS = "SELECT reltuples FROM pg_class WHERE oid = 'pg_temp.import_batch'::regclass"
 
 # One statement per batch. The last occurrence of an external id in a batch wins, as it would in a
-# spreadsheet read top-down. Possible duplicates across sources (same email, or same surname and
+# spreadsheet read top-down. Possible duplicates across sources (same email, or same name and
 # wedding date) are looked up only for rows actually written, straight from RETURNING into the indexes
 # clients_email1_idx and clients_wedding_date_idx; the lookups see the table as it was before this batch,
 # which is right because a job writes one source and duplicates are, by definition, in another.
@@ -59,8 +59,8 @@ incoming AS (
 ){{changed}}, written AS (
     INSERT INTO clients (supplier_id, source, created_job_id, {", ".join(_ALL)})
     SELECT %(sid)s, %(source)s, %(job_id)s, {", ".join(_ALL)} FROM {{rows}}{{on_conflict}}
-    RETURNING id, (xmax = 0) AS inserted, updated_at = now() AS touched, partner1_email, partner1_last, wedding_date,
-              version
+    RETURNING id, (xmax = 0) AS inserted, updated_at = now() AS touched, partner1_email, partner1_first,
+              partner1_last, wedding_date, version
 ){{overwrites}}, other_sources AS (
     -- Two bounded probes of clients_source_key (sources below and above this one), not a scan of the
     -- supplier's own rows. None: the supplier has only this source, nothing can be a duplicate, and the
@@ -71,19 +71,25 @@ incoming AS (
         OR EXISTS (SELECT FROM this, LATERAL (SELECT FROM clients c WHERE c.supplier_id = this.supplier_id
                    AND c.source > this.source ORDER BY c.source LIMIT 1) above) AS found
 ), duplicates AS (
+    -- Candidates through the email and wedding-date indexes; duplicate_reason (migrations/0024) decides, as the
+    -- preview's check does.
     INSERT INTO sync_job_duplicates (supplier_id, job_id, client_id, other_client_id, reason)
-    SELECT %(sid)s, %(job_id)s, w.id, o.id, 'same email'
-    FROM written w
-    JOIN clients o ON o.supplier_id = %(sid)s AND o.partner1_email = w.partner1_email AND o.source <> %(source)s
-    WHERE %(job_id)s::bigint IS NOT NULL AND (SELECT found FROM other_sources) AND w.touched
-          AND w.partner1_email IS NOT NULL
-    UNION ALL
-    SELECT %(sid)s, %(job_id)s, w.id, o.id, 'same couple and wedding date'
-    FROM written w
-    JOIN clients o ON o.supplier_id = %(sid)s AND o.wedding_date = w.wedding_date
-         AND lower(o.partner1_last) = lower(w.partner1_last) AND o.source <> %(source)s
-    WHERE %(job_id)s::bigint IS NOT NULL AND (SELECT found FROM other_sources) AND w.touched
-          AND w.wedding_date IS NOT NULL AND w.partner1_last <> ''
+    SELECT %(sid)s, %(job_id)s, pair.written_id, pair.other_id, pair.reason
+    FROM (
+        SELECT w.id AS written_id, o.id AS other_id,
+               duplicate_reason(o, w.partner1_email, w.partner1_first, w.partner1_last, w.wedding_date) AS reason
+        FROM written w
+        JOIN clients o ON o.supplier_id = %(sid)s AND o.partner1_email = w.partner1_email AND o.source <> %(source)s
+        WHERE %(job_id)s::bigint IS NOT NULL AND (SELECT found FROM other_sources) AND w.touched
+              AND w.partner1_email IS NOT NULL
+        UNION ALL
+        SELECT w.id, o.id, duplicate_reason(o, w.partner1_email, w.partner1_first, w.partner1_last, w.wedding_date)
+        FROM written w
+        JOIN clients o ON o.supplier_id = %(sid)s AND o.wedding_date = w.wedding_date AND o.source <> %(source)s
+        WHERE %(job_id)s::bigint IS NOT NULL AND (SELECT found FROM other_sources) AND w.touched
+              AND w.wedding_date IS NOT NULL AND w.partner1_first <> ''
+    ) pair
+    WHERE pair.reason IS NOT NULL
     ON CONFLICT DO NOTHING
     RETURNING 1
 )

@@ -314,7 +314,32 @@ def test_possible_duplicates_from_a_later_source_name(imports: ImportEnv, tmp_pa
         "ORDER BY c.external_id",
         [summary.job_id],
     )
-    assert rows == [("c1", "v1", "vcard", "same couple and wedding date"), ("c2", "v2", "vcard", "same email")]
+    assert rows == [("c1", "v1", "vcard", "same name and wedding date"), ("c2", "v2", "vcard", "same email")]
+
+
+def test_a_shared_surname_and_date_is_not_a_duplicate(imports: ImportEnv, tmp_path: Path) -> None:
+    """Emma Davis and Noah Davis marrying on the same day are two people; Noah (listed second by the cards, with
+    another email) is the same person as the spreadsheet's Noah Davis on that date."""
+    sid, _ = imports.supplier()
+    sheet = write_csv(tmp_path / "sheet.csv", ["Client ID", "First Name", "Last Name", "Email", "Wedding Date"],
+                      [["s1", "Emma", "Davis", "emma@example.com", "2027-06-12"]])  # fmt: skip
+    imports.import_file(sid, sheet)
+    cards = tmp_path / "cards.vcf"
+    cards.write_text(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:k1\r\nFN:Noah Davis\r\nEMAIL:noah@example.com\r\n"
+        "ANNIVERSARY:2027-06-12\r\nEND:VCARD\r\n"
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:k2\r\nFN:EMMA DAVIS\r\nEMAIL:em@elsewhere.com\r\n"
+        "ANNIVERSARY:2027-06-12\r\nEND:VCARD\r\n",
+        newline="",
+    )
+    summary = imports.import_file(sid, cards)
+    rows = imports.rows(
+        sid,
+        "SELECT c.external_id, o.external_id, d.reason FROM sync_job_duplicates d "
+        "JOIN clients c ON c.id = d.client_id JOIN clients o ON o.id = d.other_client_id WHERE d.job_id = %s",
+        [summary.job_id],
+    )
+    assert rows == [("k2", "s1", "same name and wedding date")]
 
 
 def _cli(imports: ImportEnv, *args: str) -> subprocess.CompletedProcess[str]:

@@ -23,9 +23,14 @@ SHOWN_ROWS = 20
 EXISTING_IDS = """
 SELECT external_id FROM clients WHERE supplier_id = %(sid)s AND source = %(source)s AND external_id = ANY(%(ids)s)
 """
-OTHER_SOURCE_EMAILS = """
-SELECT DISTINCT partner1_email FROM clients
-WHERE supplier_id = %(sid)s AND source <> %(source)s AND partner1_email = ANY(%(emails)s)
+# The rows (by their place in the sample) that may already be here from another source: the rule an import
+# applies when it writes them (duplicate_reason, migrations/0024), candidates found through the same indexes.
+POSSIBLE_DUPLICATES = """
+SELECT DISTINCT r.ord FROM unnest(%(emails)s::text[], %(firsts)s::text[], %(lasts)s::text[], %(dates)s::date[])
+    WITH ORDINALITY AS r(email, first_name, last_name, wedding, ord)
+JOIN clients o ON o.supplier_id = %(sid)s AND o.source <> %(source)s
+     AND (o.partner1_email = r.email OR o.wedding_date = r.wedding)
+WHERE duplicate_reason(o, r.email, r.first_name, r.last_name, r.wedding) IS NOT NULL
 """
 
 
@@ -98,11 +103,14 @@ async def build_preview(
     items = list(prepared)
     records = [i for i in items if isinstance(i, ClientRecord)]
     ids = list({r.external_id for r in records})
-    emails = list({r.partner1_email for r in records if r.partner1_email})
     cur = await conn.execute(EXISTING_IDS, {"sid": supplier_id, "source": source, "ids": ids})
     existing = {row[0] for row in await cur.fetchall()}
-    cur = await conn.execute(OTHER_SOURCE_EMAILS, {"sid": supplier_id, "source": source, "emails": emails})
-    elsewhere = {row[0] for row in await cur.fetchall()}
+    cur = await conn.execute(POSSIBLE_DUPLICATES, {
+        "sid": supplier_id, "source": source, "emails": [r.partner1_email for r in records],
+        "firsts": [r.partner1_first for r in records], "lasts": [r.partner1_last for r in records],
+        "dates": [r.wedding_date for r in records],
+    })  # fmt: skip
+    duplicates = len(await cur.fetchall())
     decision = prepared.date_order
     order_words = {"DMY": "day/month/year", "MDY": "month/day/year", "YMD": "year-month-day"}
     date_note = decision.message or (
@@ -117,7 +125,7 @@ async def build_preview(
         sample_size=len(items),
         new=len(set(ids) - existing),
         updated=len(existing),
-        duplicates=sum(1 for r in records if r.partner1_email in elsewhere),
+        duplicates=duplicates,
         invalid=len(items) - len(records),
         date_note=date_note,
         warned=sum(1 for r in records if r.warnings),
