@@ -11,11 +11,11 @@ import time
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import Response, get
 
 from core.queue import HEARTBEAT_KEY, STALE_AFTER_S
 from webapp.observability import QueueStats, queue_stats
-from webapp.state import resources
+from webapp.state import Resources
 
 CHECK_TIMEOUT_S = 0.03  # the whole answer must come back in < 50 ms
 
@@ -82,8 +82,8 @@ def _answer(body: msgspec.Struct, ok: bool) -> Response[bytes]:
 
 
 @get("/health", name="health", exclude_from_csrf=True, skip_session=True, cache=False)
-async def health(request: Request[Any, Any, Any]) -> Response[bytes]:
-    pg_check, redis_check, worker = await _core_checks(resources(request), CHECK_TIMEOUT_S)
+async def health(res: Resources) -> Response[bytes]:
+    pg_check, redis_check, worker = await _core_checks(res, CHECK_TIMEOUT_S)
     checks = {"postgres": pg_check.ok, "redis": redis_check.ok, "worker": worker.ok}
     degraded = [name for name, ok in checks.items() if not ok]
     status = "down" if not pg_check.ok else "degraded" if degraded else "ok"
@@ -115,8 +115,7 @@ class Readiness(msgspec.Struct):
 
 
 @get("/health/ready", name="health_ready", exclude_from_csrf=True, skip_session=True, cache=False)
-async def ready(request: Request[Any, Any, Any]) -> Response[bytes]:
-    res = resources(request)
+async def ready(res: Resources) -> Response[bytes]:
     pg_check, redis_check, worker = await _core_checks(res, READY_TIMEOUT_S)
     queue = QueueCheck(False, 0, None, [])
     problems = []

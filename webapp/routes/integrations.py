@@ -26,7 +26,7 @@ from webapp.reads.integrations import integration_summaries
 from webapp.rendering import page
 from webapp.routes.clients import new_idempotency_key
 from webapp.routes.webhooks import new_token
-from webapp.state import resources
+from webapp.state import Resources
 
 # VSCO Workspace serves the Tave API v2 here now; tave.io/v2 answers with a redirect to it.
 TAVE_DEFAULT_URL = "https://workspace.vsco.co/api/v2"
@@ -84,6 +84,7 @@ class IntegrationController(Controller):
     async def _render(
         self,
         request: Request[Any, Any, Any],
+        res: Resources,
         supplier_id: int,
         *,
         status_code: int = 200,
@@ -91,7 +92,7 @@ class IntegrationController(Controller):
         notice: str | None = None,
         form: dict[str, str] | None = None,
     ) -> Response[str]:
-        items = await integration_summaries(resources(request), supplier_id, fresh=request.method != "GET")
+        items = await integration_summaries(res, supplier_id, fresh=request.method != "GET")
         return page(
             request,
             "integrations/list.html",
@@ -108,36 +109,37 @@ class IntegrationController(Controller):
         )
 
     @get("/", name="integrations")
-    async def list_integrations(self, request: Request[Any, Any, Any], supplier_id: int) -> Response[str]:
-        return await self._render(request, supplier_id)
+    async def list_integrations(
+        self, request: Request[Any, Any, Any], res: Resources, supplier_id: int
+    ) -> Response[str]:
+        return await self._render(request, res, supplier_id)
 
     @post("/", name="connect_integration")
-    async def connect(self, request: Request[Any, Any, Any], supplier_id: int) -> Response[str]:
+    async def connect(self, request: Request[Any, Any, Any], res: Resources, supplier_id: int) -> Response[str]:
         raw = await read_form(request)
         shown = {k: v for k, v in raw.items() if k != "api_key"}  # never echo a secret back into a page
         try:
             form = parse(raw, ConnectForm)
         except FormError as exc:
-            return await self._render(request, supplier_id, status_code=422, error=exc.message, form=shown)
+            return await self._render(request, res, supplier_id, status_code=422, error=exc.message, form=shown)
         if form.provider not in PROVIDERS:
-            return await self._render(request, supplier_id, status_code=422, error="Choose a CRM.", form=shown)
+            return await self._render(request, res, supplier_id, status_code=422, error="Choose a CRM.", form=shown)
         default = TAVE_DEFAULT_URL if form.provider == "tave" else LIGHTBLUE_ENDPOINT
         base_url = form.base_url or default
-        allow_local = resources(request).settings.allow_local_crm_urls
+        allow_local = res.settings.allow_local_crm_urls
         if not base_url.lower().startswith("https://") and not allow_local:
             return await self._render(
-                request, supplier_id, status_code=422, error="The address must start with https://", form=shown
+                request, res, supplier_id, status_code=422, error="The address must start with https://", form=shown
             )
         if not await anyio.to_thread.run_sync(_check_address, base_url, allow_local):
             return await self._render(
-                request, supplier_id, status_code=422, error=_unreachable(form.provider), form=shown
+                request, res, supplier_id, status_code=422, error=_unreachable(form.provider), form=shown
             )
         if form.provider == "tave":
             ok, reason = await anyio.to_thread.run_sync(_check_tave, base_url, form.api_key, allow_local)
             if not ok:
                 error = reason if base_url in KNOWN_CRM_URLS else _unreachable(form.provider)
-                return await self._render(request, supplier_id, status_code=422, error=error, form=shown)
-        res = resources(request)
+                return await self._render(request, res, supplier_id, status_code=422, error=error, form=shown)
         async with tenant(res.pool, supplier_id) as conn:
             await q.create_integration(
                 conn,
@@ -146,13 +148,12 @@ class IntegrationController(Controller):
                 base_url=base_url,
                 secret=res.secret_box.encrypt(form.api_key),
             )
-        return await self._render(request, supplier_id, notice=f"{PROVIDERS[form.provider]} is connected.")
+        return await self._render(request, res, supplier_id, notice=f"{PROVIDERS[form.provider]} is connected.")
 
     @post("/honeybook-webhook", name="create_honeybook_webhook")
-    async def create_webhook(self, request: Request[Any, Any, Any], supplier_id: int) -> Response[str]:
+    async def create_webhook(self, request: Request[Any, Any, Any], res: Resources, supplier_id: int) -> Response[str]:
         """A new webhook address for a Zapier zap; the token is shown once and stored only as a hash."""
         token, digest = new_token()
-        res = resources(request)
         async with tenant(res.pool, supplier_id) as conn:
             integration_id = await q.create_integration(
                 conn, provider="honeybook", name="HoneyBook via Zapier", base_url=None, secret=None
@@ -161,13 +162,15 @@ class IntegrationController(Controller):
         url = f"{request.base_url}hooks/honeybook/{token}"
         return await self._render(
             request,
+            res,
             supplier_id,
             notice=f"Your webhook address (shown once — copy it into your Zapier zap's POST step): {url}",
         )
 
     @post("/{integration_id:int}/test", name="test_integration")
-    async def test(self, request: Request[Any, Any, Any], supplier_id: int, integration_id: int) -> Response[str]:
-        res = resources(request)
+    async def test(
+        self, request: Request[Any, Any, Any], res: Resources, supplier_id: int, integration_id: int
+    ) -> Response[str]:
         async with tenant(res.pool, supplier_id) as conn:
             secret = await q.get_secret(conn, integration_id)
         if secret is None:
@@ -175,27 +178,29 @@ class IntegrationController(Controller):
         provider, base_url, token = secret
         if provider != "tave" or token is None or base_url is None:
             return await self._render(
-                request, supplier_id, notice="Light Blue has no test call; send a lead to try it."
+                request, res, supplier_id, notice="Light Blue has no test call; send a lead to try it."
             )
         ok, reason = await anyio.to_thread.run_sync(
             _check_tave, base_url, res.secret_box.decrypt(token), res.settings.allow_local_crm_urls
         )
         if ok:
-            return await self._render(request, supplier_id, notice=reason)
-        return await self._render(request, supplier_id, status_code=422, error=reason)
+            return await self._render(request, res, supplier_id, notice=reason)
+        return await self._render(request, res, supplier_id, status_code=422, error=reason)
 
     @post("/{integration_id:int}/jobs", name="start_integration_job")
-    async def start_job(self, request: Request[Any, Any, Any], supplier_id: int, integration_id: int) -> Response[str]:
+    async def start_job(
+        self, request: Request[Any, Any, Any], res: Resources, supplier_id: int, integration_id: int
+    ) -> Response[str]:
         # Idempotency-Key (form field or header): a phone's outbox may send "Sync changes" again after a lost
         # answer; the same key starts one job and replays its redirect.
         raw = await read_form(request)
         kind = raw.get("kind", "")
-        async with tenant(resources(request).pool, supplier_id) as conn:
+        async with tenant(res.pool, supplier_id) as conn:
             integration = await q.get_integration(conn, integration_id)
         if integration is None:
             raise NotFoundException("We couldn't find that integration.")
         if kind not in ACTIONS.get(integration.provider, {}):
-            return await self._render(request, supplier_id, status_code=422, error="That action isn't available.")
+            return await self._render(request, res, supplier_id, status_code=422, error="That action isn't available.")
         provider, kind_ = integration.provider, lifecycle.as_kind(kind)
         started: list[int] = []
 
