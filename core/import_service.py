@@ -16,7 +16,7 @@ from typing import IO, Any
 
 import msgspec
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from core import job_lifecycle as lifecycle
 from core.db.pool import make_sync_pool, tenant_sync
@@ -82,10 +82,17 @@ class JobSummary(msgspec.Struct, frozen=True):
         return self.status in TERMINAL
 
 
+DATABASE_DOWN = "WedSync can't reach its database right now. Check that PostgreSQL is running, then try again."
+
+
 @contextmanager
 def open_pool(database_url: str, max_size: int = 4) -> Iterator[ConnectionPool]:
     pool = make_sync_pool(database_url, min_size=1, max_size=max_size, statement_timeout_ms=600_000)
-    pool.open(wait=True, timeout=30)
+    try:
+        pool.open(wait=True, timeout=30)
+    except PoolTimeout as exc:
+        pool.close()
+        raise ServiceError(DATABASE_DOWN) from exc
     try:
         yield pool
     finally:

@@ -47,8 +47,9 @@ def test_requests_recover_after_postgres_restart(own_postgres: EmbeddedPostgres,
     # While it is down: an error page well within the pool's 5 s wait (psycopg_pool's default is 30 s).
     started = time.monotonic()
     down = account.client.get("/jobs/", timeout=15)
-    assert down.status_code == 500
-    assert "Something went wrong" in down.text
+    assert down.status_code == 503
+    assert "reach its database right now. Try again in a minute." in down.text
+    assert down.headers["retry-after"] == "30"
     assert time.monotonic() - started < 7
     health = httpx.get(web_on_own_postgres.url + "/health", timeout=5)
     assert health.status_code == 503

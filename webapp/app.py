@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import psycopg
 import structlog
 from litestar import Litestar, Request, Response, post
 from litestar.config.compression import CompressionConfig
@@ -25,9 +26,10 @@ from litestar.middleware.logging import LoggingMiddlewareConfig
 from litestar.plugins.prometheus import PrometheusConfig
 from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
 from litestar.response import Redirect
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
+from psycopg_pool import PoolTimeout
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from core.db.pool import make_async_pool
@@ -68,6 +70,15 @@ def _error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[
         elif isinstance(exc, NotFoundException):
             detail = detail if detail and detail != "Not Found" else "We couldn't find that page."
         headers = dict(exc.headers or {})
+    elif isinstance(exc, psycopg.OperationalError | PoolTimeout):
+        # PostgreSQL is down or every connection is busy for longer than a page should wait: a page that says so
+        # (and when to try), not "something went wrong". The pool reconnects by itself when it is back.
+        structlog.get_logger("wedsync").warning("database unavailable", path=request.url.path, error=type(exc).__name__)
+        status, detail = (
+            HTTP_503_SERVICE_UNAVAILABLE,
+            "WedSync can't reach its database right now. Try again in a minute.",
+        )
+        headers = {"retry-after": "30"}
     else:
         structlog.get_logger("wedsync").exception("unhandled error", path=request.url.path)
         status, detail, headers = HTTP_500_INTERNAL_SERVER_ERROR, "Something went wrong on our side.", {}
