@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any
 
 import psycopg
@@ -12,15 +13,25 @@ from litestar.response import Redirect
 from webapp.auth import require_supplier
 from webapp.dependencies import SIGNED_IN
 from webapp.forms import FormError, parse, read_form
+from webapp.queries import calendar as calendar_q
 from webapp.queries import suppliers as q
 from webapp.rendering import STUDIO_STATE, page
+from webapp.routes.calendar import feed_path
 from webapp.schemas.settings import SettingsForm
 from webapp.studio import DATE_STYLES, Studio, regions, time_zones, valid_region, valid_time_zone
 
 
-def _form_page(
-    request: Request[Any, Any, Any], form: dict[str, str], *, status_code: int = 200, error: str | None = None
+async def _form_page(
+    request: Request[Any, Any, Any],
+    conn: psycopg.AsyncConnection,
+    supplier_id: int,
+    form: dict[str, str],
+    *,
+    status_code: int = 200,
+    error: str | None = None,
 ) -> Response[str]:
+    token = await calendar_q.get_token(conn, supplier_id)
+    feed = f"{str(request.base_url).rstrip('/')}{feed_path(token)}" if token else None
     return page(
         request,
         "settings/page.html",
@@ -32,6 +43,9 @@ def _form_page(
         time_zones=time_zones(),
         date_styles=DATE_STYLES,
         now=dt.datetime.now(dt.UTC),
+        feed_url=feed,
+        webcal_url=feed.replace("https://", "webcal://", 1).replace("http://", "webcal://", 1) if feed else None,
+        feed_reset=request.query_params.get("calendar") == "new",
     )
 
 
@@ -61,7 +75,7 @@ class SettingsController(Controller):
             "timezone": studio.timezone,
             "date_style": studio.date_style,
         }
-        return _form_page(request, form)
+        return await _form_page(request, conn, supplier_id, form)
 
     @post("/", name="save_settings")
     async def save_settings(
@@ -71,7 +85,14 @@ class SettingsController(Controller):
         try:
             studio = _cleaned(raw)
         except FormError as exc:
-            return _form_page(request, raw, status_code=422, error=exc.message)
+            return await _form_page(request, conn, supplier_id, raw, status_code=422, error=exc.message)
         await q.update_studio(conn, supplier_id, studio)
         request.state[STUDIO_STATE] = studio
         return Redirect("/settings?saved=1", status_code=303)
+
+    @post("/calendar", name="reset_calendar_feed")
+    async def reset_calendar_feed(self, conn: psycopg.AsyncConnection, supplier_id: int) -> Redirect:
+        """A new secret address for the weddings feed; the old one stops working at once (a phone it was shared
+        with, a lost phone)."""
+        await calendar_q.set_token(conn, supplier_id, secrets.token_urlsafe(32))
+        return Redirect("/settings?calendar=new#calendar", status_code=303)
