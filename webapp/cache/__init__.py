@@ -165,7 +165,8 @@ class HotCache:
         self.guard = guard or RedisGuard()
         self.redis_ttl, self.degraded_ttl = redis_ttl, degraded_ttl
         self._memory: TTLCache[Hashable, tuple[float, Any]] = TTLCache(memory_entries, memory_ttl)
-        self.settings_memo: TTLCache[tuple[int, int], Any] = TTLCache(10_000, SETTINGS_TTL_S)
+        # (supplier, local counter) → settings; (supplier, None) → the last ones read, for when PostgreSQL is away.
+        self.settings_memo: TTLCache[tuple[int, int | None], Any] = TTLCache(10_000, SETTINGS_TTL_S)
         self._local: defaultdict[int, int] = defaultdict(int)
         # Bumps Redis did not take, to replay: supplier id → scopes (None = the whole supplier).
         self._pending: defaultdict[int, set[str | None]] = defaultdict(set)
