@@ -23,7 +23,16 @@
 
   const saved = d.querySelector('meta[name="wedsync-saved-at"]');
   if (saved) {
-    const at = new Date(saved.content).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    // In the studio's time zone, on its clock (12-hour with its US date style), as the server writes times.
+    const studio = d.documentElement.dataset;
+    const twelve = studio.dateStyle === "mm/dd/yyyy";
+    const clock = { hour: twelve ? "numeric" : "2-digit", minute: "2-digit", hourCycle: twelve ? "h12" : "h23" };
+    let at;
+    try {
+      at = new Date(saved.content).toLocaleTimeString("en-US", { ...clock, timeZone: studio.timezone || undefined });
+    } catch (e) {
+      at = new Date(saved.content).toLocaleTimeString("en-US", clock);
+    }
     const why = navigator.onLine ? "the signal is too weak to load the latest" : "you're offline";
     note("saved-note", `Saved at ${at} — ${why}`, "Reload", reload);
   }

@@ -69,6 +69,10 @@
   addEventListener("online", replay);
   d.addEventListener("visibilitychange", () => d.visibilityState === "visible" && replay());
   addEventListener("load", () =>
-    post({ type: "outbox:hello", csrf: token(), account: me.dataset.account || "", noSync: !("SyncManager" in window) }),
+    post({
+      type: "outbox:hello", csrf: token(), account: me.dataset.account || "", noSync: !("SyncManager" in window),
+      // How the studio writes times, for the outbox screen (the worker renders it).
+      timeZone: d.documentElement.dataset.timezone || "", dateStyle: d.documentElement.dataset.dateStyle || "",
+    }),
   );
 })();

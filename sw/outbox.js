@@ -460,6 +460,30 @@
     );
   }
 
+  // A moment as the studio writes it, the same way the server does (webapp/studio.py, show_when): in its time zone
+  // and date style, which signed-in pages hand over (<html data-timezone data-date-style>, the "hello" message and
+  // /outbox/list's query). Before any signed-in page was opened: this phone's zone and "14 Jun 2027".
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  function when(ms, meta, part) {
+    const style = meta.dateStyle || "dd mon yyyy";
+    const options = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+    let parts;
+    try {
+      parts = new Intl.DateTimeFormat("en-US", { ...options, timeZone: meta.timeZone || undefined }).formatToParts(new Date(ms));
+    } catch (e) {
+      parts = new Intl.DateTimeFormat("en-US", options).formatToParts(new Date(ms)); // an unknown zone: this phone's
+    }
+    const p = Object.fromEntries(parts.map((x) => [x.type, x.value]));
+    const date =
+      style === "dd/mm/yyyy" ? `${p.day}/${p.month}/${p.year}`
+      : style === "mm/dd/yyyy" ? `${p.month}/${p.day}/${p.year}`
+      : style === "yyyy-mm-dd" ? `${p.year}-${p.month}-${p.day}`
+      : `${p.day} ${MONTHS[Number(p.month) - 1]} ${p.year}`;
+    const hour = Number(p.hour) % 24;
+    const time = style === "mm/dd/yyyy" ? `${hour % 12 || 12}:${p.minute} ${hour >= 12 ? "PM" : "AM"}` : `${String(hour).padStart(2, "0")}:${p.minute}`;
+    return part === "time" ? time : `${date} ${time}`;
+  }
+
   async function listHtml() {
     const [items, meta] = await Promise.all([allItems(), getMeta()]);
     const waiting = items.filter(unsent);
@@ -485,8 +509,8 @@
       // Never sent into someone else's account: it waits for the person who made it to sign in on this phone.
       detail = "Saved by another account on this phone — it will send when they sign in";
     }
-    if (item.state === "sent") detail = "Sent at " + new Date(item.sentAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-    out += `<p class="state"><strong>${states[item.state]}</strong>${detail ? " — " + esc(detail) : ""} <small>saved ${esc(new Date(item.createdAt).toLocaleString())}</small></p>`;
+    if (item.state === "sent") detail = "Sent at " + when(item.sentAt, meta, "time");
+    out += `<p class="state"><strong>${states[item.state]}</strong>${detail ? " — " + esc(detail) : ""} <small>saved <span data-testid="outbox-saved-at">${esc(when(item.createdAt, meta))}</span></small></p>`;
     const act = (action, label, extra) =>
       `<button type="button" hx-post="/outbox/items/${id}/${action}" hx-target="#outbox-list"${extra || ""}>${label}</button>`;
     const p = item.problem;
@@ -543,13 +567,21 @@
     return html(await listHtml());
   }
 
+  // The outbox screen names the studio's time zone and date style in its list's address (the page's own "hello" may
+  // come after htmx asks for the list).
+  async function studioFrom(url) {
+    const timeZone = url.searchParams.get("timezone");
+    const dateStyle = url.searchParams.get("date_style");
+    if (timeZone && dateStyle) await setMeta({ timeZone, dateStyle });
+  }
+
   /* ---------- the hooks sw.js calls ---------- */
   function handleFetch(event) {
     const request = event.request;
     const url = new URL(request.url);
     if (url.origin !== self.location.origin) return null;
     if (request.method === "GET") {
-      if (url.pathname === "/outbox/list") return listHtml().then((body) => html(body));
+      if (url.pathname === "/outbox/list") return studioFrom(url).then(listHtml).then((body) => html(body));
       if (url.pathname === "/outbox" && request.mode === "navigate") return outboxPage(event);
       return null;
     }
@@ -586,6 +618,7 @@
       if (data.type === "outbox:hello") {
         // App open: the page hands over the current CSRF token and who is signed in, then asks for a replay.
         const patch = { csrf: data.csrf || "", account: data.account || "", noSync: !!data.noSync };
+        if (data.account && data.timeZone && data.dateStyle) Object.assign(patch, { timeZone: data.timeZone, dateStyle: data.dateStyle });
         const meta = await getMeta();
         if (patch.account && meta.account !== patch.account) patch.signIn = false;
         if (!patch.csrf) delete patch.csrf;

@@ -84,6 +84,39 @@ def test_search_never_shows_another_suppliers_clients(account: Account, services
     other.client.close()
 
 
+def test_search_ignores_accents_and_case(account: Account, services: Services) -> None:
+    """One tokeniser folds accents on both sides (migrations/0018): what is stored and what is typed."""
+    seed_clients(
+        services.database_url,
+        account.supplier_id,
+        [
+            {"partner1_first": "Zoë", "partner1_last": "Lefèvre", "venue": "Château de Fontainebleau"},
+            {"partner1_first": "Søren", "partner1_last": "Ångström", "venue": "Kew Gardens"},
+            {"partner1_first": "Chloe", "partner1_last": "Chateauneuf"},
+        ],
+    )
+    zoe, soren, chloe = ["Zoë Lefèvre"], ["Søren Ångström"], ["Chloe Chateauneuf"]
+    for typed in ("chateau de", "CHÂTEAU DE", "Château de", "chateau fontainebleau", "zoe", "ZOË", "lefevre", "LEFÈ"):
+        assert _found(account, typed) == zoe, typed
+    assert _found(account, "chateau") == [*chloe, *zoe]  # the start of a word, accents or not
+    assert _found(account, "château") == [*chloe, *zoe]
+    for typed in ("angstrom", "ÅNGSTRÖM", "soren"):  # unaccent's rules: å → a, ö → o, ø → o
+        assert _found(account, typed) == soren, typed
+
+
+def test_no_match_says_what_to_try_next(account: Account, services: Services) -> None:
+    seed_clients(services.database_url, account.supplier_id, [{"partner1_first": "Ann", "partner1_last": "Lee"}])
+    resp = account.client.get("/clients/", params={"q": "zzzz nobody"}, headers={"HX-Request": "true"})
+    text = unescape(resp.text)
+    assert "No clients match “zzzz nobody”." in text
+    assert "Try fewer letters or one word" in text
+    assert 'href="/clients/">show all clients</a>' in text
+    upcoming = account.client.get("/clients/", params={"q": "ann", "upcoming": "true"}, headers={"HX-Request": "true"})
+    text = unescape(upcoming.text)
+    assert "No clients match “ann” in the next 60 days." in text
+    assert 'href="/clients/?q=ann">Search every date</a>' in text
+
+
 # -- every step pages exactly -------------------------------------------------------------------------------------
 
 FIRSTS = ["Ada", "Bea", "Cal", "Dev", "Eve", "Fox", "Gus", "Hal", "Ivy", "Jay", "Kit", "Lou", "Max", "Ned", "Zoe"]

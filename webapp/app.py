@@ -36,7 +36,7 @@ from core.db.pool import make_async_pool
 from core.security import SecretBox
 from core.settings import PROJECT_ROOT, Settings, load_settings
 from webapp.assets import load_manifest
-from webapp.auth import IssuedSessionConfig, SessionCsrfMiddleware
+from webapp.auth import IssuedSessionConfig, SessionCsrfMiddleware, signed_in_supplier_id
 from webapp.cache import NOTHING, HotCache, bump_after_write_middleware
 from webapp.cache.guard import RedisGuard
 from webapp.cache.sessions import FallbackStore
@@ -44,13 +44,15 @@ from webapp.dependencies import APP_DEPENDENCIES
 from webapp.live import ProgressHub
 from webapp.middleware import RefuseControlCharacters, request_id_middleware, security_headers_hook
 from webapp.observability import LatencyWindow, forget_this_process, serve_metrics
-from webapp.rendering import is_htmx, page
-from webapp.routes import accounts, dashboard, export, health, operator, outbox, pwa
+from webapp.reads.studio import studio_of
+from webapp.rendering import STUDIO_STATE, TEMPLATE_FILTERS, is_htmx, page
+from webapp.routes import accounts, calendar, dashboard, export, health, operator, outbox, pwa
 from webapp.routes.clients import ClientController
 from webapp.routes.imports import MAX_UPLOAD_BYTES, ImportController
 from webapp.routes.integrations import IntegrationController
 from webapp.routes.jobs import JobController
 from webapp.routes.progress import ProgressController, events_front, status_renderer
+from webapp.routes.settings import SettingsController
 from webapp.routes.webhooks import receive_honeybook
 from webapp.state import Resources
 
@@ -90,6 +92,18 @@ def _error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[
             "Split it into smaller files and try again."
         )
     return page(request, "error.html", status_code=status, headers=headers, message=detail, status=status)
+
+
+async def _load_studio(request: Request[Any, Any, Any]) -> None:
+    """Every signed-in request knows its studio's settings before the handler renders anything (memory, mostly)."""
+    supplier_id = signed_in_supplier_id(request)
+    if supplier_id is not None and "resources" in request.app.state:
+        request.state[STUDIO_STATE] = await studio_of(request.app.state["resources"], supplier_id)
+
+
+def _template_engine(engine: JinjaTemplateEngine, assets: Any) -> None:
+    engine.engine.globals.update(asset=assets)
+    engine.engine.filters.update(TEMPLATE_FILTERS)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -167,6 +181,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ImportController,
             JobController,
             ProgressController,
+            SettingsController,
+            calendar.wedding_ics,
+            calendar.calendar_feed,
             receive_honeybook,
             export.export_csv,
             export.export_ndjson,
@@ -186,6 +203,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies=APP_DEPENDENCIES,
         lifespan=[lifespan],
         before_send=[security_headers_hook(hsts=settings.cookie_secure)],
+        before_request=_load_studio,
         on_shutdown=[forget_this_process],
         state=State({"assets": asset_manifest, "latency": latency}),
         stores={
@@ -219,7 +237,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         template_config=TemplateConfig(
             directory=PROJECT_ROOT / "templates",
             engine=JinjaTemplateEngine,
-            engine_callback=lambda jinja: jinja.engine.globals.update(asset=asset_manifest.url),
+            engine_callback=lambda jinja: _template_engine(jinja, asset_manifest.url),
         ),
         plugins=[
             StructlogPlugin(

@@ -22,6 +22,8 @@ class Supplier(msgspec.Struct, frozen=True):
     email: str
     default_region: str
     is_operator: bool
+    timezone: str = "Europe/London"
+    date_style: str = "dd mon yyyy"
 
 
 class SupplierLogin(msgspec.Struct, frozen=True):

@@ -6,17 +6,21 @@ can be stored verbatim for ``Idempotency-Key`` replays and so fragments and page
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import hashlib
 import html
 from typing import Any
 
 import msgspec
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from litestar import Request, Response
 from litestar.enums import MediaType
 from litestar.utils.scope.state import ScopeState
 
 from core import sources
+from webapp.studio import DEFAULT_STUDIO, Part, PhoneLinks, Studio, phone_links, show_when
 
 # How sources and job kinds read on screen.
 SOURCE_LABELS = sources.SOURCE_LABELS
@@ -26,10 +30,38 @@ KIND_LABELS = {
 }  # fmt: skip
 
 
+STUDIO_STATE = "studio"  # request.state: the signed-in studio's settings (set before the handler, webapp.app)
+
+
+def studio_of_request(request: Request[Any, Any, Any]) -> Studio:
+    found = request.state.get(STUDIO_STATE)
+    return found if isinstance(found, Studio) else DEFAULT_STUDIO
+
+
+@pass_context
+def local_filter(context: Context, value: dt.date | dt.datetime | None, part: Part = "auto") -> str:
+    """``{{ note.created_at | local }}``, ``{{ wedding | local('long') }}``: the only way templates show a date or a
+    time, in the studio's time zone and date style (the ``studio`` every rendering is given)."""
+    studio = context.get("studio")
+    return show_when(value, studio if isinstance(studio, Studio) else DEFAULT_STUDIO, part)
+
+
+@pass_context
+def phone_filter(context: Context, value: str | None) -> PhoneLinks | None:
+    """``{% set p = phone | phone %}``: the number as the studio's country reads it, with its tel: and WhatsApp
+    targets."""
+    studio = context.get("studio")
+    return phone_links(value, studio if isinstance(studio, Studio) else DEFAULT_STUDIO)
+
+
+TEMPLATE_FILTERS = {"local": local_filter, "phone": phone_filter}
+
+
 def render_html(request: Request[Any, Any, Any], template: str, **context: Any) -> str:
     engine = request.app.template_engine
     assert engine is not None
     token = ScopeState.from_scope(request.scope).csrf_token or ""
+    context.setdefault("studio", studio_of_request(request))
     return str(
         engine.get_template(template).render(
             request=request,
@@ -43,9 +75,11 @@ def render_html(request: Request[Any, Any, Any], template: str, **context: Any) 
 
 def render_shared(request: Request[Any, Any, Any], template: str, **context: Any) -> str:
     """A rendering that may be cached and handed to every phone of the supplier: no request and no CSRF token
-    in its context (a template that asks for them gets Jinja's empty undefined, never another phone's token)."""
+    in its context (a template that asks for them gets Jinja's empty undefined, never another phone's token). The
+    studio's settings are the supplier's, the same for every phone, and part of the cache key of what is kept."""
     engine = request.app.template_engine
     assert engine is not None
+    context.setdefault("studio", studio_of_request(request))
     return str(engine.get_template(template).render(source_labels=SOURCE_LABELS, kind_labels=KIND_LABELS, **context))
 
 

@@ -94,6 +94,10 @@ DEGRADED_TTL_S = 2.0
 LOCK_SUFFIX = ":loading"
 LOCK_MS = 3_000  # longer than any hot read should take; a holder that dies frees the key after this
 LOCK_WAIT_S = 1.0
+# A studio's settings (time zone, date style, country), asked for by every signed-in request: kept in memory under
+# the supplier's local counter, which every supplier-wide bump moves in every process (pub/sub), so no Redis round
+# trip is spent on them. Should an invalidation be missed, they are read again after this long.
+SETTINGS_TTL_S = 30.0
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
@@ -161,6 +165,8 @@ class HotCache:
         self.guard = guard or RedisGuard()
         self.redis_ttl, self.degraded_ttl = redis_ttl, degraded_ttl
         self._memory: TTLCache[Hashable, tuple[float, Any]] = TTLCache(memory_entries, memory_ttl)
+        # (supplier, local counter) → settings; (supplier, None) → the last ones read, for when PostgreSQL is away.
+        self.settings_memo: TTLCache[tuple[int, int | None], Any] = TTLCache(10_000, SETTINGS_TTL_S)
         self._local: defaultdict[int, int] = defaultdict(int)
         # Bumps Redis did not take, to replay: supplier id → scopes (None = the whole supplier).
         self._pending: defaultdict[int, set[str | None]] = defaultdict(set)
@@ -215,6 +221,10 @@ class HotCache:
         """Drop this process's entries for a supplier: they are keyed by this counter, so they become unreachable
         at once and age out of the LRU."""
         self._local[supplier_id] += 1
+
+    def local_version(self, supplier_id: int) -> int:
+        """This process's count of the supplier's supplier-wide writes and invalidations (no I/O)."""
+        return self._local[supplier_id]
 
     async def generation(self, supplier_id: int, scope: str | None = None) -> Generation:
         """The supplier's generation (and ``scope``'s, e.g. ``"c:42"`` for one client) in one round trip."""

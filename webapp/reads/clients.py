@@ -7,7 +7,6 @@ leaves every other cached page alone.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 
 import msgspec
@@ -17,10 +16,11 @@ from webapp.cache import LISTS, Generation
 from webapp.models import Client, Note
 from webapp.queries import clients as q
 from webapp.queries import notes as notes_q
-from webapp.queries import suppliers as supplier_q
+from webapp.reads.studio import studio_of
 from webapp.rendering import Rendered
 from webapp.search import search_terms
 from webapp.state import Resources
+from webapp.studio import Studio
 
 UPCOMING_DAYS = 60
 
@@ -64,19 +64,18 @@ def _fragment_ids(fragment: ListFragment) -> list[int]:
 class _ListLoader:
     """Reads one list page, whole or just its changed rows, for one studio."""
 
-    def __init__(self, res: Resources, supplier_id: int, query: ListQuery) -> None:
-        self.res, self.supplier_id, self.query = res, supplier_id, query
+    def __init__(self, res: Resources, supplier_id: int, query: ListQuery, studio: Studio) -> None:
+        self.res, self.supplier_id, self.query, self.studio = res, supplier_id, query, studio
 
     async def load(self) -> q.ClientPage:
         async with tenant(self.res.pool, self.supplier_id) as conn:
-            supplier = await supplier_q.get_supplier(conn, self.supplier_id)
-            region = supplier.default_region if supplier else self.res.settings.default_region
             return await q.list_clients(
                 conn,
                 self.supplier_id,
-                search=search_terms(self.query.text, region) if self.query.text else None,
+                search=search_terms(self.query.text, self.studio.region) if self.query.text else None,
                 upcoming_days=UPCOMING_DAYS if self.query.upcoming else None,
                 after=self.query.after,
+                today=self.studio.today(),
             )
 
     async def reload_rows(self, cached: q.ClientPage, changed: frozenset[int]) -> q.ClientPage | None:
@@ -94,9 +93,10 @@ async def list_generation(res: Resources, supplier_id: int) -> Generation:
 
 async def client_page(res: Resources, gen: Generation, query: ListQuery) -> q.ClientPage:
     """A page of rows. Search is case-insensitive (search_query lower-cases), so "Emma" and "emma" share one."""
-    loader = _ListLoader(res, gen.supplier_id, query)
-    today = dt.date.today().isoformat()  # the upcoming window moves at midnight
-    key = (query.text.lower(), query.upcoming, query.cursor or "", today)
+    studio = await studio_of(res, gen.supplier_id)
+    loader = _ListLoader(res, gen.supplier_id, query, studio)
+    today = studio.today().isoformat()  # the upcoming window moves at the studio's midnight
+    key = (query.text.lower(), query.upcoming, query.cursor or "", today, studio.region)
     return await res.cache.get_listing(
         gen, "client_list", key, q.ClientPage, loader.load, _page_ids, loader.reload_rows
     )
@@ -108,7 +108,8 @@ async def client_list_html(
     """A list fragment's HTML, cached whole (same tiers, generations and single flight as the rows): a hit skips
     PostgreSQL and Jinja. ``render`` must use no request data; the query text is in it as typed, so the key keeps
     its case; the templates' digest keeps a deploy from serving old markup."""
-    loader = _ListLoader(res, gen.supplier_id, query)
+    studio = await studio_of(res, gen.supplier_id)
+    loader = _ListLoader(res, gen.supplier_id, query, studio)
 
     def fragment_of(rows: q.ClientPage) -> ListFragment:
         return ListFragment(msgspec.msgpack.encode(rows), render(rows))
@@ -120,8 +121,9 @@ async def client_list_html(
         rows = await loader.reload_rows(_PAGE.decode(cached.packed_rows), changed)
         return fragment_of(rows) if rows is not None else None
 
-    today = dt.date.today().isoformat()
-    key = (query.text, query.upcoming, query.cursor or "", today, template, res.cache.build)
+    # The rendering shows dates in the studio's style: its settings are part of what is kept.
+    today = studio.today().isoformat()
+    key = (query.text, query.upcoming, query.cursor or "", today, template, res.cache.build, studio)
     got = await res.cache.get_listing(
         gen, "client_list_html", key, ListFragment, load_fragment, _fragment_ids, refresh_fragment
     )

@@ -18,6 +18,7 @@ from webapp.forms import FormError, parse, read_form
 from webapp.queries import suppliers as q
 from webapp.rendering import page
 from webapp.state import resources
+from webapp.studio import suggested
 
 
 class SignupForm(msgspec.Struct):
@@ -86,6 +87,8 @@ async def create_account(request: Request[Any, Any, Any]) -> Response[str] | Red
     except FormError as exc:
         return page(request, "accounts/signup.html", status_code=400, form=raw, error=exc.message)
     res = resources(request)
+    # What the page's script read from the browser; anything missing or unknown becomes the default.
+    studio = suggested(raw.get("region", "")[:8], raw.get("timezone", "")[:64], res.settings.default_region)
     password_hash = await anyio.to_thread.run_sync(hash_password, data.password)  # CPU-heavy by design
     async with unscoped(res.pool) as conn:
         supplier = await q.create_supplier(
@@ -93,7 +96,7 @@ async def create_account(request: Request[Any, Any, Any]) -> Response[str] | Red
             business_name=data.business_name,
             email=email,
             password_hash=password_hash,
-            default_region=res.settings.default_region,
+            studio=studio,
         )
     if supplier is None:
         return page(

@@ -26,6 +26,7 @@ from webapp.auth import require_supplier
 from webapp.csv_export import BOM, csv_row, safe_cell
 from webapp.dependencies import SIGNED_IN
 from webapp.queries import export as q
+from webapp.reads.studio import studio_of
 from webapp.state import Resources
 
 # Spreadsheet headings in the order of ``ClientRecord``'s fields.
@@ -73,8 +74,8 @@ async def ndjson_chunks(pool: AsyncConnectionPool, supplier_id: int) -> AsyncIte
         yield encoder.encode_lines([q.ClientRecord(*msgspec.structs.astuple(row)[:-1]) for row in rows])
 
 
-def _download(chunks: AsyncIterator[bytes], media_type: str, extension: str) -> Stream:
-    filename = f"clients-{dt.date.today().isoformat()}.{extension}"
+def _download(chunks: AsyncIterator[bytes], media_type: str, extension: str, day: dt.date) -> Stream:
+    filename = f"clients-{day.isoformat()}.{extension}"  # the studio's date
     return Stream(
         chunks,
         media_type=media_type,
@@ -89,7 +90,8 @@ def _download(chunks: AsyncIterator[bytes], media_type: str, extension: str) -> 
     dependencies=SIGNED_IN,
 )
 async def export_csv(res: Resources, supplier_id: int) -> Stream:
-    return _download(csv_chunks(res.pool, supplier_id), "text/csv; charset=utf-8", "csv")
+    day = (await studio_of(res, supplier_id)).today()
+    return _download(csv_chunks(res.pool, supplier_id), "text/csv; charset=utf-8", "csv", day)
 
 
 @get(
@@ -99,4 +101,5 @@ async def export_csv(res: Resources, supplier_id: int) -> Stream:
     dependencies=SIGNED_IN,
 )
 async def export_ndjson(res: Resources, supplier_id: int) -> Stream:
-    return _download(ndjson_chunks(res.pool, supplier_id), "application/x-ndjson", "ndjson")
+    day = (await studio_of(res, supplier_id)).today()
+    return _download(ndjson_chunks(res.pool, supplier_id), "application/x-ndjson", "ndjson", day)
