@@ -328,7 +328,7 @@ def test_a_shared_surname_and_date_is_not_a_duplicate(imports: ImportEnv, tmp_pa
     cards.write_text(
         "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:k1\r\nFN:Noah Davis\r\nEMAIL:noah@example.com\r\n"
         "ANNIVERSARY:2027-06-12\r\nEND:VCARD\r\n"
-        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:k2\r\nFN:EMMA DAVIS\r\nEMAIL:em@elsewhere.com\r\n"
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:k2\r\nFN:EMMA DÁVIS\r\nEMAIL:em@elsewhere.com\r\n"
         "ANNIVERSARY:2027-06-12\r\nEND:VCARD\r\n",
         newline="",
     )
