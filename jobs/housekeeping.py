@@ -2,7 +2,8 @@
 
 - every minute, jobs that should be in the queue but have no message there are sent again (see ``resend_lost_jobs``),
   and jobs whose message Dramatiq dead-lettered while PostgreSQL could not be told are marked failed;
-- every hour, expired idempotency keys are purged (kept ``IDEMPOTENCY_KEEP_DAYS``, at least 7).
+- every hour, expired idempotency keys are purged (kept ``IDEMPOTENCY_KEEP_DAYS``, at least 7), and so are clients
+  deleted more than 30 days ago (until then they can be restored).
 
 Every worker process runs the loop, but a Redis ``SET NX`` lease per chore makes one of them, fleet-wide, do each
 round. Dramatiq has no scheduler of its own, and a thread beside the heartbeat needs no extra process to deploy.
@@ -31,6 +32,9 @@ log = structlog.get_logger("wedsync.housekeeping")
 LEASE_KEY = "wedsync:housekeeping:lease"
 SWEEP_LEASE_KEY = "wedsync:housekeeping:sweep"
 PURGE = "SELECT purge_expired_idempotency_keys(%s)"
+PURGE_CLIENTS = "SELECT purge_deleted_clients(%s)"
+# A deleted client can be restored this long (the web app's promise, webapp/queries/clients.py KEEP_DELETED).
+KEEP_DELETED_DAYS = 30
 IDLE_JOBS = "SELECT job_id, supplier_id, kind FROM unfinished_jobs_idle_for(%s)"
 # A job row is committed before its message is sent; younger than this, a missing message may still be on its way.
 SWEEP_IDLE_S = 120
@@ -45,6 +49,13 @@ def purge_idempotency_keys(pool: ConnectionPool, keep_days: int | None = None) -
     days = max(MIN_KEEP_DAYS, settings().idempotency_keep_days if keep_days is None else keep_days)
     with pool.connection() as conn:
         row = conn.execute(PURGE, [days]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def purge_deleted_clients(pool: ConnectionPool, keep_days: int = KEEP_DELETED_DAYS) -> int:
+    """Deletes for good the clients deleted more than ``keep_days`` (at least 30) ago; returns how many went."""
+    with pool.connection() as conn:
+        row = conn.execute(PURGE_CLIENTS, [max(KEEP_DELETED_DAYS, keep_days)]).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -123,6 +134,7 @@ class Housekeeping(dramatiq.Middleware):
                     resend_lost_jobs(pool(), client)
                 if purge_due and take_lease(client, max(1, int(self.interval_s))):
                     log.info("purged expired idempotency keys", deleted=purge_idempotency_keys(pool()))
+                    log.info("purged deleted clients", deleted=purge_deleted_clients(pool()))
                 purge_due = True
             except Exception as exc:  # the next round tries again; housekeeping must never stop a worker
                 log.warning("housekeeping failed", error=type(exc).__name__)
