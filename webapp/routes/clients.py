@@ -241,10 +241,10 @@ class ClientController(Controller):
                 return _edit_page(
                     request, current, typed, {"": message}, version=current.version, status=409, conflict=current
                 )
-            if not is_htmx(request):
-                return Response("", status_code=303, headers={"location": f"/clients/{client_id}"})
-            html = render_html(request, "clients/_edit_saved.html", client=updated)
-            return Response(html, status_code=200, media_type="text/html")
+            # Always the redirect, htmx or not: the outbox sends a plain form's post (and every replay) with
+            # HX-Request, so that an ended session is a 401 rather than the sign-in page, and the phone must land on
+            # the client's page all the same.
+            return Response("", status_code=303, headers={"location": f"/clients/{client_id}"})
 
         return await run_idempotent(request, supplier_id, raw, action)
 
