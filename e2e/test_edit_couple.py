@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
 
 from e2e.conftest import device_context_options
-from e2e.test_outbox import _sign_up
+from e2e.test_outbox import EMAILS, PASSWORD, _sign_up
 from tests.fixtures import Server, Services, seed_clients
 
 
@@ -94,3 +94,45 @@ def test_edit_a_couple_online_then_offline_replayed_once(context: BrowserContext
     assert _client(services, cid)[-1] == 3
     page.goto(f"/clients/{cid}")
     expect(page.locator("body")).to_contain_text("Kew Gardens")
+
+
+@pytest.mark.e2e
+def test_an_offline_edit_that_crossed_one_from_a_second_phone_shows_both_and_keep_mine_applies_it(
+    playwright: Playwright, browser: Browser, server: Server, context: BrowserContext, services: Services
+) -> None:
+    page = context.new_page()
+    supplier_id = _sign_up(page, services)
+    [cid] = seed_clients(services.database_url, supplier_id, [{"partner1_first": "Maud", "venue": "Barn"}])
+    page.goto("/outbox")
+    page.goto(f"/clients/{cid}/edit")
+    context.set_offline(True)
+    _field(page, "venue").fill("Kew Gardens")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page).to_have_url(re.compile(r"/outbox\?saved=\d+$"))
+
+    # Meanwhile a second phone, signed in to the same studio, moves the wedding to the castle.
+    other = browser.new_context(**device_context_options(playwright, "Pixel 7"), base_url=server.url)
+    try:
+        phone = other.new_page()
+        phone.goto("/login")
+        phone.get_by_label("Email").fill(EMAILS[supplier_id])
+        phone.get_by_label("Password").fill(PASSWORD)
+        phone.get_by_role("button", name="Sign in").click()
+        phone.goto(f"/clients/{cid}/edit")
+        _field(phone, "venue").fill("Castle")
+        phone.get_by_role("button", name="Save changes").click()
+        expect(phone).to_have_url(re.compile(rf"/clients/{cid}$"))
+    finally:
+        other.close()
+    assert _client(services, cid)[-3:] == ("Castle", "lead", 2)
+
+    context.set_offline(False)
+    conflict = page.locator(".outbox-item.needs_you")
+    expect(conflict).to_have_count(1, timeout=15000)
+    expect(conflict).to_contain_text("Changed on another device")
+    expect(conflict.get_by_test_id("theirs")).to_have_text("Maud, Castle")
+    expect(conflict.get_by_test_id("yours")).to_have_text("Maud, Kew Gardens")
+    assert _client(services, cid)[-3:] == ("Castle", "lead", 2)
+    conflict.get_by_role("button", name="Keep mine").click()
+    expect(page.locator(".outbox-item.sent")).to_have_count(1, timeout=15000)
+    assert _client(services, cid)[-3:] == ("Kew Gardens", "lead", 3)
