@@ -183,6 +183,10 @@ def test_delete_hides_the_client_everywhere_and_undo_brings_it_back(account: Acc
     assert account.client.get(f"/clients/{gone}/edit").status_code == 404
     assert account.post(f"/clients/{gone}/notes", {"body": "to nobody"}).status_code == 404
     assert account.post(f"/clients/{gone}/delete", {}).status_code == 404
+    # Listed where it can be restored for 30 days; another studio's list does not show it.
+    deleted_page = account.client.get("/clients/deleted").text
+    assert ">Gone<" in deleted_page
+    assert ">Kept<" not in deleted_page
     # Undo
     restored = account.post(f"/clients/{gone}/restore", {"idempotency_key": _key(landing.text)})
     assert restored.status_code == 303
@@ -260,6 +264,8 @@ def test_another_studio_gets_404_on_every_new_route(server: Server, services: Se
     # Deleted by its owner, it is still not the intruder's to restore.
     assert owner.post(f"/clients/{cid}/delete", {}).status_code == 303
     assert intruder.post(f"/clients/{cid}/restore", {}).status_code == 404
+    assert "Private" not in intruder.client.get("/clients/deleted").text
+    assert "Private" in owner.client.get("/clients/deleted").text
     assert _row(services.database_url, cid, "partner1_first") == ("Private",)
     assert owner.post(f"/clients/{cid}/restore", {}).status_code == 303
     with psycopg.connect(services.database_url) as conn:

@@ -135,6 +135,11 @@ UPDATE_CLIENT = sql.SQL(
 DELETE_CLIENT = "UPDATE clients SET deleted_at = now() WHERE id = %s" + _LIVE + " RETURNING id"
 RESTORE_CLIENT = "UPDATE clients SET deleted_at = NULL WHERE id = %(id)s AND deleted_at > now() - %(keep)s RETURNING id"
 KEEP_DELETED = dt.timedelta(days=30)
+# The clients a studio can still restore, newest deletion first (clients_deleted_idx holds only deleted ones).
+DELETED_CLIENTS = (
+    "SELECT " + _LIST_COLUMNS + ", deleted_at FROM clients "
+    "WHERE supplier_id = %(sid)s AND deleted_at > now() - %(keep)s ORDER BY deleted_at DESC, id DESC LIMIT %(limit)s"
+)
 INSERT_MANUAL_CLIENT = """
 INSERT INTO clients (supplier_id, source, external_id, partner1_first, partner1_last, partner1_email,
                      partner1_phone, partner2_first, partner2_last, wedding_date, venue, status, lead_source)
@@ -333,3 +338,14 @@ async def restore_client(conn: psycopg.AsyncConnection, client_id: int) -> bool:
     """Whether a client deleted in the last 30 days was there to restore."""
     cur = await conn.execute(RESTORE_CLIENT, {"id": client_id, "keep": KEEP_DELETED})
     return await cur.fetchone() is not None
+
+
+class DeletedClient(ClientListRow, frozen=True):
+    deleted_at: dt.datetime
+
+
+async def deleted_clients(conn: psycopg.AsyncConnection, supplier_id: int, limit: int = 200) -> list[DeletedClient]:
+    """The clients deleted in the last 30 days (which can still be restored), newest deletion first."""
+    async with conn.cursor(row_factory=class_row(DeletedClient)) as cur:
+        await cur.execute(DELETED_CLIENTS, {"sid": supplier_id, "keep": KEEP_DELETED, "limit": limit})
+        return await cur.fetchall()

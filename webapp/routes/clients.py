@@ -82,6 +82,15 @@ class ClientController(Controller):
             return Response("", status_code=304, headers=_revalidate(etag))
         return rendered_response(request, html, _revalidate(etag) if etag else None)
 
+    @get("/deleted", name="deleted_clients")
+    async def list_deleted_clients(
+        self, request: Request[Any, Any, Any], conn: psycopg.AsyncConnection, supplier_id: int
+    ) -> Response[str]:
+        """Clients deleted in the last 30 days, each with its Restore button."""
+        rows = await q.deleted_clients(conn, supplier_id)
+        keys = {row.id: new_idempotency_key() for row in rows}
+        return page(request, "clients/deleted.html", rows=rows, keys=keys)
+
     @get("/new", name="lead_form")
     async def show_new_lead(self, request: Request[Any, Any, Any]) -> Response[str]:
         return page(request, "clients/new.html", form={}, error=None, idempotency_key=new_idempotency_key())
