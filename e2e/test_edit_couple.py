@@ -69,9 +69,11 @@ def test_edit_a_couple_online_then_offline_replayed_once(context: BrowserContext
     expect(page.get_by_test_id("partner1_phone-error")).to_contain_text("doesn't look like a phone number")
     assert _client(services, cid)[-1] == 2
 
-    # Offline at the venue: the form was opened with a bar of signal; saving keeps the edit on the phone.
-    page.goto(f"/clients/{cid}/edit")
+    # Offline at the venue: the form opens from the copy the phone saved when it was last opened (version 2), and
+    # saving keeps the edit on the phone.
     context.set_offline(True)
+    page.goto(f"/clients/{cid}/edit")
+    expect(page.locator("body")).to_contain_text("you're offline")
     _field(page, "venue").fill("Kew Gardens")
     _field(page, "wedding_date").fill("2027-09-04")
     page.get_by_role("button", name="Save changes").click()
