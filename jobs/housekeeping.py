@@ -3,7 +3,8 @@
 - every minute, jobs that should be in the queue but have no message there are sent again (see ``resend_lost_jobs``),
   and jobs whose message Dramatiq dead-lettered while PostgreSQL could not be told are marked failed;
 - every hour, expired idempotency keys are purged (kept ``IDEMPOTENCY_KEEP_DAYS``, at least 7), and so are the
-  uploads of failed or stopped file imports nobody tried again (kept ``UPLOAD_KEEP_DAYS``).
+  uploads of failed or stopped file imports nobody tried again (kept ``UPLOAD_KEEP_DAYS``), what undoing an import
+  needs once it is older than 30 days, and clients deleted more than 30 days ago (until then they can be restored).
 
 Every worker process runs the loop, but a Redis ``SET NX`` lease per chore makes one of them, fleet-wide, do each
 round. Dramatiq has no scheduler of its own, and a thread beside the heartbeat needs no extra process to deploy.
@@ -35,6 +36,9 @@ PURGE = "SELECT purge_expired_idempotency_keys(%s)"
 PURGE_UNDO = "SELECT purge_expired_undo_records(%s)"
 UNDO_DAYS = 30  # how long a finished import can be taken back
 PURGE_UPLOADS = "SELECT purge_old_uploads(%s)"
+PURGE_CLIENTS = "SELECT purge_deleted_clients(%s)"
+# A deleted client can be restored this long (the web app's promise, webapp/queries/clients.py KEEP_DELETED).
+KEEP_DELETED_DAYS = 30
 IDLE_JOBS = "SELECT job_id, supplier_id, kind FROM unfinished_jobs_idle_for(%s)"
 # A job row is committed before its message is sent; younger than this, a missing message may still be on its way.
 SWEEP_IDLE_S = 120
@@ -56,6 +60,13 @@ def purge_old_uploads(pool: ConnectionPool) -> int:
     """Deletes the uploads of jobs finished more than ``UPLOAD_KEEP_DAYS`` ago; returns how many chunks went."""
     with pool.connection() as conn:
         row = conn.execute(PURGE_UPLOADS, [settings().upload_keep_days]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def purge_deleted_clients(pool: ConnectionPool, keep_days: int = KEEP_DELETED_DAYS) -> int:
+    """Deletes for good the clients deleted more than ``keep_days`` (at least 30) ago; returns how many went."""
+    with pool.connection() as conn:
+        row = conn.execute(PURGE_CLIENTS, [max(KEEP_DELETED_DAYS, keep_days)]).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -143,6 +154,7 @@ class Housekeeping(dramatiq.Middleware):
                     log.info("purged expired idempotency keys", deleted=purge_idempotency_keys(pool()))
                     log.info("purged expired undo records", deleted=purge_undo_records(pool()))
                     log.info("purged old uploads", chunks=purge_old_uploads(pool()))
+                    log.info("purged deleted clients", deleted=purge_deleted_clients(pool()))
                 purge_due = True
             except Exception as exc:  # the next round tries again; housekeeping must never stop a worker
                 log.warning("housekeeping failed", error=type(exc).__name__)

@@ -18,7 +18,7 @@
  * for the same client (or lead, or integration), and a new request for a client with items still waiting is queued
  * behind them instead of overtaking them.
  * What may be queued is the page's to say, not this worker's (it knows no URLs and no element ids): a form marked
- * data-outbox-kind="note|status|lead|sync" names its group (data-outbox-group, e.g. "client:42"; none means a group
+ * data-outbox-kind="note|status|lead|sync|edit" names its group (data-outbox-group, e.g. "client:42"; none means a group
  * of its own), where the pending copy goes (data-outbox-target, a selector, else the form's hx-target, and
  * data-outbox-swap) and, for a status, the id of the badge that shows it at once (data-outbox-badge).
  * static/outbox.js sends them with the request: htmx as X-Outbox-Kind / -Group / -Target / -Swap / -Badge headers;
@@ -40,7 +40,7 @@
   const SIGN_IN = "Saved on this phone — sign in to send it";
   const SERVER_TROUBLE = "Saved on this phone — WedSync had a problem, will try again shortly";
   // The kinds of change this worker knows how to show (the page marks which forms make them; see the top).
-  const KINDS = new Set(["note", "status", "lead", "sync"]);
+  const KINDS = new Set(["note", "status", "lead", "sync", "edit"]);
   const FORM_FIELDS = ["_outbox_kind", "_outbox_group"]; // a plain form post's kind and group, never sent on
   const HIDDEN_FIELDS = new Set(["_csrf_token", "idempotency_key", "version", "kind", "status"]);
   const SYNC_LABELS = {
@@ -277,10 +277,18 @@
     return html(`<p ${attrs}>${esc(describe(item))}: <small>${esc(words)}</small></p>`, 200, headers);
   }
 
+  // "Alex Smith & Sam Jones, 2027-06-12": an edit of the couple in a line.
+  function couple(f) {
+    const one = [f.partner1_first, f.partner1_last].filter(Boolean).join(" ");
+    const two = [f.partner2_first, f.partner2_last].filter(Boolean).join(" ");
+    return [two ? `${one} & ${two}` : one, f.wedding_date, f.venue].filter(Boolean).join(", ");
+  }
+
   function describe(item) {
     const f = fields(item);
     if (item.kind === "note") return `Note: “${f.body}”`;
     if (item.kind === "status") return `Status → ${f.status}`;
+    if (item.kind === "edit") return "Edit: " + couple(f);
     if (item.kind === "lead") {
       const one = [f.partner1_first, f.partner1_last].filter(Boolean).join(" ");
       const two = [f.partner2_first, f.partner2_last].filter(Boolean).join(" ");
@@ -379,7 +387,11 @@
         continue;
       }
       if (status === 409 && /data-version="\d+"/.test(text)) {
-        const theirs = { status: (text.match(/data-status="([^"]*)"/) || [])[1] || "", version: Number(text.match(/data-version="(\d+)"/)[1]) };
+        const theirs = {
+          status: (text.match(/data-status="([^"]*)"/) || [])[1] || "",
+          summary: unescape((text.match(/data-summary="([^"]*)"/) || [])[1] || ""),
+          version: Number(text.match(/data-version="(\d+)"/)[1]),
+        };
         return needsYou(item, { type: "conflict", message: serverMessage(text, "This client was changed on another device."), theirs });
       }
       if (status === 409 || status === 429) return backoff(item, "Still being processed — will try again", "later");
@@ -411,15 +423,15 @@
     item.sentAt = Date.now();
     item.problem = null;
     await markItem(item);
-    if (item.kind !== "status") return;
-    // My own later status changes for this client were made on top of the version this one started from: move
+    if (!("version" in fields(item))) return;
+    // My own later status changes and edits of this client were made on top of the version this one started from: move
     // them onto the version it produced, so they don't look like a change from another device. They were never
     // sent (they wait behind this one), so changing their body under a fresh key is safe.
     const now = text.match(/data-version="(\d+)"/);
     if (!now) return;
     const from = fields(item).version;
     for (const later of await allItems()) {
-      if (later.id > item.id && unsent(later) && later.group === item.group && later.kind === "status" && fields(later).version === from) {
+      if (later.id > item.id && unsent(later) && later.group === item.group && "version" in fields(later) && fields(later).version === from) {
         setField(later, "version", now[1]);
         rekey(later);
         await putItem(later);
@@ -517,7 +529,8 @@
     if (item.state === "needs_you" && p && p.type === "conflict") {
       out +=
         `<div class="conflict"><p><strong>Changed on another device.</strong> ${esc(p.message)}</p>` +
-        `<dl><dt>Theirs</dt><dd data-testid="theirs">${esc(p.theirs.status)}</dd><dt>Yours</dt><dd data-testid="yours">${esc(f.status)}</dd></dl>` +
+        `<dl><dt>Theirs</dt><dd data-testid="theirs">${esc(p.theirs.summary || p.theirs.status)}</dd>` +
+        `<dt>Yours</dt><dd data-testid="yours">${esc(item.kind === "edit" ? couple(f) : f.status)}</dd></dl>` +
         act("keep-mine", "Keep mine", ' class="primary"') + " " + act("discard", "Use theirs") + "</div>";
     } else if (item.state === "needs_you" && p) {
       out += `<p class="error" role="alert">${esc(p.message)}</p>`;

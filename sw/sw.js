@@ -17,9 +17,10 @@ const PAGES_CACHE = "wedsync-pages-" + VERSION;
 const PAGES_MAX = 50;
 const NETWORK_TIMEOUT_MS = 3000;
 const SAVED_AT_HEADER = "x-wedsync-saved-at";
-// The pages a photographer uses at a venue: the dashboard, the client list (any search), each client, and the
-// new-lead form (the outbox keeps what is typed into it offline; its page script gives each send a fresh key).
-const KEEP = /^\/(clients\/(\d+|new)?)?$/;
+// The pages a photographer uses at a venue: the dashboard, the client list (any search), each client and its edit
+// form, and the new-lead form (the outbox keeps what is typed into them offline; the page script gives each send a
+// fresh key; an edit made on a saved form's older version meets the conflict screen, never overwrites in silence).
+const KEEP = /^\/(clients\/(\d+(\/edit)?|new)?)?$/;
 
 self.addEventListener("install", (event) => {
   event.waitUntil(

@@ -154,7 +154,7 @@ def test_new_lead_is_created_once(account: Account, services: Services) -> None:
         "partner1_first": "Maya",
         "partner1_last": "Okafor",
         "email": "Maya@Example.com",
-        "phone": "07700 900555",
+        "phone": "07911 123456",  # a number phonenumbers calls valid: leads are cleaned as imports are
         "wedding_date": "2027-06-12",
         "venue": "Kew Gardens",
         "idempotency_key": key.group(1),
@@ -168,7 +168,7 @@ def test_new_lead_is_created_once(account: Account, services: Services) -> None:
         rows = conn.execute(
             "SELECT partner1_email, partner1_phone FROM clients WHERE supplier_id = %s", [account.supplier_id]
         ).fetchall()
-    assert rows == [("maya@example.com", "+447700900555")]
+    assert rows == [("maya@example.com", "+447911123456")]
 
 
 def test_notes_page_through_older_ones_with_a_keyset(account: Account, services: Services) -> None:

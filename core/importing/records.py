@@ -10,6 +10,8 @@ import datetime
 
 import msgspec
 
+from core.couple import COUPLE_FIELDS
+
 # Cells longer than this are refused per row (a real CRM cell is never this long; a pasted
 # email thread or a broken export is). Names get a much tighter cap.
 MAX_CELL_CHARS = 10_000
@@ -20,24 +22,13 @@ MAX_CELL_CHARS = 10_000
 # a word never spans two columns, and 300 characters are at most 1,200 bytes of UTF-8.
 CLIENT_MAX_CHARS: dict[str, int] = {
     "external_id": 200,
-    "partner1_first": 200,
-    "partner1_last": 200,
-    "partner1_email": 254,
-    "partner1_phone": 32,
-    "partner2_first": 200,
-    "partner2_last": 200,
-    "partner2_email": 254,
-    "partner2_phone": 32,
-    "venue": 300,
-    "lead_source": 200,
+    **{f.name: f.max_chars for f in COUPLE_FIELDS if f.max_chars is not None},
 }
 MAX_NAME_CHARS = CLIENT_MAX_CHARS["partner1_first"]
 MAX_EXTERNAL_ID_CHARS = CLIENT_MAX_CHARS["external_id"]
 # Fields that are only details of a client: one too long for its column is shortened, with a warning on the row,
 # and the client is still imported (a bad field loses the field, not the client).
 SHORTENED_FIELDS: tuple[str, ...] = ("venue", "lead_source")
-
-STATUSES: tuple[str, ...] = ("lead", "booked", "completed", "archived")
 
 
 class ImportFileError(Exception):
@@ -87,7 +78,7 @@ class ClientRecord(msgspec.Struct, frozen=True, array_like=True):
     partner2_phone: str | None  # E.164
     wedding_date: datetime.date | None
     venue: str | None
-    status: str  # one of STATUSES
+    status: str  # one of core.couple.STATUSES
     lead_source: str | None
     inquiry_date: datetime.date | None
     booking_date: datetime.date | None
@@ -135,23 +126,12 @@ TARGET_FIELDS: frozenset[str] = frozenset(RECORD_FIELDS + HELPER_FIELDS)
 
 # Plain-words names used in messages to photographers.
 FIELD_LABELS: dict[str, str] = {
+    **{f.name: f.label for f in COUPLE_FIELDS},
     "external_id": "ID",
-    "partner1_first": "first name",
-    "partner1_last": "last name",
     "partner1_name": "name",
-    "partner1_email": "email",
-    "partner1_phone": "phone number",
-    "partner2_first": "partner's first name",
-    "partner2_last": "partner's last name",
     "partner2_name": "partner's name",
-    "partner2_email": "partner's email",
-    "partner2_phone": "partner's phone number",
     "couple_name": "couple's names",
     "name_with_email": "client",
-    "wedding_date": "wedding date",
-    "venue": "venue",
-    "status": "status",
-    "lead_source": "lead source",
     "inquiry_date": "inquiry date",
     "booking_date": "booking date",
     "notes": "notes",

@@ -15,6 +15,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import RowMaker, class_row
 
+from core.couple import COUPLE_COLUMNS, COUPLE_FIELDS, CoupleField
 from webapp.models import Client, ClientListRow, ClientStatus, DashboardCounts
 from webapp.queries.keyset import decode_cursor, encode_cursor
 
@@ -29,7 +30,10 @@ lead_source, inquiry_date, booking_date, version, created_at, updated_at
 _LIST_COLUMNS = ", ".join(field.name for field in msgspec.structs.fields(ClientListRow))
 
 # Fragments composed by list_clients. Name order: clients_list_idx; date order: clients_wedding_date_idx (0013).
-_LIST_BASE = sql.SQL("SELECT " + _LIST_COLUMNS + " FROM clients WHERE supplier_id = %(sid)s")
+# Deleted clients (migrations/0019) are in no list: clients_list_idx and clients_counts_idx hold only live ones, and
+# every query here says ``deleted_at IS NULL`` so PostgreSQL may use them.
+_LIVE = " AND deleted_at IS NULL"
+_LIST_BASE = sql.SQL("SELECT " + _LIST_COLUMNS + " FROM clients WHERE supplier_id = %(sid)s" + _LIVE)
 # Every typed word is one of the client's words, or its start (search_words / search_query, migrations/0009, 0011).
 # The query is a sub-SELECT, so PostgreSQL works it out once per statement: psycopg prepares a statement it has run
 # five times, and in PostgreSQL's generic plan for it a bare search_query(...) call, whose argument is unknown when
@@ -52,7 +56,7 @@ _ORDER_DATE = sql.SQL(" ORDER BY wedding_date, id LIMIT %(limit)s")
 #    name index within SEARCH_WALK_BUDGET_MS, then read every match and sort.
 # PostgreSQL cannot choose between these by itself: it estimates any word it has no statistics for (a phone number,
 # a rare surname) at 0.5% of the book, and walked the whole name index for one (200 ms at 1,000,000 clients).
-_NEARBY = "FROM clients WHERE supplier_id = %(sid)s{} ORDER BY sort_name, id LIMIT %(nearby)s"
+_NEARBY = "FROM clients WHERE supplier_id = %(sid)s" + _LIVE + "{} ORDER BY sort_name, id LIMIT %(nearby)s"
 _NEAR_IDS_BY_NAME = sql.SQL(
     "SELECT id, sort_name FROM (SELECT id, sort_name, search_words " + _NEARBY + ") AS nearby "
     "WHERE search_words @@ " + _QUERY
@@ -78,7 +82,7 @@ SEARCH_FEW_MATCHES = 2_500
 _MATCHES_FIRST = sql.SQL("WITH matches AS MATERIALIZED ({}) SELECT * FROM matches")
 # A walk reads only the name index: the page's ids come from an index-only scan that tests the words on index
 # entries, then only the rows shown are read from the table.
-_PAGE_IDS_BY_NAME = sql.SQL("SELECT id, sort_name FROM clients WHERE supplier_id = %(sid)s")
+_PAGE_IDS_BY_NAME = sql.SQL("SELECT id, sort_name FROM clients WHERE supplier_id = %(sid)s" + _LIVE)
 _WALK_BY_NAME = sql.SQL(
     "WITH page AS MATERIALIZED ({} ORDER BY sort_name, id LIMIT %(limit)s) SELECT "
     + ", ".join("c." + field.name for field in msgspec.structs.fields(ClientListRow))
@@ -91,15 +95,50 @@ SEARCH_WALK_BUDGET_MS = 400
 
 # What a cached list page reads again when some of its rows changed (webapp/cache/rows.py); the primary key
 # serves ``id = ANY``.
-ROWS_BY_IDS = "SELECT " + _LIST_COLUMNS + " FROM clients WHERE supplier_id = %(sid)s AND id = ANY(%(ids)s)"
-GET_CLIENT = "SELECT " + _DETAIL_COLUMNS + " FROM clients WHERE id = %s"
+ROWS_BY_IDS = "SELECT " + _LIST_COLUMNS + " FROM clients WHERE supplier_id = %(sid)s AND id = ANY(%(ids)s)" + _LIVE
+GET_CLIENT = "SELECT " + _DETAIL_COLUMNS + " FROM clients WHERE id = %s" + _LIVE
 # An imported client remembers the status its import gave it (the first time the app changes it): a later import
 # keeps the photographer's status unless the file changed it too (jobs/upsert.py, migrations/0016).
 UPDATE_STATUS = (
     "UPDATE clients SET status = %(status)s, version = version + 1, updated_at = now(), "
     "app_edits = CASE WHEN source = 'manual' OR app_edits ? 'status' THEN app_edits "
     "ELSE coalesce(app_edits, '{}') || jsonb_build_object('status', status) END "
-    "WHERE id = %(id)s AND version = %(version)s RETURNING " + _DETAIL_COLUMNS
+    "WHERE id = %(id)s AND version = %(version)s" + _LIVE + " RETURNING " + _DETAIL_COLUMNS
+)
+
+
+def _app_edit(field: CoupleField) -> sql.Composed:
+    """``{field: the value its import gave it}`` when this edit changes ``field`` for the first time, else ``{}``."""
+    column, cast = sql.Identifier(field.name), sql.SQL("date" if field.kind == "date" else "text")
+    return sql.SQL(
+        "CASE WHEN app_edits ? {name} OR {column} IS NOT DISTINCT FROM {value}::{cast} THEN '{{}}'::jsonb "
+        "ELSE jsonb_build_object({name}, {column}) END"
+    ).format(name=sql.Literal(field.name), column=column, value=sql.Placeholder(field.name), cast=cast)
+
+
+# An edit of the couple writes every field of core.couple. An imported client remembers, for each field the edit
+# changes for the first time, the value its import gave it (as UPDATE_STATUS does): a later import keeps the
+# photographer's value unless the file changed that field too (jobs/upsert.py, migrations/0016). A manual client
+# has no import to remember.
+UPDATE_CLIENT = sql.SQL(
+    "UPDATE clients SET {assignments}, version = version + 1, updated_at = now(), "
+    "app_edits = CASE WHEN source = 'manual' THEN app_edits "
+    "ELSE nullif(coalesce(app_edits, '{{}}'::jsonb) || {edits}, '{{}}'::jsonb) END "
+    "WHERE id = %(id)s AND version = %(version)s" + _LIVE + " RETURNING " + _DETAIL_COLUMNS
+).format(
+    assignments=sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(c), sql.Placeholder(c)) for c in COUPLE_COLUMNS
+    ),
+    edits=sql.SQL(" || ").join(_app_edit(f) for f in COUPLE_FIELDS),
+)
+# Deleting hides the client (migrations/0019); a restore within 30 days brings it back as it was.
+DELETE_CLIENT = "UPDATE clients SET deleted_at = now() WHERE id = %s" + _LIVE + " RETURNING id"
+RESTORE_CLIENT = "UPDATE clients SET deleted_at = NULL WHERE id = %(id)s AND deleted_at > now() - %(keep)s RETURNING id"
+KEEP_DELETED = dt.timedelta(days=30)
+# The clients a studio can still restore, newest deletion first (clients_deleted_idx holds only deleted ones).
+DELETED_CLIENTS = (
+    "SELECT " + _LIST_COLUMNS + ", deleted_at FROM clients "
+    "WHERE supplier_id = %(sid)s AND deleted_at > now() - %(keep)s ORDER BY deleted_at DESC, id DESC LIMIT %(limit)s"
 )
 INSERT_MANUAL_CLIENT = """
 INSERT INTO clients (supplier_id, source, external_id, partner1_first, partner1_last, partner1_email,
@@ -113,7 +152,7 @@ DASHBOARD_COUNTS = """
 SELECT count(*) AS clients,
        count(*) FILTER (WHERE wedding_date BETWEEN %(today)s AND %(until)s) AS upcoming,
        count(*) FILTER (WHERE status = 'lead') AS leads
-FROM clients WHERE supplier_id = %(sid)s
+FROM clients WHERE supplier_id = %(sid)s AND deleted_at IS NULL
 """
 
 
@@ -278,3 +317,35 @@ async def dashboard_counts(
         row = await cur.fetchone()
     assert row is not None
     return row
+
+
+async def update_client(
+    conn: psycopg.AsyncConnection, client_id: int, values: dict[str, Any], *, version: int
+) -> Client | None:
+    """The edited client, or None when ``version`` is stale (or the client is not visible)."""
+    async with conn.cursor(row_factory=class_row(Client)) as cur:
+        await cur.execute(UPDATE_CLIENT, {**values, "id": client_id, "version": version})
+        return await cur.fetchone()
+
+
+async def delete_client(conn: psycopg.AsyncConnection, client_id: int) -> bool:
+    """Whether a live client was there to delete."""
+    cur = await conn.execute(DELETE_CLIENT, [client_id])
+    return await cur.fetchone() is not None
+
+
+async def restore_client(conn: psycopg.AsyncConnection, client_id: int) -> bool:
+    """Whether a client deleted in the last 30 days was there to restore."""
+    cur = await conn.execute(RESTORE_CLIENT, {"id": client_id, "keep": KEEP_DELETED})
+    return await cur.fetchone() is not None
+
+
+class DeletedClient(ClientListRow, frozen=True):
+    deleted_at: dt.datetime
+
+
+async def deleted_clients(conn: psycopg.AsyncConnection, supplier_id: int, limit: int = 200) -> list[DeletedClient]:
+    """The clients deleted in the last 30 days (which can still be restored), newest deletion first."""
+    async with conn.cursor(row_factory=class_row(DeletedClient)) as cur:
+        await cur.execute(DELETED_CLIENTS, {"sid": supplier_id, "keep": KEEP_DELETED, "limit": limit})
+        return await cur.fetchall()

@@ -31,7 +31,7 @@ JOB_CONFLICTS = """
 SELECT x.id, x.client_id, trim(c.partner1_first || ' ' || c.partner1_last) AS client_name, x.field, x.app_value,
        x.file_value, x.resolved
 FROM sync_job_conflicts x JOIN clients c ON c.id = x.client_id
-WHERE x.supplier_id = %(sid)s AND x.job_id = %(job)s ORDER BY x.id LIMIT %(limit)s
+WHERE x.supplier_id = %(sid)s AND x.job_id = %(job)s AND c.deleted_at IS NULL ORDER BY x.id LIMIT %(limit)s
 """
 GET_CONFLICT = """
 SELECT x.id, x.client_id, '' AS client_name, x.field, x.app_value, x.file_value, x.resolved

@@ -1,4 +1,5 @@
-"""A supplier's whole client list for export, read in keyset pages (sort name, id) on ``clients_list_idx``."""
+"""A supplier's whole client list for export (deleted clients left out), read in keyset pages (sort name, id) on
+``clients_list_idx``."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ SELECT id, partner1_first, partner1_last, partner1_email, partner1_phone,
        partner2_first, partner2_last, partner2_email, partner2_phone, wedding_date, venue, status,
        source, lead_source, inquiry_date, booking_date, created_at, updated_at, sort_name
 FROM clients
-WHERE supplier_id = %(sid)s AND (sort_name, id) > (%(after_name)s, %(after_id)s)
+WHERE supplier_id = %(sid)s AND deleted_at IS NULL AND (sort_name, id) > (%(after_name)s, %(after_id)s)
 ORDER BY sort_name, id
 LIMIT %(limit)s
 """

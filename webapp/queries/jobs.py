@@ -85,7 +85,8 @@ SELECT d.client_id, c.sort_name AS client_name, d.other_client_id, o.sort_name A
 FROM sync_job_duplicates d
 JOIN clients c ON c.id = d.client_id
 JOIN clients o ON o.id = d.other_client_id
-WHERE d.supplier_id = %(sid)s AND d.job_id = %(job)s ORDER BY d.id LIMIT %(limit)s
+WHERE d.supplier_id = %(sid)s AND d.job_id = %(job)s AND c.deleted_at IS NULL AND o.deleted_at IS NULL
+ORDER BY d.id LIMIT %(limit)s
 """
 
 

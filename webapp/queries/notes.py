@@ -23,8 +23,14 @@ ORDER BY created_at DESC, id DESC LIMIT %(limit)s
 """
 INSERT_NOTE = """
 INSERT INTO client_notes (supplier_id, client_id, body)
-SELECT app_supplier_id(), c.id, %(body)s FROM clients c WHERE c.id = %(client_id)s
+SELECT app_supplier_id(), c.id, %(body)s FROM clients c WHERE c.id = %(client_id)s AND c.deleted_at IS NULL
 RETURNING id, body, created_at
+"""
+
+DELETE_NOTE = """
+DELETE FROM client_notes n USING clients c
+WHERE n.id = %(note_id)s AND n.client_id = %(client_id)s AND c.id = n.client_id AND c.deleted_at IS NULL
+RETURNING n.id
 """
 
 
@@ -44,3 +50,9 @@ async def add_note(conn: psycopg.AsyncConnection, client_id: int, body: str) -> 
     async with conn.cursor(row_factory=class_row(Note)) as cur:
         await cur.execute(INSERT_NOTE, {"client_id": client_id, "body": body})
         return await cur.fetchone()
+
+
+async def delete_note(conn: psycopg.AsyncConnection, client_id: int, note_id: int) -> bool:
+    """Whether the note was there (on that client, for this supplier) to delete."""
+    cur = await conn.execute(DELETE_NOTE, {"client_id": client_id, "note_id": note_id})
+    return await cur.fetchone() is not None

@@ -1,4 +1,4 @@
-"""Clients: list with keyset pages and search, detail, notes, status changes, new leads."""
+"""Clients: list with keyset pages and search, detail, notes, status changes, new leads, edits and deletes."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from litestar.params import Parameter
 from litestar.response import Redirect
 
 import webapp.reads.clients as reads
+from core.couple import BY_NAME, COUPLE_FIELDS, GROUP_LEGENDS
+from core.importing.typed import as_typed, clean_typed
 from webapp.auth import require_supplier
 from webapp.cache import etag_matches
 from webapp.dependencies import SIGNED_IN
@@ -23,7 +25,7 @@ from webapp.queries import clients as q
 from webapp.queries import notes as notes_q
 from webapp.queries import suppliers as supplier_q
 from webapp.rendering import Rendered, is_htmx, page, render_html, render_shared, rendered, rendered_response
-from webapp.schemas.clients import LeadForm, NoteForm, StatusForm
+from webapp.schemas.clients import ClientEditForm, LeadForm, NoteForm, StatusForm, edit_values
 from webapp.state import Resources
 
 UPCOMING_DAYS = 60
@@ -53,12 +55,21 @@ class ClientController(Controller):
         search: Annotated[str | None, Parameter(query="q", max_length=MAX_QUERY)] = None,
         upcoming: bool = False,
         cursor: str | None = None,
+        deleted: int | None = None,
     ) -> Response[Any]:
         query = reads.ListQuery((search or "").strip(), upcoming, cursor or None)
         gen = await reads.list_generation(res, supplier_id)
         if not is_htmx(request):
             rows = await reads.client_page(res, gen, query)
-            return page(request, "clients/list.html", page=rows, query=query.text, upcoming=upcoming)
+            return page(
+                request,
+                "clients/list.html",
+                page=rows,
+                query=query.text,
+                upcoming=upcoming,
+                deleted=deleted,
+                restore_key=new_idempotency_key(),
+            )
         # "Load more" and infinite scroll append rows; a new search replaces the whole list.
         fragment = "clients/_rows.html" if query.after else "clients/_list.html"
 
@@ -70,6 +81,15 @@ class ClientController(Controller):
         if etag and etag_matches(request.headers.get("if-none-match"), etag):
             return Response("", status_code=304, headers=_revalidate(etag))
         return rendered_response(request, html, _revalidate(etag) if etag else None)
+
+    @get("/deleted", name="deleted_clients")
+    async def list_deleted_clients(
+        self, request: Request[Any, Any, Any], conn: psycopg.AsyncConnection, supplier_id: int
+    ) -> Response[str]:
+        """Clients deleted in the last 30 days, each with its Restore button."""
+        rows = await q.deleted_clients(conn, supplier_id)
+        keys = {row.id: new_idempotency_key() for row in rows}
+        return page(request, "clients/deleted.html", rows=rows, keys=keys)
 
     @get("/new", name="lead_form")
     async def show_new_lead(self, request: Request[Any, Any, Any]) -> Response[str]:
@@ -118,6 +138,7 @@ class ClientController(Controller):
             statuses=CLIENT_STATUSES,
             note_key=new_idempotency_key(),
             status_key=new_idempotency_key(),
+            delete_key=new_idempotency_key(),
             status_error=None,
             note_error=None,
         )
@@ -183,6 +204,95 @@ class ClientController(Controller):
 
         return await run_idempotent(request, supplier_id, raw, action)
 
+    @get("/{client_id:int}/edit", name="edit_client_form")
+    async def show_edit_client(
+        self, request: Request[Any, Any, Any], conn: psycopg.AsyncConnection, client_id: int
+    ) -> Response[str]:
+        client = await q.get_client(conn, client_id)
+        if client is None:
+            raise NotFoundException("We couldn't find that client.")
+        typed = {f.name: as_typed(getattr(client, f.name)) for f in COUPLE_FIELDS}
+        return _edit_page(request, client, typed, {}, version=client.version, status=200)
+
+    # An edit may change a name (list order) or a wedding date (upcoming weddings, counts): the whole studio's cache.
+    @post("/{client_id:int}", name="edit_client")
+    async def edit_client(self, request: Request[Any, Any, Any], supplier_id: int, client_id: int) -> Response[str]:
+        raw = await read_form(request)
+        typed = {f.name: raw.get(f.name, "").strip() for f in COUPLE_FIELDS}
+
+        async def action(conn: psycopg.AsyncConnection) -> Response[str]:
+            current = await q.get_client(conn, client_id)
+            if current is None:
+                raise NotFoundException("We couldn't find that client.")
+            try:
+                values, version = edit_values(parse(raw, ClientEditForm))
+            except FormError as exc:
+                field = BY_NAME.get(exc.field or "")
+                if field is None:  # no version: not a form this app rendered
+                    return _edit_page(request, current, typed, {"": _STALE_FORM}, version=current.version, status=422)
+                message = (
+                    "Choose one of the statuses."
+                    if field.kind == "status"
+                    else f"The {field.label} is too long (at most {field.form_max} characters)."
+                )
+                return _edit_page(request, current, typed, {field.name: message}, version=_int(raw), status=422)
+            supplier = await supplier_q.get_supplier(conn, supplier_id)
+            region = supplier.default_region if supplier else "GB"
+            cleaned = clean_typed(values, region, external_id=current.external_id)
+            if cleaned.errors:
+                return _edit_page(request, current, typed, cleaned.errors, version=version, status=422)
+            updated = await q.update_client(conn, client_id, cleaned.values, version=version)
+            if updated is None:
+                message = (
+                    "This client was changed elsewhere in the meantime: your changes were not saved. "
+                    "Both versions are below."
+                )
+                return _edit_page(
+                    request, current, typed, {"": message}, version=current.version, status=409, conflict=current
+                )
+            # Always the redirect, htmx or not: the outbox sends a plain form's post (and every replay) with
+            # HX-Request, so that an ended session is a 401 rather than the sign-in page, and the phone must land on
+            # the client's page all the same.
+            return Response("", status_code=303, headers={"location": f"/clients/{client_id}"})
+
+        return await run_idempotent(request, supplier_id, raw, action)
+
+    # Deleting changes every list and count: the whole studio's cache (the default).
+    @post("/{client_id:int}/delete", name="delete_client")
+    async def delete_client(self, request: Request[Any, Any, Any], supplier_id: int, client_id: int) -> Response[str]:
+        raw = await read_form(request)
+
+        async def action(conn: psycopg.AsyncConnection) -> Response[str]:
+            if not await q.delete_client(conn, client_id):
+                raise NotFoundException("We couldn't find that client.")
+            return Response("", status_code=303, headers={"location": f"/clients/?deleted={client_id}"})
+
+        return await run_idempotent(request, supplier_id, raw, action)
+
+    @post("/{client_id:int}/restore", name="restore_client")
+    async def restore_client(self, request: Request[Any, Any, Any], supplier_id: int, client_id: int) -> Response[str]:
+        raw = await read_form(request)
+
+        async def action(conn: psycopg.AsyncConnection) -> Response[str]:
+            if not await q.restore_client(conn, client_id):
+                raise NotFoundException("We couldn't find that client, or it was deleted more than 30 days ago.")
+            return Response("", status_code=303, headers={"location": f"/clients/{client_id}"})
+
+        return await run_idempotent(request, supplier_id, raw, action)
+
+    @post("/{client_id:int}/notes/{note_id:int}/delete", name="delete_note", opt={"cache_scope": ("client",)})
+    async def delete_note(
+        self, request: Request[Any, Any, Any], supplier_id: int, client_id: int, note_id: int
+    ) -> Response[str]:
+        raw = await read_form(request)
+
+        async def action(conn: psycopg.AsyncConnection) -> Response[str]:
+            if not await notes_q.delete_note(conn, client_id, note_id):
+                raise NotFoundException("We couldn't find that note.")
+            return await _notes_response(request, conn, supplier_id, client_id, error=None, status=200)
+
+        return await run_idempotent(request, supplier_id, raw, action)
+
 
 async def _notes_response(
     request: Request[Any, Any, Any],
@@ -220,6 +330,52 @@ def _status_response(request: Request[Any, Any, Any], client: Client, error: str
         status_key=new_idempotency_key(),
     )
     return Response(html, status_code=status, media_type="text/html")
+
+
+_STALE_FORM = "This form is out of date: open the client again and make your changes there."
+
+
+def _int(raw: dict[str, str]) -> int:
+    try:
+        return int(raw.get("version", ""))
+    except ValueError:
+        return 0
+
+
+def _edit_page(
+    request: Request[Any, Any, Any],
+    client: Client,
+    typed: dict[str, str],
+    errors: dict[str, str],
+    *,
+    version: int,
+    status: int,
+    conflict: Client | None = None,
+) -> Response[str]:
+    """The edit form: as stored, or as typed with the problems next to their fields (422), or, when the client
+    changed since the form was opened (409), both versions, with the form on the current one so saving again keeps
+    the photographer's."""
+    differences = []
+    if conflict is not None:
+        for f in COUPLE_FIELDS:
+            theirs = as_typed(getattr(conflict, f.name))
+            if theirs != typed.get(f.name, ""):
+                differences.append((f.heading, theirs, typed.get(f.name, "")))
+    return page(
+        request,
+        "clients/edit.html",
+        status_code=status,
+        client=client,
+        typed=typed,
+        errors=errors,
+        version=version,
+        conflict=conflict,
+        differences=differences,
+        fields=COUPLE_FIELDS,
+        legends=GROUP_LEGENDS,
+        statuses=CLIENT_STATUSES,
+        idempotency_key=new_idempotency_key(),
+    )
 
 
 __all__ = ["ClientController", "Redirect"]

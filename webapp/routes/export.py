@@ -21,6 +21,7 @@ from litestar import get
 from litestar.response import Stream
 from psycopg_pool import AsyncConnectionPool
 
+from core.couple import COUPLE_FIELDS
 from core.db.pool import tenant
 from webapp.auth import require_supplier
 from webapp.csv_export import BOM, csv_row, safe_cell
@@ -29,12 +30,13 @@ from webapp.queries import export as q
 from webapp.reads.studio import studio_of
 from webapp.state import Resources
 
-# Spreadsheet headings in the order of ``ClientRecord``'s fields.
-CSV_HEADINGS = (
-    "Client ID", "Partner 1 first name", "Partner 1 last name", "Partner 1 email", "Partner 1 phone",
-    "Partner 2 first name", "Partner 2 last name", "Partner 2 email", "Partner 2 phone", "Wedding date", "Venue",
-    "Status", "Source", "Lead source", "Inquiry date", "Booking date", "Added", "Last changed",
-)  # fmt: skip
+# Spreadsheet headings in the order of ``ClientRecord``'s fields: the couple's from its declaration (core.couple).
+_HEADINGS = {
+    **{f.name: f.heading for f in COUPLE_FIELDS},
+    "id": "Client ID", "source": "Source", "inquiry_date": "Inquiry date", "booking_date": "Booking date",
+    "created_at": "Added", "updated_at": "Last changed",
+}  # fmt: skip
+CSV_HEADINGS = tuple(_HEADINGS[name] for name in q.ClientRecord.__struct_fields__)
 assert len(CSV_HEADINGS) == len(q.ClientRecord.__struct_fields__)
 
 
