@@ -17,10 +17,11 @@ _WEDDING = """
 SELECT id AS client_id, partner1_first, partner1_last, partner2_first, partner2_last, wedding_date, venue, updated_at
 FROM clients
 """
-GET_WEDDING = _WEDDING + "WHERE id = %s AND wedding_date IS NOT NULL"
+GET_WEDDING = _WEDDING + "WHERE id = %s AND wedding_date IS NOT NULL AND deleted_at IS NULL"
 # clients_wedding_date_idx (supplier_id, wedding_date), in date order.
 SEASON = (
-    _WEDDING + "WHERE supplier_id = %(sid)s AND wedding_date >= %(since)s ORDER BY wedding_date, id LIMIT %(limit)s"
+    _WEDDING + "WHERE supplier_id = %(sid)s AND wedding_date >= %(since)s AND deleted_at IS NULL "
+    "ORDER BY wedding_date, id LIMIT %(limit)s"
 )
 
 
