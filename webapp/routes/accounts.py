@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import anyio
-import msgspec
 from email_validator import EmailNotValidError, validate_email
 from litestar import Request, Response, get, post
 from litestar.middleware.rate_limit import CacheObject, RateLimitConfig, RateLimitMiddleware
@@ -17,19 +16,9 @@ from webapp.auth import sign_in, sign_out, signed_in_supplier_id
 from webapp.forms import FormError, parse, read_form
 from webapp.queries import suppliers as q
 from webapp.rendering import page
+from webapp.schemas.accounts import LoginForm, SignupForm
 from webapp.state import resources
 from webapp.studio import suggested
-
-
-class SignupForm(msgspec.Struct):
-    business_name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
-    email: Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
-    password: Annotated[str, msgspec.Meta(min_length=10, max_length=256)]
-
-
-class LoginForm(msgspec.Struct):
-    email: Annotated[str, msgspec.Meta(min_length=1, max_length=254)]
-    password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
 
 class _RetryAfterRateLimit(RateLimitMiddleware):

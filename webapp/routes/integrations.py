@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import anyio
-import msgspec
 import psycopg
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
@@ -26,6 +25,7 @@ from webapp.reads.integrations import integration_summaries
 from webapp.rendering import page
 from webapp.routes.clients import new_idempotency_key
 from webapp.routes.webhooks import new_token
+from webapp.schemas.integrations import ConnectForm
 from webapp.state import Resources
 
 # VSCO Workspace serves the Tave API v2 here now; tave.io/v2 answers with a redirect to it.
@@ -36,13 +36,6 @@ ACTIONS = {
     "tave": {"full_import": "Import everything", "incremental_sync": "Sync changes"},
     "lightblue": {"export_to_crm": "Send new leads to Light Blue"},
 }
-
-
-class ConnectForm(msgspec.Struct):
-    provider: str
-    api_key: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
-    name: Annotated[str, msgspec.Meta(max_length=120)] = ""
-    base_url: Annotated[str, msgspec.Meta(max_length=500)] = ""
 
 
 # Addresses that are known to be the CRM's own: a failed test there may say what went wrong (the key, the server).
