@@ -76,8 +76,32 @@ def migrated_services(name: str) -> Iterator[tuple[Path, str, str]]:
             yield tmp, database_url, redis_url
 
 
+# Names from the countries a UK or US studio's couples come from, accents and particles included.
+_FIRST = ("Olivia", "Noah", "Siobhán", "José", "Zoë", "Mateo", "Aoife", "Liam", "Chloé", "Priya", "Oluwaseun",
+          "Björn", "Ana", "Mei", "Émilie", "Tomás", "Fatima", "Grace", "Søren", "Ava")  # fmt: skip
+_LAST = ("Smith", "Ní Bhriain", "García", "O'Connell", "Müller", "van der Berg", "Dubois", "Okafor", "Chen",
+         "MacDonald", "Rossi", "Kowalski", "Ó Briain", "Nguyen", "Davies", "Sánchez", "Lefèvre", "Brown")  # fmt: skip
+
+
+def _phone(i: int) -> str:
+    """Mixed formats and countries, as a real export has them; ~1.5% of cells are no number at all."""
+    if i % 67 == 5:
+        return ("TBC", "n/a", "call after 6pm")[i % 3]
+    n = 100000 + i % 900000
+    return (
+        f"07911 {n:06d}",
+        f"+44 7911 {n:06d}",
+        f"(0)7911-{n:06d}",
+        f"+1 (312) 5{n % 100:02d}-{n % 10000:04d}",
+        f"+353 87 {n % 1000:03d} {n % 10000:04d}",
+        f"020 7946 0{n % 1000:03d}",
+    )[i % 6]
+
+
 def couples_csv(path: Path, n: int, *, prefix: str = "b", offset: int = 0) -> Path:
-    """A realistic spreadsheet: names, emails, UK mobiles, dates in two formats, venues, statuses."""
+    """A realistic spreadsheet: names from many countries (accents, particles), partners sometimes in one cell
+    ("Alex & Sam"), emails, phones in mixed formats and countries, dates in two formats, venues, statuses, and
+    ~1.5% unusable fields (a phone "TBC", a date "TBD", an email "name@"), as the files photographers bring."""
     header = ["Client ID", "First Name", "Last Name", "Email", "Mobile", "Partner Name", "Wedding Date", "Venue",
               "Status", "Lead Source"]  # fmt: skip
     statuses = ("Booked", "Enquiry", "Completed", "Lead")
@@ -85,10 +109,14 @@ def couples_csv(path: Path, n: int, *, prefix: str = "b", offset: int = 0) -> Pa
         writer = csv.writer(out)
         writer.writerow(header)
         for i in range(offset, offset + n):
+            first, last = _FIRST[i % len(_FIRST)], _LAST[(i // 7) % len(_LAST)]
+            partner = f"{_FIRST[(i + 3) % len(_FIRST)]} {_LAST[(i // 11) % len(_LAST)]}"
+            if i % 9 == 4:  # both partners in the first-name cell
+                first, partner = f"{first} & {partner.split()[0]}", ""
+            email = f"{first.split()[0].lower()}{i}@example.com" if i % 71 != 7 else f"{first.lower()}@"
+            date = f"{i % 28 + 1:02d}/{i % 12 + 1:02d}/{2026 + i % 3}" if i % 73 != 9 else "TBD"
             writer.writerow([
-                f"{prefix}{i}", f"Alex{i % 997}", f"Smith{i % 1009}", f"alex{i}@example.com",
-                f"07700 {900000 + i % 100000:06d}", f"Sam Jones{i % 89}",
-                f"{i % 28 + 1:02d}/{i % 12 + 1:02d}/{2026 + i % 3}", f"Venue {i % 211}", statuses[i % 4],
+                f"{prefix}{i}", first, last, email, _phone(i), partner, date, f"Venue {i % 211}", statuses[i % 4],
                 "Instagram" if i % 2 else "Google",
             ])  # fmt: skip
     return path
