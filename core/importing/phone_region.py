@@ -20,7 +20,9 @@ import phonenumbers
 from core.importing.contact import NormaliseError, normalise_phone
 
 # Where wedding photographers' clients' numbers come from most; the studio's own country is always tried first.
-CANDIDATE_REGIONS: tuple[str, ...] = ("US", "GB", "CA", "AU", "NZ", "IE", "ZA", "DE", "FR", "ES", "IT", "NL")
+# Germany and Italy are left out: their numbers come in so many lengths that a file's odd digits often "fit" there
+# (4 of 5 numbers of a UK studio's file with two foreign ones did), so they would win files they do not explain.
+CANDIDATE_REGIONS: tuple[str, ...] = ("US", "GB", "CA", "AU", "NZ", "IE", "ZA", "FR", "ES", "NL")
 SAMPLE_NUMBERS = 100  # numbers tried; each is tried in every candidate, so this bounds the look-ahead's cost
 
 
@@ -84,6 +86,26 @@ class PhoneRegionDetector:
         for region in CANDIDATE_REGIONS:
             if region != studio and (fits := self._fits(region)) > fit_best:
                 best, fit_best = region, fits
-        if best == studio or 2 * fit_best < self.sampled:  # no one country explains the file: the studio's
+        # Only a country that explains at least three in four: a studio's own file with a few unallocated numbers
+        # stays its own.
+        if best == studio or 4 * fit_best < 3 * self.sampled:
             return PhoneRegionDecision(studio, "studio", studio, self.sampled, fit_studio, fit_studio)
         return PhoneRegionDecision(best, "file", studio, self.sampled, fit_studio, fit_best)
+
+
+# The one numbering plan whose national numbers are told apart from everyone else's by their shape: ten digits,
+# area code first ("(312) 573-3291"). A European number written nationally ("06 12 34 56 78") could be French,
+# South African or Dutch, so it is not guessed at.
+_NANP = "US"
+
+
+def phone_elsewhere(text: str, region: str) -> tuple[str, str] | None:
+    """(E.164, "US") when ``text``, written without a country code and no number in ``region``, is a valid North
+    American number; None otherwise (or when the region is North American already)."""
+    if region in ("US", "CA") or not _national(text):
+        return None
+    with contextlib.suppress(NormaliseError):
+        number = normalise_phone(text, _NANP)
+        if number is not None:
+            return number, _NANP
+    return None

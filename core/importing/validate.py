@@ -23,6 +23,7 @@ from core.importing.normalise import (
     split_emails,
     split_full_name,
 )
+from core.importing.phone_region import phone_elsewhere
 from core.importing.records import (
     CLIENT_MAX_CHARS,
     FIELD_LABELS,
@@ -34,6 +35,7 @@ from core.importing.records import (
     RowError,
     RowWarning,
 )
+from core.importing.text import shown
 
 # "Alex Smith (alex@example.com)", possibly several separated by commas or semicolons.
 _NAME_WITH_EMAIL = re.compile(r"\s*([^(),;]*?)\s*\(\s*([^()\s]*@[^()\s]*)\s*\)\s*[,;]?")
@@ -173,8 +175,17 @@ def _phone(fields: dict[str, str], field: str, ctx: NormaliseContext, row: _Row)
     try:
         return normalise_phone(text, ctx.default_region)
     except NormaliseError as exc:
-        _left_out(row, field, exc)
-        return None
+        found = phone_elsewhere(text, ctx.default_region)
+        if found is None:
+            _left_out(row, field, exc)
+            return None
+        number, region = found
+        # A file of one country's numbers with a few from abroad (an American couple in a UK studio's book): a
+        # number that no one in the file's country has but someone in exactly one usual country does is read as
+        # that country's, and the row says so, rather than losing a number a careful person would have dialled.
+        row.warn(field, f"the {FIELD_LABELS[field]} '{shown(text)}' is not a {ctx.default_region} number, so it was "
+                        f"saved as a {region} number ({number})")  # fmt: skip
+        return number
 
 
 def _set_name(person: _Person, first: str, last: str) -> None:

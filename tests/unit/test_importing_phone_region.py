@@ -78,4 +78,18 @@ def test_a_chosen_country_wins() -> None:
     assert prepared.phone_region.reason == "chosen"
     (ava,) = list(prepared)
     assert isinstance(ava, ClientRecord)
-    assert ava.partner1_phone is None
+    # No one in the UK has that number; as a North American number it is kept, and the row says so.
+    assert ava.partner1_phone == "+13125733291"
+    assert [w.reason for w in ava.warnings] == [
+        "Row 2: the phone number '(312) 573-3291' is not a GB number, so it was saved as a US number (+13125733291)"
+    ]
+
+
+def test_a_few_american_numbers_in_a_uk_file_are_kept_and_other_strangers_are_not_guessed() -> None:
+    data = b"Name,Phone\nA,07911 123456\nB,020 7946 0123\nC,07400 654321\nD,206-555-0180\nE,06 12 34 56 78\n"
+    reader = open_table(io.BytesIO(data))
+    prepared = prepare(reader, Mapping(columns={"Name": "partner1_name", "Phone": "partner1_phone"}))
+    assert prepared.phone_region.region == "GB"
+    phones = {r.partner1_first: r.partner1_phone for r in prepared if isinstance(r, ClientRecord)}
+    # A French mobile written nationally could as well be South African or Dutch: left out with a warning.
+    assert phones == {"A": "+447911123456", "B": "+442079460123", "C": "+447400654321", "D": "+12065550180", "E": None}
