@@ -7,11 +7,15 @@ import re
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import psycopg
 import pytest
 
+from core.db.pool import tenant_sync
 from core.import_service import create_file_job, open_pool
+from core.importing.records import ClientRecord
 from jobs.inline import run_inline
+from jobs.upsert import SourceWriter
 from tests.fixtures import Account, Server, Services, seed_clients, signup
 
 
@@ -233,3 +237,35 @@ def test_imports_from_either_source_after_a_merge_update_the_survivor_and_create
     ]
     # Neither import reported the survivor as a duplicate of itself.
     assert _rows(db, "SELECT count(*) FROM sync_job_duplicates WHERE client_id = other_client_id", []) == [(0,)]
+
+
+def _record(external_id: str, venue: str) -> ClientRecord:
+    return ClientRecord(
+        external_id=external_id, partner1_first="Ada", partner1_last="Lovelace", partner1_email="ada@example.com",
+        partner1_phone=None, partner2_first="", partner2_last="", partner2_email=None, partner2_phone=None,
+        wedding_date=None, venue=venue, status="lead", lead_source=None, inquiry_date=None, booking_date=None,
+    )  # fmt: skip
+
+
+def test_merges_of_one_source_chain_and_a_batch_holding_every_merged_key_updates_the_survivor_once(
+    account: Account, services: Services
+) -> None:
+    db, sid = services.database_url, account.supplier_id
+    base = {"partner1_first": "Ada", "partner1_last": "Lovelace", "partner1_email": "ada@example.com"}
+    one, two, three = seed_clients(db, sid, [{**base, "external_id": f"c{n}", "venue": f"V{n}"} for n in (1, 2, 3)])
+    for keep, gone in ((one, two), (three, one)):  # c2 into c1, then c1 (with c2's key) into c3
+        _, form = _merge_form(account, keep, gone)
+        assert account.post(f"/clients/{keep}/merge/{gone}", form, csrf_page="/").status_code == 303
+    aliases = "SELECT external_id, target_external_id FROM client_source_aliases WHERE supplier_id = %s ORDER BY 1"
+    assert _rows(db, aliases, [sid]) == [("c1", "c3"), ("c2", "c3")]
+    # One batch with all three keys, the last row of the file winning as for a repeated key; the venue is pinned by
+    # the merges (they differed), so the survivor keeps V3, and the surname, which they agreed on, follows the file.
+    with open_pool(db, max_size=1) as pool, tenant_sync(pool, sid) as conn:
+        writer = SourceWriter.for_job(conn, sid, "csv", None)
+        last = msgspec.structs.replace(_record("c1", "X1"), partner1_last="King")
+        batch = [_record("c2", "X2"), _record("c3", "X3"), last]
+        counts = writer.write(conn, batch)
+    assert (counts.created, counts.updated) == (0, 1)
+    assert _rows(db, "SELECT id, external_id, partner1_last, venue FROM clients WHERE supplier_id = %s", [sid]) == [
+        (three, "c3", "King", "V3")
+    ]
