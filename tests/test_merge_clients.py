@@ -96,6 +96,12 @@ def test_the_merge_page_shows_both_and_the_merge_moves_everything_once(account: 
     # From the client page: the pick page offers the reported duplicate.
     assert 'data-testid="merge-client"' in account.client.get(f"/clients/{keep}").text
     assert f'href="/clients/{keep}/merge/{gone}"' in account.client.get(f"/clients/{keep}/merge").text
+    # Or a search by name, email or phone; never the client itself.
+    found = account.client.get(f"/clients/{keep}/merge", params={"q": "kew"}).text
+    assert f'href="/clients/{keep}/merge/{gone}"' in found
+    assert f'href="/clients/{keep}/merge/{keep}"' not in found
+    nothing = account.client.get(f"/clients/{gone}/merge", params={"q": "zebedee"}).text
+    assert "No other client matches" in nothing
 
     html, form = _merge_form(account, keep, gone)
     differing = re.findall(r'<tr data-field="(\w+)">', html)

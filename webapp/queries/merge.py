@@ -89,13 +89,14 @@ ON CONFLICT (supplier_id, source, external_id) DO UPDATE
 # (notes, chosen values, reports) is on the survivor; the undo records of imports that touched it go with it.
 DELETE_OTHER = "DELETE FROM clients WHERE id = %(gone)s"
 
-# Clients a photographer may merge a client with, from its page: the possible duplicates imports reported, and the
-# matches of a search.
+# Clients a photographer may merge a client with, from its page: the possible duplicates imports reported, or, once
+# something is typed, the matches of that search.
 CANDIDATES = """
 SELECT id, sort_name, source, wedding_date, partner1_email FROM clients c
 WHERE c.supplier_id = %(sid)s AND c.deleted_at IS NULL AND c.id <> %(id)s AND (
-    c.id IN (SELECT other_client_id FROM sync_job_duplicates WHERE supplier_id = %(sid)s AND client_id = %(id)s
-             UNION SELECT client_id FROM sync_job_duplicates WHERE supplier_id = %(sid)s AND other_client_id = %(id)s)
+    (%(search)s = '' AND c.id IN (
+        SELECT other_client_id FROM sync_job_duplicates WHERE supplier_id = %(sid)s AND client_id = %(id)s
+        UNION SELECT client_id FROM sync_job_duplicates WHERE supplier_id = %(sid)s AND other_client_id = %(id)s))
     OR (%(search)s <> '' AND c.search_words @@ (SELECT search_query(%(search)s))))
 ORDER BY c.sort_name, c.id LIMIT 30
 """
