@@ -12,6 +12,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import errors
 
+from core import client_keys
 from core.importing.records import ClientRecord
 from core.job_lifecycle import BatchCounts
 
@@ -248,6 +249,7 @@ class SourceWriter:
             analysed = cur.execute(ANALYSED_ROWS).fetchone()
             if analysed is None or not len(records) / 2 <= analysed[0] <= len(records) * 2:
                 cur.execute("ANALYZE import_batch")
+            cur.execute(client_keys.FOR_IMPORT_BATCH, [self.supplier_id])  # before the upsert's snapshot: a merge
             params = {"source": self.source, "sid": self.supplier_id, "job_id": self.job_id}
             row = None
             if self.new_source:

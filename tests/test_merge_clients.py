@@ -4,6 +4,8 @@ isolation, and imports from either source after a merge updating the survivor wi
 from __future__ import annotations
 
 import re
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import msgspec
 import psycopg
 import pytest
 
+from core import client_keys
 from core.db.pool import tenant_sync
 from core.import_service import create_file_job, open_pool
 from core.importing.records import ClientRecord
@@ -275,3 +278,39 @@ def test_merges_of_one_source_chain_and_a_batch_holding_every_merged_key_updates
     assert _rows(db, "SELECT id, external_id, partner1_last, venue FROM clients WHERE supplier_id = %s", [sid]) == [
         (three, "c3", "King", "V3")
     ]
+
+
+def test_a_batch_arriving_during_a_merge_waits_for_it_and_then_updates_the_survivor(
+    account: Account, services: Services
+) -> None:
+    """Without the studio's key lock (core.client_keys) the batch's snapshot could predate the merge: it would miss
+    the alias, find the merged-away client deleted under it, and insert it again."""
+    db, sid = services.database_url, account.supplier_id
+    keep, gone = _pair(account, services)
+    merging = psycopg.connect(db)
+    merging.execute("SELECT set_config('app.supplier_id', %s, true)", [str(sid)])
+    merging.execute(client_keys.FOR_MERGE, [sid])
+    merging.execute("SELECT FROM clients WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [[keep, gone]])  # as lock_pair
+    done: list[tuple[int, int]] = []
+
+    def import_batch() -> None:
+        with open_pool(db, max_size=1) as pool, tenant_sync(pool, sid) as conn:
+            counts = SourceWriter.for_job(conn, sid, "vcard", None).write(conn, [_record("v1", "Tower")])
+        done.append((counts.created, counts.updated))
+
+    batch = threading.Thread(target=import_batch)
+    batch.start()
+    time.sleep(1.0)
+    assert not done  # waiting for the merge
+    # What the merge writes for the vcard key, committed while the batch waits.
+    merging.execute(
+        "INSERT INTO client_source_aliases (supplier_id, source, external_id, target_source, target_external_id) "
+        "VALUES (%s, 'vcard', 'v1', 'csv', 'c1')",
+        [sid],
+    )
+    merging.execute("DELETE FROM clients WHERE id = %s", [gone])
+    merging.commit()
+    merging.close()
+    batch.join(30)
+    assert done == [(0, 1)]
+    assert _rows(db, "SELECT id, venue FROM clients WHERE supplier_id = %s", [sid]) == [(keep, "Tower")]

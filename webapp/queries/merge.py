@@ -15,6 +15,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
+from core import client_keys
 from core.couple import COUPLE_COLUMNS
 from webapp.models import Client
 
@@ -110,8 +111,12 @@ class Candidate(msgspec.Struct, frozen=True):
     partner1_email: str | None
 
 
-async def lock_pair(conn: psycopg.AsyncConnection, keep_id: int, gone_id: int) -> tuple[Client, Client] | None:
-    """(survivor, other), both live and locked; None if either is not this studio's live client."""
+async def lock_pair(
+    conn: psycopg.AsyncConnection, supplier_id: int, keep_id: int, gone_id: int
+) -> tuple[Client, Client] | None:
+    """(survivor, other), both live and locked; None if either is not this studio's live client. Waits first for the
+    studio's import batches in flight (core.client_keys)."""
+    await conn.execute(client_keys.FOR_MERGE, [supplier_id])
     async with conn.cursor(row_factory=class_row(Client)) as cur:
         await cur.execute(LOCK_PAIR, [[keep_id, gone_id]])
         rows = {c.id: c for c in await cur.fetchall()}

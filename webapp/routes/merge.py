@@ -69,7 +69,7 @@ class MergeController(Controller):
         raw = await read_form(request)
 
         async def action(conn: psycopg.AsyncConnection) -> Response[str]:
-            pair = await q.lock_pair(conn, client_id, other_id)
+            pair = await q.lock_pair(conn, supplier_id, client_id, other_id)
             if pair is None:
                 raise NotFoundException(_NOT_FOUND)
             keep, gone = pair
