@@ -20,6 +20,7 @@ from core.importing.records import ClientRecord
 from jobs.inline import run_inline
 from jobs.upsert import SourceWriter
 from tests.fixtures import Account, Server, Services, seed_clients, signup
+from tests.test_import_pages import _upload
 
 
 def _merge_form(account: Account, keep: int, gone: int) -> tuple[str, dict[str, str]]:
@@ -225,6 +226,14 @@ def test_imports_from_either_source_after_a_merge_update_the_survivor_and_create
     _, form = _merge_form(account, keep, gone)
     assert form["keep_partner1_phone"] == "other"
     assert account.post(f"/clients/{keep}/merge/{gone}", form, csrf_page="/").status_code == 303
+    # The preview of the contacts says what the import will do: update one client, new none, no possible duplicate
+    # (the survivor is the client the card's key now leads to).
+    preview = account.client.get(
+        _upload(account, _vcf(import_dir / "p.vcf", "ada@example.com").read_bytes(), "p.vcf", preset="vcard")
+    ).text
+    assert 'data-testid="preview-new">0<' in preview
+    assert 'data-testid="preview-updated">1<' in preview
+    assert 'data-testid="preview-duplicates">0<' in preview
 
     # The contacts again, unchanged, then with a new email; the spreadsheet with a new surname, and a new venue over
     # the one the merge kept (pinned: the app's value stays and the job lists the conflict).
