@@ -3,6 +3,7 @@ isolation, and imports from either source after a merge updating the survivor wi
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 import time
@@ -74,6 +75,7 @@ def _pair(account: Account, services: Services) -> tuple[int, int]:
                     "partner1_phone": "+447911123456",
                     "venue": "Kew Gardens",
                     "status": "booked",
+                    "booking_date": dt.date(2026, 11, 2),
                     "source": "vcard",
                     "external_id": "v1",
                 },
@@ -124,9 +126,9 @@ def test_the_merge_page_shows_both_and_the_merge_moves_everything_once(account: 
     assert again.headers["idempotent-replayed"] == "true"
 
     db = services.database_url
-    assert _rows(db, "SELECT partner1_phone, venue, status, version, app_edits FROM clients WHERE id = %s", [keep]) == [
-        ("+447911123456", "Barn", "booked", 2, {"partner1_phone": None, "venue": "Barn", "status": "lead"})
-    ]
+    pinned = {"partner1_phone": None, "venue": "Barn", "status": "lead", "booking_date": None}
+    merged = "SELECT partner1_phone, venue, status, booking_date, version, app_edits FROM clients WHERE id = %s"
+    assert _rows(db, merged, [keep]) == [("+447911123456", "Barn", "booked", dt.date(2026, 11, 2), 2, pinned)]
     assert _rows(db, "SELECT count(*) FROM clients WHERE id = %s", [gone]) == [(0,)]  # deleted for good
     assert _rows(db, "SELECT client_id FROM client_notes WHERE body = 'Grandma photos first'", []) == [(keep,)]
     assert _rows(db, "SELECT count(*) FROM sync_job_duplicates WHERE job_id = %s", [job]) == [(0,)]

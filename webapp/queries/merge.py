@@ -32,6 +32,8 @@ LOCK_PAIR = "SELECT " + _COLUMNS + " FROM clients WHERE id = ANY(%s) AND deleted
 # already pinned it: a later import from either source then keeps what the photographer chose, instead of writing
 # the merged-away client's old values (or the survivor's) back over it. Unlike an edit, a manual survivor pins too:
 # it now answers to the other client's source key.
+# Dates the page does not show (an import's enquiry and booking dates): the survivor's, else the other's.
+FILLED_COLUMNS = ("inquiry_date", "booking_date")
 MERGE_SURVIVOR = sql.SQL(
     "UPDATE clients SET {assignments}, version = version + 1, updated_at = now(), "
     "app_edits = nullif(coalesce(app_edits, '{{}}'::jsonb) || ("
@@ -40,7 +42,7 @@ MERGE_SURVIVOR = sql.SQL(
     "WHERE id = %(id)s AND version = %(version)s AND deleted_at IS NULL RETURNING id"
 ).format(
     assignments=sql.SQL(", ").join(
-        sql.SQL("{} = {}").format(sql.Identifier(c), sql.Placeholder(c)) for c in COUPLE_COLUMNS
+        sql.SQL("{} = {}").format(sql.Identifier(c), sql.Placeholder(c)) for c in (*COUPLE_COLUMNS, *FILLED_COLUMNS)
     )
 )
 

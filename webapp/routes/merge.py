@@ -87,6 +87,11 @@ class MergeController(Controller):
                 values[f.name] = theirs if sides[f.name] == "other" else mine
                 if mine != theirs:
                     pinned.append(f.name)
+            for column in q.FILLED_COLUMNS:
+                mine, theirs = getattr(keep, column), getattr(gone, column)
+                values[column] = theirs if mine is None else mine
+                if mine != theirs:
+                    pinned.append(column)
             if not await q.merge(conn, supplier_id, keep, gone, values, pinned):
                 return _merge_page(request, keep, gone, _CHANGED, 409)  # not reached: both rows are locked
             return Response("", status_code=303, headers={"location": f"/clients/{keep.id}"})
