@@ -12,6 +12,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import errors
 
+from core import client_keys
 from core.importing.records import ClientRecord
 from core.job_lifecycle import BatchCounts
 
@@ -55,10 +56,19 @@ ANALYSED_ROWS = "SELECT reltuples FROM pg_class WHERE oid = 'pg_temp.import_batc
 _WRITE = f"""
 WITH this AS MATERIALIZED (SELECT %(sid)s::bigint AS supplier_id, %(source)s::text AS source),
 incoming AS (
-    SELECT DISTINCT ON (external_id) * FROM import_batch ORDER BY external_id, ord DESC
+    -- A key a merge gave to another client (client_source_aliases, migrations/0025) is written as that client's own
+    -- key, so the ON CONFLICT below (clients_source_key) updates the survivor and never recreates the merged one.
+    SELECT DISTINCT ON (source, external_id) * FROM (
+        SELECT coalesce(a.target_source, this.source) AS source, coalesce(a.target_external_id, b.external_id)
+               AS external_id, a.source IS NOT NULL AS via_alias, b.ord, {", ".join(f"b.{c}" for c in _ALL[1:])}
+        FROM import_batch b CROSS JOIN this
+        LEFT JOIN client_source_aliases a
+               ON a.supplier_id = this.supplier_id AND a.source = this.source AND a.external_id = b.external_id
+    ) keyed
+    ORDER BY source, external_id, ord DESC
 ){{changed}}, written AS (
     INSERT INTO clients (supplier_id, source, created_job_id, {", ".join(_ALL)})
-    SELECT %(sid)s, %(source)s, %(job_id)s, {", ".join(_ALL)} FROM {{rows}}{{on_conflict}}
+    SELECT %(sid)s, source, %(job_id)s, {", ".join(_ALL)} FROM {{rows}}{{on_conflict}}
     RETURNING id, (xmax = 0) AS inserted, updated_at = now() AS touched, partner1_email, partner1_first,
               partner1_last, wedding_date, version
 ){{overwrites}}, other_sources AS (
@@ -80,12 +90,14 @@ incoming AS (
                duplicate_reason(o, w.partner1_email, w.partner1_first, w.partner1_last, w.wedding_date) AS reason
         FROM written w
         JOIN clients o ON o.supplier_id = %(sid)s AND o.partner1_email = w.partner1_email AND o.source <> %(source)s
+             AND o.id <> w.id
         WHERE %(job_id)s::bigint IS NOT NULL AND (SELECT found FROM other_sources) AND w.touched
               AND w.partner1_email IS NOT NULL
         UNION ALL
         SELECT w.id, o.id, duplicate_reason(o, w.partner1_email, w.partner1_first, w.partner1_last, w.wedding_date)
         FROM written w
         JOIN clients o ON o.supplier_id = %(sid)s AND o.wedding_date = w.wedding_date AND o.source <> %(source)s
+             AND o.id <> w.id
         WHERE %(job_id)s::bigint IS NOT NULL AND (SELECT found FROM other_sources) AND w.touched
               AND w.wedding_date IS NOT NULL AND w.partner1_first <> ''
     ) pair
@@ -116,6 +128,17 @@ def _merged(column: str) -> str:
 
 _MERGED = ", ".join(_merged(c) for c in DATA_COLUMNS)
 _DATA_CHANGED = f"(clients.{', clients.'.join(DATA_COLUMNS)}) IS DISTINCT FROM ({_MERGED})"
+_DATE_COLUMNS = frozenset({"wedding_date", "inquiry_date", "booking_date"})
+# A row that reached a client through a merged-away key (via_alias) brings, for each field pinned in ``app_edits``
+# (the values chosen in the merge, and earlier edits), the value already recorded as that field's base: the app's
+# value stays, as for any pinned field, and the other source neither lists a conflict nor moves the base, which
+# belongs to the survivor's own source. Otherwise two sources disagreeing on a field would list a conflict on
+# every import of each in turn. Fields not pinned (the ones the two clients agreed on) follow either source.
+_ALIGNED = ", ".join(
+    f"CASE WHEN via_alias AND stored_edits ? '{c}' THEN (stored_edits ->> '{c}')::"
+    f"{'date' if c in _DATE_COLUMNS else 'text'} ELSE {c} END AS {c}"
+    for c in DATA_COLUMNS
+)
 # Any other batch. Rows identical to the stored client, digest included, are dropped first, by one probe of
 # clients_source_key each, so PostgreSQL never forms them as rows to insert: it would otherwise compute their
 # generated columns (sort_name, search_words: most of an unchanged re-import's PostgreSQL time) before finding the
@@ -137,11 +160,12 @@ UPSERT_BATCH = _WRITE.format(
         SELECT (c.{", c.".join(_ALL[1:])}) IS NOT DISTINCT FROM (i.{", i.".join(_ALL[1:])}) AS same,
                c.id, c.app_edits, CASE WHEN c.app_edits IS NOT NULL THEN to_jsonb(c) END AS fields
         FROM clients c
-        WHERE c.supplier_id = this.supplier_id AND c.source = this.source AND c.external_id = i.external_id
+        WHERE c.supplier_id = this.supplier_id AND c.source = i.source AND c.external_id = i.external_id
         LIMIT 1
     ) stored ON true
 ), changed AS (
-    SELECT * FROM probed WHERE same IS NOT TRUE
+    SELECT source, external_id, {_ALIGNED}, import_digest, stored_id, stored_edits, stored_fields
+    FROM probed WHERE same IS NOT TRUE
 ), conflicts AS (
     INSERT INTO sync_job_conflicts (supplier_id, job_id, client_id, field, app_value, file_value)
     SELECT %(sid)s, %(job_id)s, ch.stored_id, edit.key, ch.stored_fields ->> edit.key, to_jsonb(ch) ->> edit.key
@@ -173,7 +197,11 @@ UPSERT_BATCH = _WRITE.format(
     WHERE (clients.{", clients.".join(DATA_COLUMNS)}, clients.import_digest)
           IS DISTINCT FROM ({_MERGED}, EXCLUDED.import_digest)""",
 )
-SOURCE_HAS_CLIENTS = "SELECT EXISTS (SELECT FROM clients WHERE supplier_id = %s AND source = %s)"
+# A source whose only clients were merged into others' still has keys (aliases): its rows are upserts.
+SOURCE_HAS_CLIENTS = """
+SELECT EXISTS (SELECT FROM clients WHERE supplier_id = %(sid)s AND source = %(source)s)
+    OR EXISTS (SELECT FROM client_source_aliases WHERE supplier_id = %(sid)s AND source = %(source)s)
+"""
 STORED_DIGESTS = """
 SELECT import_digest, external_id FROM clients
 WHERE supplier_id = %s AND source = %s AND import_digest IS NOT NULL
@@ -181,7 +209,7 @@ WHERE supplier_id = %s AND source = %s AND import_digest IS NOT NULL
 
 
 def source_has_clients(conn: psycopg.Connection, supplier_id: int, source: str) -> bool:
-    row = conn.execute(SOURCE_HAS_CLIENTS, [supplier_id, source]).fetchone()
+    row = conn.execute(SOURCE_HAS_CLIENTS, {"sid": supplier_id, "source": source}).fetchone()
     return bool(row and row[0])
 
 
@@ -221,6 +249,7 @@ class SourceWriter:
             analysed = cur.execute(ANALYSED_ROWS).fetchone()
             if analysed is None or not len(records) / 2 <= analysed[0] <= len(records) * 2:
                 cur.execute("ANALYZE import_batch")
+            cur.execute(client_keys.FOR_IMPORT_BATCH, [self.supplier_id])  # before the upsert's snapshot: a merge
             params = {"source": self.source, "sid": self.supplier_id, "job_id": self.job_id}
             row = None
             if self.new_source:

@@ -51,6 +51,7 @@ from webapp.routes.clients import ClientController
 from webapp.routes.imports import MAX_UPLOAD_BYTES, ImportController
 from webapp.routes.integrations import IntegrationController
 from webapp.routes.jobs import JobController
+from webapp.routes.merge import MergeController
 from webapp.routes.progress import ProgressController, events_front, status_renderer
 from webapp.routes.settings import SettingsController
 from webapp.routes.webhooks import receive_honeybook
@@ -180,6 +181,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             IntegrationController,
             ImportController,
             JobController,
+            MergeController,
             ProgressController,
             SettingsController,
             calendar.wedding_ics,

@@ -20,17 +20,27 @@ from core.importing.vcard import VCARD_KEYS, read_vcards
 SAMPLE_ROWS = 1_000
 SHOWN_ROWS = 20
 
+# A key a merge gave to another client (client_source_aliases, migrations/0025) is there too: the import updates that
+# client.
 EXISTING_IDS = """
 SELECT external_id FROM clients WHERE supplier_id = %(sid)s AND source = %(source)s AND external_id = ANY(%(ids)s)
+UNION
+SELECT external_id FROM client_source_aliases
+WHERE supplier_id = %(sid)s AND source = %(source)s AND external_id = ANY(%(ids)s)
 """
 # The rows (by their place in the sample) that may already be here from another source: the rule an import
 # applies when it writes them (duplicate_reason, migrations/0024), candidates found through the same indexes.
 POSSIBLE_DUPLICATES = """
-SELECT DISTINCT r.ord FROM unnest(%(emails)s::text[], %(firsts)s::text[], %(lasts)s::text[], %(dates)s::date[])
-    WITH ORDINALITY AS r(email, first_name, last_name, wedding, ord)
+SELECT DISTINCT r.ord
+FROM unnest(%(keys)s::text[], %(emails)s::text[], %(firsts)s::text[], %(lasts)s::text[], %(dates)s::date[])
+    WITH ORDINALITY AS r(external_id, email, first_name, last_name, wedding, ord)
 JOIN clients o ON o.supplier_id = %(sid)s AND o.source <> %(source)s
      AND (o.partner1_email = r.email OR o.wedding_date = r.wedding)
 WHERE duplicate_reason(o, r.email, r.first_name, r.last_name, r.wedding) IS NOT NULL
+  AND NOT EXISTS (  -- the client a merged-away key leads to is the one the row updates, not a duplicate of it
+      SELECT FROM client_source_aliases a
+      WHERE a.supplier_id = %(sid)s AND a.source = %(source)s AND a.external_id = r.external_id
+        AND a.target_source = o.source AND a.target_external_id = o.external_id)
 """
 
 
@@ -106,7 +116,8 @@ async def build_preview(
     cur = await conn.execute(EXISTING_IDS, {"sid": supplier_id, "source": source, "ids": ids})
     existing = {row[0] for row in await cur.fetchall()}
     cur = await conn.execute(POSSIBLE_DUPLICATES, {
-        "sid": supplier_id, "source": source, "emails": [r.partner1_email for r in records],
+        "sid": supplier_id, "source": source, "keys": [r.external_id for r in records],
+        "emails": [r.partner1_email for r in records],
         "firsts": [r.partner1_first for r in records], "lasts": [r.partner1_last for r in records],
         "dates": [r.wedding_date for r in records],
     })  # fmt: skip
