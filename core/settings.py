@@ -41,6 +41,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # -- workers --
     worker_db_pool_max: int = 8
     worker_statement_timeout_ms: int = 600_000
+    # How long a job waits for one of the worker's PostgreSQL connections before that try fails (and is retried):
+    # with PostgreSQL away, each try of a job waits this long.
+    worker_db_wait_s: float = 30.0
     # How long a worker may be silent before its unacknowledged messages go to another worker: the window in
     # which a job whose worker was killed waits before it is redelivered and resumed.
     worker_heartbeat_timeout_ms: int = 30_000
@@ -165,6 +168,7 @@ def load_settings() -> Settings:
         metrics_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
         worker_db_pool_max=_int("WORKER_DB_POOL_MAX", 8, minimum=1),
         worker_statement_timeout_ms=_int("WORKER_STATEMENT_TIMEOUT_MS", 600_000),
+        worker_db_wait_s=_float("WORKER_DB_WAIT_S", 30.0, minimum=0.1),
         worker_heartbeat_timeout_ms=_int("WORKER_HEARTBEAT_TIMEOUT_MS", 30_000),
         broker_maintenance_chance=_int("BROKER_MAINTENANCE_CHANCE", 100_000),
         job_max_attempts=_int("JOB_MAX_ATTEMPTS", 5, minimum=1),
