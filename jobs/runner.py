@@ -212,6 +212,7 @@ def _write(
             return store.commit_batch(
                 conn,
                 job.id,
+                attempt=job.attempts,
                 counts=counts,
                 errors=errors,
                 warnings=[w for r in records if r.warnings for w in r.warnings],
@@ -381,6 +382,10 @@ def run_job(
         kept = _committed_rows(pool, job)
         if kept:  # the rows before the broken line were committed: say so, and don't call it a failure
             status, message = "partially_succeeded", f"{exc.message} We kept the {kept:,} rows before it."
+    except store.JobTakenOver:
+        # Nothing to settle: the job's row already says how it ended, or the run that took it over will.
+        log.warning("import job taken over while it ran; its last batch was not kept", job_id=job.id)
+        return None
     except JobCancelled:
         with tenant_sync(pool, supplier_id) as conn:
             store.cancel(conn, job.id)

@@ -119,3 +119,27 @@ def test_stalled_jobs_are_failed_only_after_every_retry_could_have_run() -> None
     assert Settings(**required).stall_fail_after_s == 3600  # four stall periods of 15 minutes
     slow_retries = Settings(**required, job_stall_s=60, job_max_attempts=5, job_retry_min_backoff_ms=60_000)
     assert slow_retries.stall_fail_after_s == 60 + 60 + 120 + 240 + 300 + 300  # the stall, then each back-off
+
+
+def test_a_run_that_wakes_after_its_job_was_ended_keeps_no_more_batches(imports: ImportEnv, tmp_path: Path) -> None:
+    """The sweep ends a stalled job while the worker holding it is stuck; when that worker wakes up, its next batch is
+    refused and rolled back, so the job keeps exactly what it had when it was ended (and a "Try again" is not raced
+    by the old run)."""
+    from core import job_lifecycle
+    from jobs.runner import run_job, upload_batches
+
+    sid, _ = imports.supplier()
+    job_id = imports.file_job(sid, couples_csv(tmp_path / "woken.csv", 8_000, prefix="woken"))
+
+    def batches(job: Any, *_: Any) -> Any:
+        for n, batch in enumerate(upload_batches(imports.pool, job)):
+            if n == 2:  # the sweep, while this run was "stuck" between batches
+                with imports.scoped(sid) as conn:
+                    assert job_lifecycle.mark_dead(conn, job_id, "Ended while stuck.")
+            yield batch
+
+    assert run_job(imports.pool, sid, job_id, batches) is None
+    ended = imports.summary(sid, job_id)
+    assert (ended.status, ended.message) == ("failed", "Ended while stuck.")
+    assert ended.processed <= 4_000
+    assert ended.processed == ended.created == len(imports.clients(sid))
