@@ -32,6 +32,11 @@ SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 CSV_ROWS = max(1_000, int(100_000 * SCALE))
 API_ROWS = max(1_000, int(100_000 * SCALE))
 CONCURRENT_JOBS = max(4, int(100 * SCALE))
+STALE_FILE_ROWS = max(1_000, int(40_000 * SCALE))
+STALE_OTHER_ROWS = max(5_000, int(300_000 * SCALE))
+# One row in ten repeats an earlier client's id with other details: the client 1,001 rows above (in the batch before,
+# half the time: from the second batch on every batch is an upsert), or 5 rows above near the top of the file.
+REPEAT_EVERY = 10
 ROWS_PER_JOB = 500
 API_TIME_CAP_S = float(os.environ.get("BENCH_API_TIME_CAP_S", "150"))
 
@@ -205,6 +210,78 @@ def bench_csv(database_url: str, tmp: Path) -> None:
          copy_bare_s=round(copy_bare_s, 3), vs_bare_ratio=round(import_s / copy_bare_s, 1), **detail)  # fmt: skip
     emit("reimport_unchanged_speedup", import_s / reimport_s, "x", ">= 2",
          first_s=round(import_s, 3), reimport_s=round(reimport_s, 3), **detail)  # fmt: skip
+
+
+def repeating_csv(path: Path, n: int) -> tuple[Path, int]:
+    """``couples_csv`` where one row in ten repeats an earlier client's id with other details (``REPEAT_EVERY``).
+    Returns the file and its number of distinct clients."""
+    couples_csv(path, n)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for k in range(REPEAT_EVERY, len(lines), REPEAT_EVERY):  # line k holds row k - 1
+        back = 1_001 if k - 1 >= 1_001 else 5  # never onto another repeating row (those are 9 mod 10)
+        lines[k] = f"b{k - 1 - back}," + lines[k].split(",", 1)[1]
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    return path, len({line.split(",", 1)[0] for line in lines[1:]})
+
+
+def bench_stale_stats(database_url: str, tmp: Path) -> None:
+    """``import_stale_stats_ratio``: a studio's first import when the table's statistics know nothing of it (another
+    studio's 300,000 rows loaded and analysed, this studio's 40,000 not), against the same import into an empty
+    table. The file repeats ids, so every batch is an upsert whose lookups of stored rows must not depend on the
+    statistics (jobs/upsert.py: ``this``); before that, batches slowed from 0.3 s to 45 s."""
+    from bench.seed_scale import analyze, seed_supplier
+    from core.import_service import create_file_job, job_summary, open_pool
+    from core.importing.parallel import started_pool
+    from jobs.inline import run_inline
+
+    path, distinct = repeating_csv(tmp / "repeating.csv", STALE_FILE_ROWS)
+    warm_up = couples_csv(tmp / "warm-up.csv", 1_000, prefix="w")
+    started_pool()
+
+    def timed_import(pool: Any) -> tuple[float, Any]:
+        sid = new_supplier(database_url)
+        job = create_file_job(pool, sid, "GB", path)
+        t0 = time.perf_counter()
+        run_inline(pool, sid, job)
+        seconds = time.perf_counter() - t0
+        summary = job_summary(pool, sid, job)
+        assert (summary.status, summary.created, summary.processed) == ("succeeded", distinct, STALE_FILE_ROWS), summary
+        return seconds, summary
+
+    with open_pool(database_url, max_size=4) as pool:
+        warm_sid = new_supplier(database_url)
+        run_inline(pool, warm_sid, create_file_job(pool, warm_sid, "GB", warm_up))  # caches, plans, the pool's forks
+        # Each side twice, the faster counted (the first of a pair may still warm caches); the empty table is emptied
+        # again before the second, the stale one is not (another new studio: the statistics are staler still).
+        empties = []
+        for _ in range(2):
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                conn.execute("TRUNCATE clients CASCADE")
+            empties.append(timed_import(pool))
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("TRUNCATE clients CASCADE")
+        seed_supplier(database_url, new_supplier(database_url), STALE_OTHER_ROWS)
+        analyse_s = analyze(database_url)
+        stales = [timed_import(pool) for _ in range(2)]
+    (empty_s, empty), (stale_s, stale) = min(empties, key=lambda r: r[0]), min(stales, key=lambda r: r[0])
+    emit("import_stale_stats_ratio", stale_s / empty_s, "x", "<= 1.2", stale_s=round(stale_s, 3),
+         empty_s=round(empty_s, 3), empty_runs_s=[round(r[0], 3) for r in empties],
+         stale_runs_s=[round(r[0], 3) for r in stales], rows=STALE_FILE_ROWS, clients=distinct,
+         other_studio_rows=STALE_OTHER_ROWS,
+         analyse_s=round(analyse_s, 2), updated=stale.updated, same_counts=(stale.created, stale.updated,
+         stale.unchanged) == (empty.created, empty.updated, empty.unchanged))  # fmt: skip
+
+
+def stale_main() -> int:
+    """Only ``import_stale_stats_ratio`` (``python -m bench stale``)."""
+    import structlog
+
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    with migrated_services("stale") as (tmp, database_url, redis_url):
+        os.environ.setdefault("WEDSYNC_VAR_DIR", str(tmp / "var"))
+        os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = database_url, redis_url
+        bench_stale_stats(database_url, tmp)
+    return 0
 
 
 def _cpu_s(pid: int | None = None, *, tree: bool = False, exclude: int | None = None) -> float:
@@ -424,9 +501,12 @@ def main() -> int:
 
             migrate(database_url)
             bench_csv(database_url, tmp)
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                conn.execute("TRUNCATE clients CASCADE")  # each bench starts from an empty table
+            bench_stale_stats(database_url, tmp)
             bench_concurrent(database_url, redis_url, tmp)
             bench_api(database_url, tmp)
     return 0
 
 
-__all__ = ["main"]
+__all__ = ["main", "stale_main"]

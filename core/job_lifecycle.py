@@ -121,7 +121,7 @@ SET processed = processed + %(processed)s,
     checkpoint = %(checkpoint)s,
     message = %(message)s,
     updated_at = now()
-WHERE id = %(id)s
+WHERE id = %(id)s AND status = 'running' AND (%(attempt)s::integer IS NULL OR attempts = %(attempt)s)
 RETURNING {_COUNTS}
 """
 INSERT_ERROR = """
@@ -171,10 +171,17 @@ def start(conn: psycopg.Connection, job_id: int) -> JobRow | None:
     return job
 
 
+class JobTakenOver(Exception):
+    """The job is no longer this run's: it was ended while this run was stuck (the sweep ends a stalled job failed,
+    and "Try again" may have started it afresh), or another delivery started it again (``attempts`` moved on). The
+    batch must not land: raised from ``commit_batch``, it rolls back the batch's transaction."""
+
+
 def commit_batch(
     conn: psycopg.Connection,
     job_id: int,
     *,
+    attempt: int | None = None,
     counts: BatchCounts,
     errors: list[RowError],
     warnings: Sequence[RowWarning] = (),
@@ -183,7 +190,9 @@ def commit_batch(
     total: int | None,
     message: str,
 ) -> JobCounts:
-    """Record a committed batch's effect and a timeline entry; the counts say if a cancel was asked for.
+    """Record a committed batch's effect and a timeline entry; the counts say if a cancel was asked for. ``attempt``:
+    the try this run started as (``JobRow.attempts``); the batch is refused (``JobTakenOver``) unless the job is still
+    running as that try.
     ``warnings`` (fields shortened in rows that were imported) are listed with the errors but not counted failed."""
     if errors or warnings:
         with conn.cursor() as cur:
@@ -196,9 +205,10 @@ def commit_batch(
         row = cur.execute(COMMIT_BATCH, {
             "id": job_id, "processed": processed, "created": counts.created, "updated": counts.updated,
             "unchanged": counts.unchanged, "failed": len(errors), "total": total, "checkpoint": Jsonb(checkpoint),
-            "message": message,
+            "message": message, "attempt": attempt,
         }).fetchone()  # fmt: skip
-    assert row is not None
+    if row is None:
+        raise JobTakenOver(job_id)
     conn.execute(ADD_EVENT, {"id": job_id, "message": message})
     return row
 

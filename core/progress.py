@@ -50,6 +50,7 @@ class ProgressEvent(msgspec.Struct, frozen=True, kw_only=True):
     eta_s: float | None = None
     message: str | None = None
     at: float = 0.0
+    stalled: bool = False  # running, but its row has not moved for JOB_STALL_S (read from PostgreSQL by the pages)
 
     @property
     def finished(self) -> bool:

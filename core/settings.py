@@ -41,6 +41,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # -- workers --
     worker_db_pool_max: int = 8
     worker_statement_timeout_ms: int = 600_000
+    # How long a job waits for one of the worker's PostgreSQL connections before that try fails (and is retried):
+    # with PostgreSQL away, each try of a job waits this long.
+    worker_db_wait_s: float = 30.0
     # How long a worker may be silent before its unacknowledged messages go to another worker: the window in
     # which a job whose worker was killed waits before it is redelivered and resumed.
     worker_heartbeat_timeout_ms: int = 30_000
@@ -63,8 +66,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # 0 turns the lost-message sweep off (the tests do: they share one PostgreSQL between several Redis
     # databases, and a worker would take another database's waiting jobs for lost ones).
     job_sweep_interval_s: float = 60.0
+    # A running job whose row has not moved for this long is "stalled": /health/ready counts it and the jobs screen
+    # marks it. A running job writes its row at every batch, CRM page and status line, so a quarter of an hour of
+    # silence is no slow batch. Housekeeping ends it failed once it has been still for much longer
+    # (``stall_fail_after_s``); a stalled job whose message was lost is sent again sooner (jobs.housekeeping).
+    job_stall_s: float = 900.0
     import_max_rows: int = 500_000  # a bigger spreadsheet is almost certainly not a client list
     import_processes: int | None = None  # cleaning processes per worker; None: one per core; 0: in the job's thread
+
+    @property
+    def stall_fail_after_s(self) -> float:
+        """How long a running job that still has its message may stay still before housekeeping ends it failed.
+
+        Four stall periods (an hour by default), and never less than a stall period plus every retry's back-off:
+        a job waiting out its retries is delayed, not stuck, and a CRM's ``Retry-After`` or a slow batch is
+        minutes at most. Past that, the worker holding the message is alive (it still beats, or the message would
+        have gone to another worker) but its job is not moving: a hung connection or a lock wait. Failing it keeps
+        what was committed and lets the photographer try again, instead of "running" for ever."""
+        retries = range(self.job_max_attempts)
+        backoffs = sum(min(self.job_retry_max_backoff_ms, self.job_retry_min_backoff_ms << n) for n in retries)
+        return max(4 * self.job_stall_s, self.job_stall_s + backoffs / 1000)
 
     @property
     def redis(self) -> str:
@@ -147,6 +168,7 @@ def load_settings() -> Settings:
         metrics_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
         worker_db_pool_max=_int("WORKER_DB_POOL_MAX", 8, minimum=1),
         worker_statement_timeout_ms=_int("WORKER_STATEMENT_TIMEOUT_MS", 600_000),
+        worker_db_wait_s=_float("WORKER_DB_WAIT_S", 30.0, minimum=0.1),
         worker_heartbeat_timeout_ms=_int("WORKER_HEARTBEAT_TIMEOUT_MS", 30_000),
         broker_maintenance_chance=_int("BROKER_MAINTENANCE_CHANCE", 100_000),
         job_max_attempts=_int("JOB_MAX_ATTEMPTS", 5, minimum=1),
@@ -158,6 +180,7 @@ def load_settings() -> Settings:
         upload_keep_days=_int("UPLOAD_KEEP_DAYS", 30, minimum=1),
         housekeeping_interval_s=_float("HOUSEKEEPING_INTERVAL_S", 3600.0),
         job_sweep_interval_s=_float("JOB_SWEEP_INTERVAL_S", 60.0),
+        job_stall_s=_float("JOB_STALL_S", 900.0, minimum=1.0),
         import_max_rows=_int("IMPORT_MAX_ROWS", 500_000, minimum=1),
         import_processes=int(raw) if (raw := os.environ.get("IMPORT_PROCESSES", "").strip()).isdigit() else None,
     )

@@ -13,12 +13,13 @@ from core.queue import make_broker
 from core.settings import settings
 from jobs.cleaning_pool import StartCleaningPool
 from jobs.failures import DeadJobRecorder
-from jobs.heartbeat import WorkerHeartbeat
+from jobs.heartbeat import DeadWorkerReclaimer, WorkerHeartbeat
 from jobs.housekeeping import Housekeeping
 from jobs.metrics import JobDurations
 
 broker = make_broker(settings())
 broker.add_middleware(WorkerHeartbeat(settings().redis))
+broker.add_middleware(DeadWorkerReclaimer(settings().worker_heartbeat_timeout_ms))
 broker.add_middleware(
     Housekeeping(settings().redis, settings().housekeeping_interval_s, settings().job_sweep_interval_s)
 )

@@ -25,6 +25,7 @@ def pool() -> ConnectionPool:
                 min_size=1,
                 max_size=config.worker_db_pool_max,
                 statement_timeout_ms=config.worker_statement_timeout_ms,
+                wait_s=config.worker_db_wait_s,
             )
             _pool.open(wait=True, timeout=30)
         return _pool

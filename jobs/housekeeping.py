@@ -1,7 +1,9 @@
 """Periodic chores run by the workers:
 
 - every minute, jobs that should be in the queue but have no message there are sent again (see ``resend_lost_jobs``),
-  and jobs whose message Dramatiq dead-lettered while PostgreSQL could not be told are marked failed;
+  jobs whose message Dramatiq dead-lettered while PostgreSQL could not be told are marked failed, and running jobs
+  that have their message but have not moved for far longer than ``JOB_STALL_S`` are ended failed
+  (``fail_stalled_jobs``);
 - every hour, expired idempotency keys are purged (kept ``IDEMPOTENCY_KEEP_DAYS``, at least 7), and so are the
   uploads of failed or stopped file imports nobody tried again (kept ``UPLOAD_KEEP_DAYS``), what undoing an import
   needs once it is older than 30 days, and clients deleted more than 30 days ago (until then they can be restored).
@@ -22,6 +24,8 @@ from dramatiq import Message
 from dramatiq.common import dq_name, xq_name
 from psycopg_pool import ConnectionPool
 
+from core import job_lifecycle as lifecycle
+from core.db.pool import tenant_sync
 from core.job_lifecycle import JOB_KINDS, JOB_QUEUE, as_kind
 from core.queue import NAMESPACE, send_job
 from core.settings import settings
@@ -40,6 +44,8 @@ PURGE_CLIENTS = "SELECT purge_deleted_clients(%s)"
 # A deleted client can be restored this long (the web app's promise, webapp/queries/clients.py KEEP_DELETED).
 KEEP_DELETED_DAYS = 30
 IDLE_JOBS = "SELECT job_id, supplier_id, kind FROM unfinished_jobs_idle_for(%s)"
+STALLED_JOBS = "SELECT job_id, supplier_id FROM running_jobs_idle_for(%s)"
+RESENT_MESSAGE = "Sent to a worker again: the queue had lost it."
 # A job row is committed before its message is sent; younger than this, a missing message may still be on its way.
 SWEEP_IDLE_S = 120
 
@@ -116,11 +122,47 @@ def resend_lost_jobs(
         if job_id in dead and job_id not in present - dead:
             settle_dead_job(supplier_id, job_id)
         elif job_id not in present and kind in JOB_KINDS:
+            # Moved first, so a job resent after a long silence is not taken for a stalled one while it waits its turn.
+            with tenant_sync(pool, supplier_id) as conn:
+                lifecycle.set_status_line(conn, job_id, RESENT_MESSAGE)
             send_job(as_kind(kind), supplier_id, job_id, broker)
             sent.append(job_id)
     if sent:
         log.warning("sent lost job messages again", job_ids=sent)
     return sent
+
+
+def stalled_message(still_s: float) -> str:
+    return (
+        f"This import made no progress for {still_s / 60:.0f} minutes, so it was stopped. "
+        "Everything imported before that is kept; you can try again."
+    )
+
+
+def fail_stalled_jobs(pool: ConnectionPool, client: redis.Redis, fail_after_s: float | None = None) -> list[int]:
+    """End failed (retryable) every running job that has not moved for ``fail_after_s`` (``stall_fail_after_s``)
+    although its message is in Redis: the worker holding it is alive but the job is stuck. A job with no message is
+    left to ``resend_lost_jobs``, which sends it again instead: it resumes from its checkpoint."""
+    still_s = settings().stall_fail_after_s if fail_after_s is None else fail_after_s
+    with pool.connection() as conn:
+        stalled = conn.execute(STALLED_JOBS, [still_s]).fetchall()
+    if not stalled:
+        return []
+    present = job_ids_in_queues(client) - dead_lettered_job_ids(client)
+    failed = [
+        job_id
+        for job_id, supplier_id in stalled
+        if job_id in present and settle_dead_job(supplier_id, job_id, stalled_message(still_s))
+    ]
+    if failed:
+        log.warning("ended stalled jobs", job_ids=failed)
+    return failed
+
+
+def sweep(pool: ConnectionPool, client: redis.Redis, broker: dramatiq.Broker | None = None) -> None:
+    """One round of the job sweep: stalled jobs first, so a job about to be sent again is not judged stalled."""
+    fail_stalled_jobs(pool, client)
+    resend_lost_jobs(pool, client, broker)
 
 
 def take_lease(client: redis.Redis, seconds: int, key: str = LEASE_KEY) -> bool:
@@ -149,7 +191,7 @@ class Housekeeping(dramatiq.Middleware):
         while not self._stop.wait(tick):
             try:
                 if self.sweep_s > 0 and take_lease(client, max(1, int(self.sweep_s) - 1), SWEEP_LEASE_KEY):
-                    resend_lost_jobs(pool(), client)
+                    sweep(pool(), client)
                 if purge_due and take_lease(client, max(1, int(self.interval_s))):
                     log.info("purged expired idempotency keys", deleted=purge_idempotency_keys(pool()))
                     log.info("purged expired undo records", deleted=purge_undo_records(pool()))

@@ -9,6 +9,8 @@ with a plain ``INSERT`` instead (``INSERT_BATCH``), which is what a first import
 
 from __future__ import annotations
 
+import operator
+
 import psycopg
 from psycopg import errors
 
@@ -263,6 +265,26 @@ class SourceWriter:
                 # scan the table for every probe as it grows.
                 row = cur.execute(UPSERT_BATCH, params, prepare=False).fetchone()
             assert row is not None
-            distinct, created, updated, _duplicates = (int(v) for v in row)
-        # Rows repeated within the batch count once; the repeats were folded into the last occurrence.
-        return BatchCounts(created, updated, distinct - created - updated + (len(records) - distinct))
+            _distinct, created, updated, _duplicates = (int(v) for v in row)
+        # The statement wrote each client once, from its last row in the batch, and counted that against what was
+        # stored. A row repeating a client earlier in the batch is counted on its own: updated where it changes
+        # what the row before it said, unchanged where it repeats it, so every row of the batch is counted once.
+        _, repeats_changed = repeated_rows(records)
+        unchanged = len(records) - created - updated - repeats_changed
+        return BatchCounts(created, updated + repeats_changed, unchanged)
+
+
+_DATA_FIELDS = operator.attrgetter(*DATA_COLUMNS)
+
+
+def repeated_rows(records: list[ClientRecord]) -> tuple[int, int]:
+    """(rows repeating a client met earlier in the batch, how many of those differ from the client's row before)."""
+    previous: dict[str, ClientRecord] = {}
+    repeats = changed = 0
+    for record in records:
+        before = previous.get(record.external_id)
+        if before is not None:
+            repeats += 1
+            changed += _DATA_FIELDS(before) != _DATA_FIELDS(record)
+        previous[record.external_id] = record
+    return repeats, changed

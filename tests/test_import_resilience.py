@@ -1,17 +1,19 @@
 """A worker SIGKILLed mid-import, and a photographer cancelling mid-import.
 
 The killed worker's message goes back to the queue once its heartbeat is older than
-WORKER_HEARTBEAT_TIMEOUT_MS (3 s here); the next worker resumes after the last committed batch, and
+WORKER_HEARTBEAT_TIMEOUT_MS, within about that timeout; the next worker resumes after the last committed batch, and
 the counts come out exact because each batch and its checkpoint commit together."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from core.job_lifecycle import REQUEST_CANCEL, REQUEUE_FAILED
+from jobs.heartbeat import reclaim_interval_s
 from tests.fixtures import Services, wait_for
 from tests.test_import_support import ImportEnv, couples_csv, import_env_fixture
 
@@ -34,20 +36,38 @@ def _mid_job(imports: ImportEnv, sid: int, job_id: int) -> bool:
     return s.status == "running" and s.processed >= 2_000
 
 
+# Resuming after a kill: the dead worker's message goes back to the queue once its broker heartbeat is older than the
+# timeout, within one reclaim interval (jobs.heartbeat.DeadWorkerReclaimer), and the next fetch takes it within
+# Dramatiq's worker timeout (its cap on the wait between empty fetches, 1 s by default). A longer timeout than the
+# module's 3 s here, so the second worker is up well before it runs out and the bound measures redelivery, not a
+# worker's start-up; no maintenance on fetches, so the reclaimer alone hands the message back.
+RESUME_TIMEOUT_MS = 10_000
+FETCH_WAIT_S = 1.0
+START_SLACK_S = 2.0  # the resumed job's first statements, and this test's polling
+
+
 def test_killed_worker_job_resumes_from_its_checkpoint(imports: ImportEnv, big_file: Path) -> None:
-    first = imports.start_worker()
+    knobs = {"WORKER_HEARTBEAT_TIMEOUT_MS": str(RESUME_TIMEOUT_MS), "BROKER_MAINTENANCE_CHANCE": "0"}
+    first = imports.start_worker(**knobs)
     sid, _ = imports.supplier()
     job_id = imports.file_job(sid, big_file)
     imports.send("file_import", sid, job_id)
     wait_for(lambda: _mid_job(imports, sid, job_id), 60, "the first batches to commit")
     first.kill()
+    killed_at = time.monotonic()
     at_kill = imports.summary(sid, job_id)
     assert at_kill.status == "running"
     assert 0 < at_kill.processed < ROWS
     assert at_kill.processed % 2_000 == 0  # only whole batches were committed
     assert len(imports.clients(sid)) == at_kill.created == at_kill.processed
 
-    imports.start_worker()
+    imports.start_worker(**knobs)
+    assert time.monotonic() - killed_at < RESUME_TIMEOUT_MS / 1000 - 1, "the second worker started too late to time"
+    wait_for(lambda: imports.summary(sid, job_id).attempts == 2, 60, "the job to resume on the second worker")
+    resumed_after = time.monotonic() - killed_at
+    bound = RESUME_TIMEOUT_MS / 1000 + reclaim_interval_s(RESUME_TIMEOUT_MS) + FETCH_WAIT_S + START_SLACK_S
+    # Not before the timeout (less the second the dead worker may have been silent before it died), and soon after.
+    assert RESUME_TIMEOUT_MS / 1000 - FETCH_WAIT_S - 0.5 <= resumed_after <= bound, resumed_after
     summary = imports.wait_done(sid, job_id, timeout=90)
     assert summary.status == "succeeded", summary.message
     assert summary.attempts == 2

@@ -12,7 +12,7 @@ from core.db.pool import tenant_sync
 from core.import_service import open_pool
 from core.importing.records import ClientRecord
 from core.job_lifecycle import BatchCounts
-from jobs.upsert import SourceWriter
+from jobs.upsert import SourceWriter, repeated_rows
 from tests.fixtures import Services, bare_supplier
 
 
@@ -28,7 +28,8 @@ def _record(n: int, **changes: Any) -> ClientRecord:
 
 STORED = [_record(n) for n in range(6)]
 # Unchanged (0, 1), a NULL that becomes a value (2), a value that becomes NULL (3), a new client (9), and a
-# client twice in the batch whose last row wins and equals what is stored (4) or not (5).
+# client twice in the batch whose last row wins and equals what is stored (4) or not (5). A repeated row that changes
+# what the row before it said is an update (both rows of 4, the second of 5), so every row is counted once.
 BATCH = [
     _record(0),
     _record(1),
@@ -73,7 +74,7 @@ def _run(services: Services, *, same_writer: bool) -> tuple[BatchCounts, BatchCo
 def test_a_batch_over_stored_clients_writes_only_what_changed(services: Services) -> None:
     stored, counts, rows = _run(services, same_writer=False)
     assert stored == BatchCounts(created=6)
-    assert counts == BatchCounts(created=1, updated=3, unchanged=5)
+    assert counts == BatchCounts(created=1, updated=5, unchanged=3)
     versions = {row[0]: row[-1] for row in rows}
     assert versions == {"x0": 1, "x1": 1, "x2": 2, "x3": 2, "x4": 1, "x5": 2, "x9": 1}
     assert rows[2][10] == "Kew Gardens"  # a changed value reached its row
@@ -94,5 +95,20 @@ def test_a_first_import_folds_repeated_clients_in_a_batch(services: Services) ->
         writer = SourceWriter.for_job(conn, sid, "csv", None)
         counts = writer.write(conn, [_record(1), _record(2, status="booked"), _record(2), _record(3)])
         assert writer.new_source
-    assert counts == BatchCounts(created=3, unchanged=1)
+    assert counts == BatchCounts(created=3, updated=1)
     assert [(row[0], row[11]) for row in _rows(services, sid)] == [("x1", "lead"), ("x2", "lead"), ("x3", "lead")]
+
+
+def test_repeated_rows_count_as_updated_only_when_they_change_the_row_before() -> None:
+    sid_rows = [_record(1), _record(1), _record(2), _record(2, venue="Kew"), _record(2, venue="Kew"), _record(3)]
+    # 1 repeated as it was; 2 changed once, then repeated as changed
+    assert repeated_rows(sid_rows) == (3, 1)
+
+
+def test_a_file_repeating_ids_counts_every_row_once(services: Services) -> None:
+    sid = bare_supplier(services.database_url)
+    batch = [_record(1), _record(1, venue="Kew"), _record(2), _record(2), _record(3), _record(1, venue="Kew")]
+    with open_pool(services.database_url, max_size=1) as pool, tenant_sync(pool, sid) as conn:
+        counts = SourceWriter.for_job(conn, sid, "csv", None).write(conn, batch)
+    assert counts == BatchCounts(created=3, updated=1, unchanged=2)
+    assert counts.created + counts.updated + counts.unchanged == len(batch)

@@ -61,7 +61,9 @@ def make_async_pool(url: str, *, min_size: int, max_size: int, statement_timeout
     )
 
 
-def make_sync_pool(url: str, *, min_size: int, max_size: int, statement_timeout_ms: int) -> ConnectionPool:
+def make_sync_pool(
+    url: str, *, min_size: int, max_size: int, statement_timeout_ms: int, wait_s: float = 30.0
+) -> ConnectionPool:
     setup = _session_setup_sql(statement_timeout_ms)
 
     def configure(conn: psycopg.Connection) -> None:
@@ -77,6 +79,7 @@ def make_sync_pool(url: str, *, min_size: int, max_size: int, statement_timeout_
         check=ConnectionPool.check_connection,
         open=False,
         name="worker",
+        timeout=wait_s,
         reconnect_timeout=RECONNECT_TIMEOUT_S,
         reconnect_failed=reconnect_failed,
     )

@@ -10,9 +10,12 @@ import psycopg
 from psycopg.rows import class_row
 
 from core.job_lifecycle import ACTIVE, RETRYABLE
+from core.settings import settings
 from webapp.models import SyncJob
 from webapp.queries.keyset import decode_cursor, encode_cursor
 
+# A running job whose row has not moved for JOB_STALL_S (core.settings): marked on the jobs screen.
+STALLED = "(status = 'running' AND updated_at < now() - make_interval(secs => %(stall_s)s))"
 _COLUMNS = """
 id, kind, source, status, total, processed, created_count, updated_count, unchanged_count,
 failed_count, message, created_at, finished_at
@@ -49,6 +52,7 @@ class JobDetail(msgspec.Struct, frozen=True):
     finished_at: dt.datetime | None
     undone_at: dt.datetime | None = None
     can_retry: bool = False  # "Try again" would send it again (core.job_lifecycle.RETRYABLE)
+    stalled: bool = False  # running, and its row has not moved for JOB_STALL_S
 
 
 class JobError(msgspec.Struct, frozen=True):
@@ -72,7 +76,7 @@ class JobDuplicate(msgspec.Struct, frozen=True):
 GET_JOB = f"""
 SELECT id, integration_id, kind, source, status, total, processed, created_count, updated_count, unchanged_count,
        failed_count, message, options, cancel_requested, created_at, started_at, finished_at, undone_at,
-       {RETRYABLE} AS can_retry
+       {RETRYABLE} AS can_retry, {STALLED} AS stalled
 FROM sync_jobs WHERE id = %(id)s
 """
 JOB_ERRORS = """
@@ -92,7 +96,7 @@ ORDER BY d.id LIMIT %(limit)s
 
 async def get_job(conn: psycopg.AsyncConnection, job_id: int) -> JobDetail | None:
     async with conn.cursor(row_factory=class_row(JobDetail)) as cur:
-        await cur.execute(GET_JOB, {"id": job_id})
+        await cur.execute(GET_JOB, {"id": job_id, "stall_s": settings().job_stall_s})
         return await cur.fetchone()
 
 
@@ -126,7 +130,8 @@ async def read_upload_head(conn: psycopg.AsyncConnection, job_id: int, max_chunk
 # Running and queued first, then the most recent; filters are optional.
 _LIST_JOBS = """
 SELECT id, integration_id, kind, source, status, total, processed, created_count, updated_count, unchanged_count,
-       failed_count, message, options, cancel_requested, created_at, started_at, finished_at
+       failed_count, message, options, cancel_requested, created_at, started_at, finished_at,
+       {stalled} AS stalled
 FROM sync_jobs
 WHERE supplier_id = %(sid)s AND status <> 'draft'
   AND (%(status)s::text IS NULL OR status = %(status)s)
@@ -135,10 +140,10 @@ WHERE supplier_id = %(sid)s AND status <> 'draft'
 ORDER BY (status IN ('running', 'queued')) DESC, created_at DESC, id DESC
 LIMIT %(limit)s
 """
-LIST_JOBS = _LIST_JOBS.format(after="")
+LIST_JOBS = _LIST_JOBS.format(after="", stalled=STALLED)
 # Keyset: the row comparison follows the ORDER BY (all descending), so sync_jobs_list_idx serves both pages.
 LIST_JOBS_AFTER = _LIST_JOBS.format(
-    after="AND ((status IN ('running', 'queued')), created_at, id) < (%(active)s, %(at)s, %(id)s)"
+    after="AND ((status IN ('running', 'queued')), created_at, id) < (%(active)s, %(at)s, %(id)s)", stalled=STALLED
 )
 JOB_EVENTS = """
 SELECT at, status, processed, message FROM sync_job_events
@@ -182,7 +187,9 @@ async def list_jobs(
     after: JobCursor | None = None,
     limit: int = 50,
 ) -> JobPage:
-    params: dict[str, Any] = {"sid": supplier_id, "status": status, "source": source, "limit": limit + 1}
+    params: dict[str, Any] = {
+        "sid": supplier_id, "status": status, "source": source, "limit": limit + 1, "stall_s": settings().job_stall_s
+    }  # fmt: skip
     if after is not None:
         params.update(active=after.active, at=after.at, id=after.id)
     async with conn.cursor(row_factory=class_row(JobDetail)) as cur:

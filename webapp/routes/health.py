@@ -7,6 +7,7 @@ job queue's lag, with room to answer; ``503`` with plain-words ``problems`` when
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ import msgspec
 from litestar import Response, get
 
 from core.queue import HEARTBEAT_KEY, STALE_AFTER_S
+from core.settings import settings
 from webapp.observability import QueueStats, queue_stats
 from webapp.state import Resources
 
@@ -105,6 +107,14 @@ class QueueCheck(msgspec.Struct):
     queues: list[QueueStats]
 
 
+class JobsCheck(msgspec.Struct):
+    """Running jobs whose row has not moved for ``JOB_STALL_S``: reported, for alerting, but not a reason to take this
+    web process out of rotation (it serves pages as well as ever; housekeeping ends or resends those jobs)."""
+
+    stalled: int | None  # None: PostgreSQL did not answer
+    stall_after_s: float
+
+
 class Readiness(msgspec.Struct):
     status: str
     postgres: Check
@@ -112,6 +122,16 @@ class Readiness(msgspec.Struct):
     worker: WorkerCheck
     queue: QueueCheck
     problems: list[str]
+    jobs: JobsCheck | None = None
+
+
+STALLED_JOBS = "SELECT stalled_job_count(%s)"
+
+
+async def _stalled_jobs(res: Any, stall_s: float) -> int:
+    async with res.pool.connection(timeout=READY_TIMEOUT_S) as conn:
+        row = await (await conn.execute(STALLED_JOBS, [stall_s])).fetchone()
+    return int(row[0]) if row else 0
 
 
 @get("/health/ready", name="health_ready", exclude_from_csrf=True, skip_session=True, cache=False)
@@ -119,8 +139,13 @@ async def ready(res: Resources) -> Response[bytes]:
     pg_check, redis_check, worker = await _core_checks(res, READY_TIMEOUT_S)
     queue = QueueCheck(False, 0, None, [])
     problems = []
+    jobs = JobsCheck(None, settings().job_stall_s)
     if not pg_check.ok:
         problems.append("The database is not answering.")
+    else:
+        # Left unknown if it fails: the database check above says whether PostgreSQL answers.
+        with contextlib.suppress(Exception):
+            jobs.stalled = await asyncio.wait_for(_stalled_jobs(res, jobs.stall_after_s), READY_TIMEOUT_S)
     if redis_check.ok:
         try:
             stats: list[QueueStats] | None = await asyncio.wait_for(queue_stats(res.redis), READY_TIMEOUT_S)
@@ -136,4 +161,5 @@ async def ready(res: Resources) -> Response[bytes]:
     if redis_check.ok and not worker.ok:
         problems.append("No worker has checked in for 30 seconds.")
     ok = pg_check.ok and redis_check.ok and worker.ok and queue.ok
-    return _answer(Readiness("ready" if ok else "not ready", pg_check, redis_check, worker, queue, problems), ok)
+    readiness = Readiness("ready" if ok else "not ready", pg_check, redis_check, worker, queue, problems, jobs)
+    return _answer(readiness, ok)

@@ -58,7 +58,7 @@ def progress_of(job: q.JobDetail, supplier_id: int) -> ProgressEvent:
     return ProgressEvent(
         job_id=job.id, supplier_id=supplier_id, kind=job.kind, source=job.source, status=job.status,
         processed=job.processed, total=job.total, created=job.created_count, updated=job.updated_count,
-        unchanged=job.unchanged_count, failed=job.failed_count, message=job.message,
+        unchanged=job.unchanged_count, failed=job.failed_count, message=job.message, stalled=job.stalled,
     )  # fmt: skip
 
 
