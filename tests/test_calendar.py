@@ -112,3 +112,30 @@ def test_private_feed_shows_the_studios_season_and_a_reset_address_stops_working
         assert httpx.get(f"{server.url}/calendar/{guess}/weddings.ics").status_code == 404
     # Resetting needs the form's token.
     assert account.client.post("/settings/calendar").status_code == 403
+
+
+def test_weddings_by_month_show_the_next_twelve_months_under_their_month(
+    account: Account, server: Server, services: Services
+) -> None:
+    today = dt.date.today()
+    soon, later = today + dt.timedelta(days=3), today + dt.timedelta(days=100)
+    seed_clients(
+        services.database_url,
+        account.supplier_id,
+        [
+            {"partner1_first": "Ava", "partner1_last": "Soon", "wedding_date": soon},
+            {"partner1_first": "Liam", "partner1_last": "Later", "wedding_date": later},
+            {"partner1_first": "Old", "partner1_last": "Past", "wedding_date": today - dt.timedelta(days=40)},
+            {"partner1_first": "Far", "partner1_last": "Off", "wedding_date": today + dt.timedelta(days=500)},
+        ],
+    )
+    assert 'href="/weddings"' in account.client.get("/").text
+    page = account.client.get("/weddings").text
+    assert page.count('data-testid="month"') == (1 if soon.month == later.month else 2)
+    assert f"{soon.strftime('%B')} {soon.year}" in page
+    assert f"{later.strftime('%B')} {later.year}" in page
+    assert page.index("Ava Soon") < page.index("Liam Later")
+    assert "Old Past" not in page
+    assert "Far Off" not in page
+    other = signup(server.url, services.database_url, "Another Studio")
+    assert "Ava Soon" not in other.client.get("/weddings").text

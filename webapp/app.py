@@ -185,6 +185,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ProgressController,
             SettingsController,
             calendar.wedding_ics,
+            calendar.weddings_by_month,
             calendar.calendar_feed,
             receive_honeybook,
             export.export_csv,

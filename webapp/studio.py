@@ -28,7 +28,7 @@ DEFAULT_DATE_STYLE: DateStyle = "dd mon yyyy"
 # Countries that write the month first and read a 12-hour clock (a new studio there gets "06/14/2027, 2:05 PM").
 MONTH_FIRST_REGIONS = frozenset({"US", "PR", "GU", "AS", "VI", "MP", "UM", "FM", "PH"})
 
-Part = Literal["auto", "date", "long", "time", "datetime"]
+Part = Literal["auto", "date", "long", "time", "datetime", "month"]
 
 
 class Studio(msgspec.Struct, frozen=True):
@@ -108,8 +108,8 @@ def _clock(value: dt.datetime, studio: Studio, seconds: bool = False) -> str:
 def show_when(value: dt.date | dt.datetime | str | None, studio: Studio = DEFAULT_STUDIO, part: Part = "auto") -> str:
     """A date or a moment as the studio reads it. A moment (timestamptz, UTC) is moved into the studio's time zone;
     a calendar date (a wedding) is shown as it is. ``part``: ``date``, ``long`` (with the weekday), ``time``,
-    ``datetime``; ``auto`` is ``datetime`` for a moment and ``date`` for a date. A string is an ISO date as a
-    field's value is kept (an import's conflicts); one that is not is shown as it is."""
+    ``datetime``, ``month`` ("June 2027"); ``auto`` is ``datetime`` for a moment and ``date`` for a date. A string
+    is an ISO date as a field's value is kept (an import's conflicts); one that is not is shown as it is."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -130,6 +130,8 @@ def show_when(value: dt.date | dt.datetime | str | None, studio: Studio = DEFAUL
         return f"{moment.strftime(pattern)} {_clock(moment, studio)}"
     if part == "long":
         return f"{value.strftime('%A')} {value.strftime(pattern)}"
+    if part == "month":
+        return f"{value.strftime('%B')} {value.year}"
     return str(value.strftime(pattern))
 
 

@@ -25,6 +25,23 @@ SEASON = (
 )
 
 
+# The weddings page: the next months, in date order (clients_wedding_date_idx).
+AHEAD = (
+    _WEDDING + "WHERE supplier_id = %(sid)s AND wedding_date BETWEEN %(since)s AND %(until)s AND deleted_at IS NULL "
+    "ORDER BY wedding_date, id LIMIT %(limit)s"
+)
+AHEAD_MONTHS = 12
+
+
+async def ahead(conn: psycopg.AsyncConnection, supplier_id: int, today: dt.date) -> list[Wedding]:
+    """The weddings from ``today`` to the end of the month twelve months on."""
+    year, month = divmod(today.month - 1 + AHEAD_MONTHS + 1, 12)
+    until = dt.date(today.year + year, month + 1, 1) - dt.timedelta(days=1)
+    async with conn.cursor(row_factory=class_row(Wedding)) as cur:
+        await cur.execute(AHEAD, {"sid": supplier_id, "since": today, "until": until, "limit": FEED_MAX_WEDDINGS})
+        return await cur.fetchall()
+
+
 class FeedOwner(msgspec.Struct, frozen=True):
     id: int
     business_name: str

@@ -3,6 +3,7 @@ app subscribes to (its secret address is the only key: calendar apps cannot sign
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -13,9 +14,9 @@ from litestar.exceptions import NotFoundException
 from core.db.pool import tenant, unscoped
 from webapp.auth import require_supplier
 from webapp.dependencies import SIGNED_IN
-from webapp.ics import calendar
+from webapp.ics import Wedding, calendar
 from webapp.queries import calendar as q
-from webapp.rendering import studio_of_request
+from webapp.rendering import page, studio_of_request
 from webapp.state import Resources
 from webapp.studio import Studio
 
@@ -45,6 +46,23 @@ async def wedding_ics(
             "cache-control": "private, no-cache",
         },
     )
+
+
+@get("/weddings", name="weddings_by_month", guards=[require_supplier], dependencies=SIGNED_IN)
+async def weddings_by_month(
+    request: Request[Any, Any, Any], conn: psycopg.AsyncConnection, supplier_id: int
+) -> Response[str]:
+    """The season at a glance: the next twelve months' weddings under their month, each one tap from its couple and
+    its "Add to calendar"."""
+    studio = studio_of_request(request)
+    weddings = await q.ahead(conn, supplier_id, studio.today())
+    months: list[tuple[dt.date, list[Wedding]]] = []
+    for wedding in weddings:
+        first = wedding.wedding_date.replace(day=1)
+        if not months or months[-1][0] != first:
+            months.append((first, []))
+        months[-1][1].append(wedding)
+    return page(request, "clients/weddings.html", months=months, count=len(weddings))
 
 
 @get("/calendar/{token:str}/weddings.ics", name="calendar_feed")
