@@ -122,7 +122,7 @@ def _couple(rng: random.Random, i: int, today: dt.date) -> dict[str, object]:
         "partner1_first": p1_first,
         "partner1_last": p1_last,
         "partner1_email": f"{email_name}{i}@example.com",
-        "partner1_phone": f"+447700{900000 + i:06d}",
+        "partner1_phone": f"+447400{900000 + i % 100000:06d}",  # valid mobiles (07700 900xxx is not)
         "partner2_first": p2_first,
         "partner2_last": p2_last,
         "wedding_date": wedding,
