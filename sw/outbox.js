@@ -465,7 +465,16 @@
     }
     const saved = await caches.match("/outbox", { cacheName: PAGE_CACHE });
     if (saved) return saved;
-    // Never opened online on this phone: a bare page that still lists everything (buttons need the full page).
+    // Never opened online on this phone: the copy the worker precached at install (signed out, but the same styled
+    // page with its header, htmx and working buttons: the list and its actions are answered here).
+    const shell = self.SHELL && (await caches.match(self.SHELL.outbox, { cacheName: "wedsync-shell-" + self.SHELL.version }));
+    if (shell) {
+      // Marked, so its page script doesn't hand over its (signed-out) CSRF token and account as the phone's own.
+      const headers = new Headers(shell.headers);
+      for (const name of ["content-encoding", "content-length", "etag"]) headers.delete(name);
+      const body = (await shell.text()).replace("<head>", '<head><meta name="wedsync-shell" content="outbox">');
+      return new Response(body, { status: 200, headers });
+    }
     return html(
       `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
         `<title>Outbox · WedSync Hub</title></head><body><main id="main"><h1>Outbox</h1>${await listHtml()}</main></body></html>`,

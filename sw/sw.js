@@ -26,7 +26,12 @@ self.addEventListener("install", (event) => {
   event.waitUntil(
     caches.open(SHELL_CACHE).then((cache) =>
       // "reload" skips the HTTP cache for the offline page; hashed assets are immutable, so either way is exact.
-      cache.addAll([...self.SHELL.precache, new Request(self.SHELL.offline, { cache: "reload" })]),
+      // The outbox screen is kept signed out (no cookie): the same for whoever is signed in, with no CSRF token.
+      cache.addAll([
+        ...self.SHELL.precache,
+        new Request(self.SHELL.offline, { cache: "reload" }),
+        new Request(self.SHELL.outbox, { cache: "reload", credentials: "omit" }),
+      ]),
     ),
   );
   // No skipWaiting here: an update waits until the photographer taps "Reload", so no page ever runs half on
