@@ -297,6 +297,38 @@
     return SYNC_LABELS[f.kind] || "Start an import";
   }
 
+  /* ---------- signing out with no signal ---------- */
+  // The sign-out POST that could not reach the server: its form body (with that session's CSRF token) is kept and
+  // sent before anything else once there is a signal (the next page opened, or the next replay), so the server
+  // ends the session before it could show anyone the signed-in pages again.
+  let logoutPending = null; // a promise of the kept body, read once per worker life
+  const pendingLogout = () => logoutPending || (logoutPending = getMeta().then((m) => m.logout || null));
+  async function signedOut(body) {
+    logoutPending = Promise.resolve(body);
+    // Forget the session this phone held (its CSRF token, and the outbox screen's copy with the signed-in header);
+    // saved changes stay, waiting for their account to sign in again ("Sign in to send N saved changes").
+    await setMeta(body ? { logout: body, csrf: "", signIn: true } : { logout: null });
+    // A navigation preload would go out with the old session cookie alongside the kept sign-out, and the server
+    // re-saving that session as it answers could outlive the sign-out: no preloads until it is sent.
+    const preload = self.registration.navigationPreload;
+    if (preload) await (body ? preload.disable() : preload.enable());
+    await caches.delete(PAGE_CACHE);
+    broadcast();
+  }
+  async function sendLogout() {
+    const body = await pendingLogout();
+    if (!body) return;
+    try {
+      await fetch("/logout", {
+        method: "POST", body, credentials: "same-origin", redirect: "manual",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+      });
+    } catch (e) {
+      return; // still no signal
+    }
+    await signedOut(null); // any answer: the session is gone (or was already)
+  }
+
   /* ---------- replay ---------- */
   let chain = Promise.resolve();
   let timer = null;
@@ -311,6 +343,7 @@
   }
 
   async function runOnce(force) {
+    await sendLogout();
     const meta = await getMeta();
     const items = (await allItems()).filter(unsent); // key order = creation order
     const blocked = new Set();
@@ -656,5 +689,5 @@
     if (event.waitUntil) event.waitUntil(work.catch(() => {}));
   }
 
-  self.WedSyncOutbox = { handleFetch, onSync, onMessage, replay };
+  self.WedSyncOutbox = { handleFetch, onSync, onMessage, replay, signedOut, pendingLogout, sendLogout };
 })();
