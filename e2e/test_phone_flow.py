@@ -83,3 +83,50 @@ def test_sign_up_find_client_add_note_change_status(
         assert notes == [("Grandma photos before the speeches",)]
     finally:
         context.close()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("device", DEVICES)
+def test_focus_and_announcements_follow_each_change(
+    playwright: Playwright, browser: Browser, server: Server, services: Services, device: str
+) -> None:
+    """After each htmx change focus lands on the changed region's heading (never <body>), and a polite live
+    region says what happened."""
+    context = browser.new_context(**device_context_options(playwright, device), base_url=server.url)
+    page = context.new_page()
+    try:
+        email = f"e2e-{secrets.token_hex(5)}@example.com"
+        page.goto("/signup")
+        page.get_by_label("Business name").fill("Quiet Focus Studio")
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password").fill("a long enough password")
+        page.get_by_role("button", name="Create account").click()
+        expect(page.get_by_role("heading", name="Quiet Focus Studio")).to_be_visible()
+        with psycopg.connect(services.database_url) as conn:
+            row = conn.execute("SELECT id FROM suppliers WHERE email = %s", [email]).fetchone()
+        assert row is not None
+        [cid] = seed_clients(services.database_url, row[0], [{"partner1_first": "Maud", "status": "lead"}])
+        page.goto(f"/clients/{cid}")
+        live = page.get_by_test_id("announce")
+        expect(live).to_have_attribute("aria-live", "polite")
+        expect(live).to_be_empty()
+
+        page.get_by_label("Add a note").fill("Bring the ladder for the group shot")
+        page.get_by_role("button", name="Add note").click()
+        expect(page.locator(".notes li").first).to_contain_text("Bring the ladder")
+        expect(page.get_by_role("heading", name="Notes")).to_be_focused()
+        expect(live).to_have_text("Note saved")
+
+        page.get_by_role("button", name="booked").click()
+        expect(page.get_by_test_id("status")).to_have_text("booked")
+        expect(page.get_by_role("heading", name="Status")).to_be_focused()
+        expect(live).to_have_text("Status changed to booked")
+
+        page.get_by_test_id("delete-note").first.click()
+        expect(page.locator(".notes li").first).to_have_text("No notes yet.")
+        expect(page.get_by_role("heading", name="Notes")).to_be_focused()
+        expect(live).to_have_text("Note deleted")
+        assert page.evaluate("() => document.activeElement !== document.body")
+    finally:
+        context.close()
+
