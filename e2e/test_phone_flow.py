@@ -127,6 +127,13 @@ def test_focus_and_announcements_follow_each_change(
         expect(page.get_by_role("heading", name="Notes")).to_be_focused()
         expect(live).to_have_text("Note deleted")
         assert page.evaluate("() => document.activeElement !== document.body")
+
+        # An edit sent back with an error opens on the field to fix.
+        page.get_by_test_id("edit-client").click()
+        page.locator('form.edit-client [name="partner1_phone"]').fill("12")
+        page.get_by_role("button", name="Save changes").click()
+        expect(page.get_by_test_id("partner1_phone-error")).to_be_visible()
+        expect(page.locator('form.edit-client [name="partner1_phone"]')).to_be_focused()
     finally:
         context.close()
 

@@ -67,6 +67,10 @@
     setTimeout(() => (live.textContent = words), 50); // a fresh text node, so the same words are said again
   });
 
+  // A form sent back with errors (an edit the server refused) opens on its first field to fix.
+  const invalid = d.querySelector('main form [aria-invalid="true"]');
+  if (invalid) invalid.focus();
+
   const sw = navigator.serviceWorker;
   // Signing out forgets every saved copy of this photographer's pages: htmx's Back-button snapshots here, the
   // worker's saved pages by message (the worker also does it when it sees the POST; this covers one it can't see).
