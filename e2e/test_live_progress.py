@@ -9,7 +9,9 @@ batch upsert (an INSERT) but none of the page's reads, and lets batches through 
 
 from __future__ import annotations
 
+import html
 import itertools
+import re
 import secrets
 import subprocess
 from collections.abc import Callable, Iterator
@@ -450,5 +452,78 @@ def test_hidden_tab_pauses_and_visible_resumes(
         expect(watch.region).to_have_attribute("data-live-mode", "poll")
         polls = watch.wait_polls(before + 3, 3 * interval)
         _assert_spaced(polls[before:], 0.9 * interval)
+    finally:
+        watch.context.close()
+
+
+def _start_csv_import(account: Account, body: bytes) -> int:
+    """A file import of ``body`` through the real upload, preview and start (as start_file_import, any file)."""
+    token = account.csrf("/imports/new")
+    resp = account.client.post(
+        "/imports/", data={"_csrf_token": token, "preset": "csv"}, files={"file": ("mixed.csv", body, "text/csv")}
+    )
+    location = resp.headers["location"]
+    preview = account.client.get(location).text
+    mapping = re.search(r'name="mapping" value="([^"]+)"', preview)
+    signature = re.search(r'name="signature" value="([^"]+)"', preview)
+    assert mapping, preview[:500]
+    assert signature, preview[:500]
+    started = account.client.post(
+        location.removesuffix("/preview") + "/start",
+        data={
+            "_csrf_token": account.csrf(),
+            "mapping": html.unescape(mapping.group(1)),
+            "signature": signature.group(1),
+        },
+    )
+    return int(started.headers["location"].rsplit("/", 1)[-1])
+
+
+BAD_ROWS = 12  # rows with nothing that identifies anyone: "Not imported"
+
+
+def test_finished_job_shows_its_results_without_a_reload(
+    playwright: Playwright,
+    browser: Browser,
+    server: Server,
+    services: Services,
+    account: Account,
+    worker: subprocess.Popen[bytes],
+    gate: Gate,
+) -> None:
+    """The live "done" also brings what only a finished job has: the stop button goes, and the rows to look at
+    (folded beyond the first few), their download, the timeline and undo come in, in the same document."""
+    lines = ["ID,First Name,Last Name,Email"]
+    lines += [f"r{i},Guest{i},Surname{i},guest{i}@example.com" for i in range(FILE_ROWS)]
+    lines += [f"bad{i},,," for i in range(BAD_ROWS)]
+    gate.close()
+    job_id = _start_csv_import(account, ("\r\n".join(lines) + "\r\n").encode())
+    wait_for(lambda: gate.worker_waiting(), 30, "the import to reach its first batch")
+    watch = open_job_page(playwright, browser, server, account, job_id)
+    try:
+        page = watch.page
+        expect(watch.region).to_have_attribute("data-live-mode", "sse")
+        page.evaluate("() => { window.__sameDocument = true; }")
+        stop = page.get_by_role("button", name="Stop this import")
+        expect(stop).to_be_visible()
+        expect(page.get_by_role("heading", name="Rows to look at")).to_have_count(0)
+
+        gate.open()
+        expect(watch.region).to_have_attribute("data-live-mode", "done", timeout=30_000)
+        expect(stop).to_be_hidden()
+        expect(page.locator("#job-results[data-refreshed]")).to_have_count(1)
+        expect(page.get_by_role("heading", name="Rows to look at")).to_be_visible()
+        expect(page.get_by_role("link", name="Download them as a spreadsheet")).to_be_visible()
+        expect(page.get_by_role("heading", name="What happened")).to_be_visible()
+        expect(page.get_by_test_id("undo-link")).to_be_visible()
+        expect(page.get_by_role("button", name="Stop this import")).to_have_count(0)
+        # The first five rows show; the other seven are folded away until asked for.
+        expect(page.get_by_test_id("job-errors").locator("li")).to_have_count(5)
+        more = page.get_by_test_id("job-errors-more")
+        expect(more.locator("li").first).to_be_hidden()
+        more.locator("summary").click()
+        expect(more.locator("li")).to_have_count(BAD_ROWS - 5)
+        expect(more.locator("li").last).to_be_visible()
+        assert page.evaluate("() => window.__sameDocument") is True
     finally:
         watch.context.close()

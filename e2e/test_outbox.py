@@ -581,3 +581,46 @@ def test_the_page_not_the_url_says_what_is_queued_and_where_it_shows(
     context.set_offline(False)
     expect(_badge(page)).to_be_hidden(timeout=15000)
     assert _notes(services, cid) == ["Kept on the phone", "Posted as a plain form"]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("context", DEVICES, indirect=True)
+def test_outbox_opened_first_offline_is_the_styled_page_with_working_buttons(
+    context: BrowserContext, services: Services
+) -> None:
+    """ "Save lead" with no signal lands on /outbox?saved=N on a phone that never opened the outbox online: the
+    worker's precached screen, styled, with its header, htmx and buttons that work."""
+    page = context.new_page()
+    supplier_id = _sign_up(page, services)
+    page.goto("/clients/new")
+    context.set_offline(True)
+    for first, last in (("Nell", "Archer"), ("Ivy", "Lane")):
+        page.goto("/clients/new")  # the saved copy of the form
+        page.get_by_label("First name").first.fill(first)
+        page.get_by_label("Last name").first.fill(last)
+        page.get_by_role("button", name="Save lead").click()
+        expect(page).to_have_url(re.compile(r"/outbox\?saved=\d+$"))
+    expect(page.get_by_role("heading", name="Outbox")).to_be_visible()
+    expect(page.locator("header.top .brand")).to_be_visible()
+    assert page.evaluate("[...document.styleSheets].some((s) => s.cssRules.length > 10)")
+    assert page.evaluate("() => typeof window.htmx") == "object"
+    items = page.locator(".outbox-item")
+    expect(items).to_have_count(2)
+    expect(_badge(page)).to_have_text("2")
+
+    ivy = items.filter(has_text="Ivy Lane")
+    ivy.get_by_role("button", name="Discard").click()
+    expect(items).to_have_count(1)
+    nell = items.filter(has_text="Nell Archer")
+    # "Send now" asks the worker (htmx, answered from the phone), which tries at once: still no signal, and says so.
+    with page.expect_response(re.compile(r"/outbox/items/\d+/retry$")) as answer:
+        nell.get_by_role("button", name="Send now").click()
+    assert answer.value.status == 200
+    assert answer.value.from_service_worker
+    expect(nell).to_contain_text("No signal yet — will try again")
+    expect(_badge(page)).to_have_text("1")
+
+    context.set_offline(False)
+    expect(_badge(page)).to_be_hidden(timeout=15000)
+    names = _rows(services, "SELECT partner1_first FROM clients WHERE supplier_id = %s", [supplier_id])
+    assert names == [("Nell",)]

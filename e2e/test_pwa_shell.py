@@ -19,7 +19,16 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
 
 from e2e.conftest import CHROMIUM_ARGS, DEVICES, device_context_options
-from tests.fixtures import ROOT, Server, Services, free_port, seed_clients, stop_process, wait_for
+from tests.fixtures import (
+    ROOT,
+    Server,
+    Services,
+    browser_client,
+    free_port,
+    seed_clients,
+    stop_process,
+    wait_for,
+)
 
 SAVED_NOTE = re.compile(r"Saved at \d{1,2}:\d{2}( [AP]M)? — you're offline")
 # Paths (with query) held in the worker's saved-pages cache.
@@ -369,5 +378,44 @@ def test_update_waits_for_reload_and_never_mixes_versions(
         assert new_css in _page_assets(page)
         assert old_css not in _page_assets(page)
         assert _styled(page)
+    finally:
+        context.close()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("device", DEVICES)
+def test_sign_out_with_no_signal_signs_out_here_and_tells_the_server_later(
+    playwright: Playwright, browser: Browser, server: Server, services: Services, device: str
+) -> None:
+    context = browser.new_context(**device_context_options(playwright, device), base_url=server.url)
+    page = context.new_page()
+    try:
+        _sign_up(page, services)
+        _wait_controlled(page)
+        page.goto("/clients/")
+        _wait_saved(page, "/clients/")
+        session = {c["name"]: c["value"] for c in context.cookies()}
+        with browser_client(server.url, session) as old:
+            assert old.get("/clients/").status_code == 200  # the phone's session, as the server sees it
+
+        context.set_offline(True)
+        page.get_by_role("button", name="Sign out").click()
+        # Not the browser's "no internet" page: the phone says it is signed out, and what happens next.
+        expect(page.get_by_role("heading", name="You're signed out on this phone")).to_be_visible()
+        expect(page.get_by_test_id("signed-out-offline")).to_contain_text("as soon as you're back online")
+        assert _styled(page)
+        assert page.evaluate(SAVED_PATHS_JS) == []
+        # The saved client list is gone: offline, the next person on this phone sees the offline page.
+        page.goto("/clients/")
+        expect(page.get_by_test_id("offline-page")).to_be_visible()
+
+        # Back online, the first page opened tells the server first: the old session no longer opens anything.
+        context.set_offline(False)
+        page.goto("/")
+        expect(page).to_have_url(re.compile(r"/login$"))
+        with browser_client(server.url, session) as old:
+            answer = old.get("/clients/")
+        assert answer.status_code in (302, 303), answer.status_code
+        assert "/login" in answer.headers["location"]
     finally:
         context.close()

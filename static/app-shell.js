@@ -37,6 +37,40 @@
     note("saved-note", `Saved at ${at} — ${why}`, "Reload", reload);
   }
 
+  // After an htmx change (a note, a status, an outbox action) focus goes to the changed region's heading (or the
+  // region itself), not <body>, and a polite live region says what happened: the outbox's words for a change kept on
+  // the phone, else the sending form's data-announce, else the new region's (which can name the new value). Searches and "load more" (GETs) keep focus.
+  let changed = null;
+  d.addEventListener("htmx:beforeSwap", (e) => {
+    const cfg = e.detail.requestConfig;
+    const from = (cfg && cfg.triggeringEvent && cfg.triggeringEvent.target) || e.detail.elt; // the form that sent it
+    changed = cfg && cfg.verb !== "get" ? { id: e.detail.target.id, target: e.detail.target, elt: from } : null;
+  });
+  d.addEventListener("htmx:afterSettle", (e) => {
+    const c = changed;
+    changed = null;
+    if (!c) return;
+    const region = (c.id && d.getElementById(c.id)) || (c.target.isConnected ? c.target : null);
+    if (!region) return;
+    const box = region.closest("section, main") || region;
+    const heading = box.querySelector("h1, h2, h3") || box;
+    if (!heading.hasAttribute("tabindex")) heading.setAttribute("tabindex", "-1");
+    heading.focus();
+    const xhr = e.detail.xhr;
+    const form = c.elt && c.elt.closest && c.elt.closest("form[data-announce]");
+    const words = xhr && xhr.getResponseHeader("x-outbox") === "queued"
+      ? "Saved on this phone — will send when you're back online"
+      : (form || region).getAttribute("data-announce");
+    const live = d.getElementById("announce");
+    if (!words || !live || region.querySelector('[role="alert"]')) return;
+    live.textContent = "";
+    setTimeout(() => (live.textContent = words), 50); // a fresh text node, so the same words are said again
+  });
+
+  // A form sent back with errors (an edit the server refused) opens on its first field to fix.
+  const invalid = d.querySelector('main form [aria-invalid="true"]');
+  if (invalid) invalid.focus();
+
   const sw = navigator.serviceWorker;
   // Signing out forgets every saved copy of this photographer's pages: htmx's Back-button snapshots here, the
   // worker's saved pages by message (the worker also does it when it sees the POST; this covers one it can't see).

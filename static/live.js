@@ -131,11 +131,31 @@
   };
 
   Region.prototype.finish = function () {
+    if (this.finished) return;
     this.finished = true;
     this.stop();
     this.setMode("done");
     document.querySelectorAll("[data-hide-when-finished]").forEach(function (el) { el.hidden = true; });
+    if (this.el.hasAttribute("data-job-region")) refreshResults();
   };
+
+  // What only exists once a job ends (rows to look at, their download, the timeline, undo / try again) comes from
+  // the job page itself: fetched once, and its #job-results section swapped in, so the page never needs a reload.
+  function refreshResults() {
+    var current = document.getElementById("job-results");
+    if (!current) return;
+    fetch(location.pathname + location.search, { credentials: "same-origin", cache: "no-cache" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        var fresh = html && new DOMParser().parseFromString(html, "text/html").getElementById("job-results");
+        if (!fresh) return;
+        fresh = document.importNode(fresh, true);
+        current.replaceWith(fresh);
+        if (window.htmx) window.htmx.process(fresh);
+        fresh.setAttribute("data-refreshed", "");
+      })
+      .catch(function () { /* offline: a reload shows them */ });
+  }
 
   var regions = [];
   function everyRegion(fn) { regions.forEach(fn); }

@@ -68,8 +68,10 @@
   });
   addEventListener("online", replay);
   d.addEventListener("visibilitychange", () => d.visibilityState === "visible" && replay());
+  // The worker's precached outbox screen (opened offline before any signed-in one) is signed out: its token and
+  // "nobody" are not this phone's, so it only asks for the state and a replay.
   addEventListener("load", () =>
-    post({
+    post(d.querySelector('meta[name="wedsync-shell"]') ? { type: "outbox:replay" } : {
       type: "outbox:hello", csrf: token(), account: me.dataset.account || "", noSync: !("SyncManager" in window),
       // How the studio writes times, for the outbox screen (the worker renders it).
       timeZone: d.documentElement.dataset.timezone || "", dateStyle: d.documentElement.dataset.dateStyle || "",

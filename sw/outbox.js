@@ -297,6 +297,38 @@
     return SYNC_LABELS[f.kind] || "Start an import";
   }
 
+  /* ---------- signing out with no signal ---------- */
+  // The sign-out POST that could not reach the server: its form body (with that session's CSRF token) is kept and
+  // sent before anything else once there is a signal (the next page opened, or the next replay), so the server
+  // ends the session before it could show anyone the signed-in pages again.
+  let logoutPending = null; // a promise of the kept body, read once per worker life
+  const pendingLogout = () => logoutPending || (logoutPending = getMeta().then((m) => m.logout || null));
+  async function signedOut(body) {
+    logoutPending = Promise.resolve(body);
+    // Forget the session this phone held (its CSRF token, and the outbox screen's copy with the signed-in header);
+    // saved changes stay, waiting for their account to sign in again ("Sign in to send N saved changes").
+    await setMeta(body ? { logout: body, csrf: "", signIn: true } : { logout: null });
+    // A navigation preload would go out with the old session cookie alongside the kept sign-out, and the server
+    // re-saving that session as it answers could outlive the sign-out: no preloads until it is sent.
+    const preload = self.registration.navigationPreload;
+    if (preload) await (body ? preload.disable() : preload.enable());
+    await caches.delete(PAGE_CACHE);
+    broadcast();
+  }
+  async function sendLogout() {
+    const body = await pendingLogout();
+    if (!body) return;
+    try {
+      await fetch("/logout", {
+        method: "POST", body, credentials: "same-origin", redirect: "manual",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+      });
+    } catch (e) {
+      return; // still no signal
+    }
+    await signedOut(null); // any answer: the session is gone (or was already)
+  }
+
   /* ---------- replay ---------- */
   let chain = Promise.resolve();
   let timer = null;
@@ -311,6 +343,7 @@
   }
 
   async function runOnce(force) {
+    await sendLogout();
     const meta = await getMeta();
     const items = (await allItems()).filter(unsent); // key order = creation order
     const blocked = new Set();
@@ -465,7 +498,16 @@
     }
     const saved = await caches.match("/outbox", { cacheName: PAGE_CACHE });
     if (saved) return saved;
-    // Never opened online on this phone: a bare page that still lists everything (buttons need the full page).
+    // Never opened online on this phone: the copy the worker precached at install (signed out, but the same styled
+    // page with its header, htmx and working buttons: the list and its actions are answered here).
+    const shell = self.SHELL && (await caches.match(self.SHELL.outbox, { cacheName: "wedsync-shell-" + self.SHELL.version }));
+    if (shell) {
+      // Marked, so its page script doesn't hand over its (signed-out) CSRF token and account as the phone's own.
+      const headers = new Headers(shell.headers);
+      for (const name of ["content-encoding", "content-length", "etag"]) headers.delete(name);
+      const body = (await shell.text()).replace("<head>", '<head><meta name="wedsync-shell" content="outbox">');
+      return new Response(body, { status: 200, headers });
+    }
     return html(
       `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
         `<title>Outbox · WedSync Hub</title></head><body><main id="main"><h1>Outbox</h1>${await listHtml()}</main></body></html>`,
@@ -647,5 +689,5 @@
     if (event.waitUntil) event.waitUntil(work.catch(() => {}));
   }
 
-  self.WedSyncOutbox = { handleFetch, onSync, onMessage, replay };
+  self.WedSyncOutbox = { handleFetch, onSync, onMessage, replay, signedOut, pendingLogout, sendLogout };
 })();

@@ -26,7 +26,12 @@ self.addEventListener("install", (event) => {
   event.waitUntil(
     caches.open(SHELL_CACHE).then((cache) =>
       // "reload" skips the HTTP cache for the offline page; hashed assets are immutable, so either way is exact.
-      cache.addAll([...self.SHELL.precache, new Request(self.SHELL.offline, { cache: "reload" })]),
+      // The outbox screen is kept signed out (no cookie): the same for whoever is signed in, with no CSRF token.
+      cache.addAll([
+        ...self.SHELL.precache,
+        new Request(self.SHELL.offline, { cache: "reload" }),
+        new Request(self.SHELL.outbox, { cache: "reload", credentials: "omit" }),
+      ]),
     ),
   );
   // No skipWaiting here: an update waits until the photographer taps "Reload", so no page ever runs half on
@@ -86,8 +91,8 @@ self.addEventListener("fetch", (event) => {
   if (url.origin !== self.location.origin) return;
   if (request.method !== "GET") {
     // Signing out: forget every saved page at once (even offline), so the next person on this phone sees nothing.
-    if (request.method === "POST" && url.pathname === "/logout") event.waitUntil(forgetPages());
-    return; // POSTs go to the network untouched and are never cached
+    if (request.method === "POST" && url.pathname === "/logout") event.respondWith(signOut(event));
+    return; // other POSTs go to the network untouched and are never cached
   }
   if (request.mode === "navigate") {
     // Reaching the sign-in page means nobody is signed in here any more (signed out, or the session ended).
@@ -97,6 +102,43 @@ self.addEventListener("fetch", (event) => {
   }
   if (url.pathname.startsWith("/static/")) event.respondWith(asset(request));
 });
+
+// With no signal the sign-out still happens on this phone: saved pages go, the outbox forgets the session's token,
+// the request is kept for the server (sent first thing when the signal is back), and the page says so, instead of
+// the browser's "no internet" page with the photographer apparently still signed in.
+async function signOut(event) {
+  const body = await event.request.clone().text();
+  const forgetting = forgetPages();
+  let timer;
+  const slow = new Promise((resolve, reject) => {
+    timer = setTimeout(reject, 2 * NETWORK_TIMEOUT_MS, new Error("slow"));
+  });
+  try {
+    const response = await Promise.race([fetch(event.request), slow]);
+    await forgetting;
+    await self.WedSyncOutbox.signedOut(null);
+    return response;
+  } catch (e) {
+    await forgetting;
+    await self.WedSyncOutbox.signedOut(body);
+    return signedOutPage();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function signedOutPage() {
+  const css = self.SHELL.precache.find((u) => /\/app\.[0-9a-f]{10}\.css$/.test(u)) || "/static/app.css";
+  const body =
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
+    `<title>Signed out · WedSync Hub</title><link rel="stylesheet" href="${css}"></head><body>` +
+    `<header class="top"><a class="brand" href="/">WedSync Hub</a></header><main id="main">` +
+    `<section class="card narrow" data-testid="signed-out-offline"><h1>You're signed out on this phone</h1>` +
+    `<p>The pages saved on this phone are gone. There's no signal, so WedSync will be told you signed out as soon as ` +
+    `you're back online.</p><p>Changes waiting in the <a href="/outbox">Outbox</a> stay on this phone and are sent ` +
+    `after you sign in again.</p><p><a class="button primary" href="/login">Sign in</a></p></section></main></body></html>`;
+  return new Response(body, { status: 200, headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" } });
+}
 
 let forgotten = 0; // bumped on every sign-out, so a re-save that started before it stops
 
@@ -151,8 +193,13 @@ function offlinePage() {
 async function navigate(event, url) {
   const key = url.pathname + url.search;
   const keep = KEEP.test(url.pathname);
+  // Signed out with no signal: the server hears it before this page (the preload went out with the old session).
+  const loggingOut = await self.WedSyncOutbox.pendingLogout();
+  if (loggingOut) await self.WedSyncOutbox.sendLogout();
   // The preload request started while this worker was waking up; use it rather than asking twice.
-  const network = Promise.resolve(event.preloadResponse).then((preloaded) => preloaded || fetch(event.request));
+  const network = loggingOut
+    ? fetch(event.request)
+    : Promise.resolve(event.preloadResponse).then((preloaded) => preloaded || fetch(event.request));
   if (keep) {
     const forgets = forgotten; // a sign-out while this page loads: don't save it afterwards
     event.waitUntil(

@@ -30,6 +30,7 @@ from webapp.routes.progress import progress_of
 from webapp.state import Resources
 
 ERRORS_PAGE = 50
+ERRORS_SHOWN = 5  # the rest of a page of rows to look at is folded away: 50 rows are a wall on a phone
 SOURCES = sources.JOB_SOURCES
 
 
@@ -110,7 +111,7 @@ class JobController(Controller):
             "timeline": timeline,
             "job": job, "errors": errors[:ERRORS_PAGE], "duplicates": duplicates, "conflicts": conflicts,
             "field_labels": FIELD_LABELS, "can_undo": can_undo(job),
-            "next_errors": errors[ERRORS_PAGE - 1].id if more_errors else None,
+            "next_errors": errors[ERRORS_PAGE - 1].id if more_errors else None, "errors_shown": ERRORS_SHOWN,
         }  # fmt: skip
         return page(request, "jobs/detail.html", **context)
 

@@ -16,6 +16,8 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT = "public, max-age=300"
 NO_CACHE = "no-cache"
 OFFLINE_URL = "/offline"
+# The outbox screen, precached signed out: "Save lead" offline lands there on a phone that never opened it online.
+OUTBOX_URL = "/outbox"
 
 
 class ManifestIcon(msgspec.Struct):
@@ -45,6 +47,7 @@ class ShellConfig(msgspec.Struct):
     version: str
     precache: list[str]
     offline: str
+    outbox: str
 
 
 def assets(request: Request[Any, Any, Any]) -> AssetManifest:
@@ -88,7 +91,7 @@ async def serve_static_head(request: Request[Any, Any, Any], name: str) -> Respo
 @get("/sw.js", name="service_worker", skip_session=True, exclude_from_csrf=True, include_in_schema=False)
 async def serve_service_worker(request: Request[Any, Any, Any]) -> Response[bytes]:
     manifest = assets(request)
-    config = ShellConfig(version=manifest.version, precache=manifest.shell(), offline=OFFLINE_URL)
+    config = ShellConfig(version=manifest.version, precache=manifest.shell(), offline=OFFLINE_URL, outbox=OUTBOX_URL)
     # no-cache: browsers check the worker on every navigation (they cap its HTTP cache at 24 h anyway), so a
     # deploy reaches phones at their next page load.
     body = b"self.SHELL = " + msgspec.json.encode(config) + b";\n" + manifest.sw_sources["sw.js"]
