@@ -209,8 +209,10 @@ def tave_batches(
         try:
             for page in pages:
                 grouper.feed(page)
-                for couple in page.couples:
-                    yield RawRow(page.page, couple_fields(couple), label=tave_label(couple))
+                for place, couple in enumerate(page.couples, start=1):
+                    # The couple's place in Tave's job list (page 3's fifth: 205; pages hold at most 100), so
+                    # each couple's warnings count once; the messages name the couple (tave_label), not a row.
+                    yield RawRow((page.page - 1) * 100 + place, couple_fields(couple), label=tave_label(couple))
         except ProviderError as exc:
             # Tave failed for good: end the rows here, so every couple read before it is cleaned and
             # committed first (as a broken line in a file keeps the rows before it), then re-raise.

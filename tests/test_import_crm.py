@@ -80,6 +80,12 @@ def _assert_every_wedding_accounted_for(imports: ImportEnv, sid: int, summary: A
     reasons = [r[0] for r in imports.rows(sid, "SELECT reason FROM sync_job_errors WHERE job_id = %s",
                                           [summary.job_id])]  # fmt: skip
     assert all(" (Tave job " in reason and not reason.startswith("Row ") for reason in reasons)
+    warnings = imports.rows(
+        sid, "SELECT reason FROM sync_job_errors WHERE job_id = %s AND severity = 'warning'", [summary.job_id]
+    )
+    couples_warned = {r[0].split("): ", 1)[0] for r in warnings}
+    if summary.message and "left out" in summary.message:  # each couple counted once, not once per page
+        assert f"{len(couples_warned):,} imported with something left out" in summary.message
     if summary.processed > len(WEDDING_IDS):
         assert "that aren't weddings skipped" in (summary.message or "")
     landed = {r["external_id"] for r in imports.clients(sid, "tave")}
