@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from core.import_service import create_file_job, open_pool
 from core.importing.records import ClientRecord
 from jobs.inline import run_inline
 from jobs.upsert import SourceWriter
-from tests.fixtures import Account, Server, Services, seed_clients, signup
+from tests.fixtures import Account, Server, Services, seed_clients, signup, wait_for
 from tests.test_import_pages import _upload
 
 
@@ -311,7 +310,16 @@ def test_a_batch_arriving_during_a_merge_waits_for_it_and_then_updates_the_survi
 
     batch = threading.Thread(target=import_batch)
     batch.start()
-    time.sleep(1.0)
+
+    def batch_waits_on_a_lock() -> bool:
+        with psycopg.connect(db) as watcher:
+            row = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> %s",
+                [merging.info.backend_pid],
+            ).fetchone()
+        return bool(row and row[0])
+
+    wait_for(batch_waits_on_a_lock, 30, "the import batch to wait for the merge's lock")
     assert not done  # waiting for the merge
     # What the merge writes for the vcard key, committed while the batch waits.
     merging.execute(
