@@ -41,8 +41,8 @@ _MAC_NAMES = frozenset(
 )  # fmt: skip
 
 # Couple separators: "&", "+", "/" with or without spaces, or the word "and".
-# A slash only counts between words ("Alex/Sam"), so "</b>" or "n/a" stay whole.
-_COUPLE_SPLIT = re.compile(r"\s*(?:&|\+|\band\b)\s*|(?<=[^\W\d])\s*/\s*(?=[^\W\d]{2})", re.IGNORECASE)
+# A slash or a plus only counts between names ("Alex/Sam", "Alex + Sam"): "</b>", "n/a" or "C++" stay whole.
+_COUPLE_SPLIT = re.compile(r"\s*(?:&|\band\b)\s*|(?<=[^\W\d])\s*[/+]\s*(?=[^\W\d]{2})", re.IGNORECASE)
 
 
 def _capitalise_part(part: str) -> str:

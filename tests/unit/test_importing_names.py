@@ -77,3 +77,10 @@ def test_has_couple_separator() -> None:
 )
 def test_fix_case(name: str, expected: str) -> None:
     assert fix_case(name) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "couple"), [("Alex + Sam Smith", True), ("Alex+Sam", True), ("C++ Studio", False), ("Jo +44", False)]
+)
+def test_a_plus_joins_a_couple_only_between_names(text: str, couple: bool) -> None:
+    assert has_couple_separator(text) is couple
