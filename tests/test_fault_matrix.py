@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -202,8 +201,14 @@ def test_redis_killed_and_restarted_mid_import(
     job_id = imports.file_job(sid, big_file)
     imports.send("file_import", sid, job_id)
     wait_for(lambda: _mid_job(imports, sid, job_id), 60, "the first batches to commit")
+    before = imports.summary(sid, job_id).processed
     valkey.kill()
-    time.sleep(2)  # an outage the job lives through: its rows go to PostgreSQL, only the live progress is lost
+
+    def moved_on_without_valkey() -> bool:  # its rows go to PostgreSQL; only the live progress is lost
+        now = imports.summary(sid, job_id)
+        return now.finished or now.processed > before
+
+    wait_for(moved_on_without_valkey, 60, "the job to commit a batch while Valkey is down")
     valkey.start()
     summary = imports.wait_done(sid, job_id, timeout=90)
     assert summary.status == "succeeded", summary.message

@@ -13,6 +13,7 @@ import msgspec
 import pytest
 
 from jobs.sandbox import SandboxConfig, running_sandbox
+from tests.fixtures import wait_for
 
 KEY = {"X-API-KEY": "sandbox-key"}
 
@@ -180,15 +181,16 @@ def test_million_client_sandbox_serves_deep_pages_fast_in_bounded_memory() -> No
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
+
+        def up() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError("the sandbox exited during start-up")
             try:
-                if httpx.get(f"{url}/_sandbox/health").status_code == 200:
-                    break
+                return httpx.get(f"{url}/_sandbox/health").status_code == 200
             except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise
-            time.sleep(0.02)
+                return False
+
+        wait_for(up, 20, "the sandbox to answer")
         with httpx.Client(base_url=url, headers=KEY) as client:
             client.get("/v2/job", params={"page": 1})
             before = _rss_kib(proc.pid)
