@@ -1,0 +1,30 @@
+"""The studio's phones that asked to be told when an import ends (Web Push subscriptions), under row-level security."""
+
+from __future__ import annotations
+
+import psycopg
+
+from core.push import PushSubscription
+
+# Another studio's row for this endpoint goes first (migrations/0031): the phone is now this studio's.
+RELEASE = "SELECT release_push_endpoint(%(endpoint)s)"
+SAVE = """
+INSERT INTO push_subscriptions (supplier_id, endpoint, p256dh, auth, device_label)
+VALUES (app_supplier_id(), %(endpoint)s, %(p256dh)s, %(auth)s, %(label)s)
+ON CONFLICT (endpoint) DO UPDATE
+SET p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth, device_label = EXCLUDED.device_label, failure_count = 0
+"""
+DELETE = "DELETE FROM push_subscriptions WHERE endpoint = %(endpoint)s"
+
+
+async def save(conn: psycopg.AsyncConnection, sub: PushSubscription, label: str) -> None:
+    params = {"endpoint": sub.endpoint, "p256dh": sub.keys.p256dh, "auth": sub.keys.auth, "label": label}
+    await conn.execute(RELEASE, params)
+    await conn.execute(SAVE, params)
+
+
+async def delete(conn: psycopg.AsyncConnection, endpoint: str) -> bool:
+    """Forget this studio's subscription at ``endpoint``; False when it has none there (another studio's is not
+    visible, so not touched)."""
+    cur = await conn.execute(DELETE, {"endpoint": endpoint})
+    return cur.rowcount > 0
