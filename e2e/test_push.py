@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
 
 from e2e.conftest import DEVICES, device_context_options
-from tests.fixtures import Server, wait_for
+from tests.fixtures import Server, Services, wait_for
 
 
 @pytest.fixture(params=DEVICES)
@@ -153,3 +153,59 @@ def test_a_push_shows_a_notification_and_a_banner_in_the_open_page(context: Brow
         page.evaluate("() => navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((l) => l.length)")
         == 1
     )
+
+
+# The browser's push service stood in for (Chromium here has none): a subscription as a browser's toJSON() gives it,
+# kept in localStorage so the next page load finds it, like the real one. Everything else (permission, the page's
+# requests with their CSRF token, the server's checks and storage) is real.
+FAKE_PUSH_SERVICE = """
+(() => {
+  const KEY = "fake-push-subscription";
+  const make = (json) => ({
+    endpoint: json.endpoint,
+    toJSON: () => json,
+    unsubscribe: async () => { localStorage.removeItem(KEY); return true; },
+  });
+  PushManager.prototype.getSubscription = async function () {
+    const saved = localStorage.getItem(KEY);
+    return saved ? make(JSON.parse(saved)) : null;
+  };
+  PushManager.prototype.subscribe = async function (options) {
+    const key = options.applicationServerKey;
+    if (!options.userVisibleOnly || key.length !== 65) throw new DOMException("bad", "NotAllowedError");
+    localStorage.setItem(KEY, JSON.stringify(%s));
+    return this.getSubscription();
+  };
+})();
+"""
+
+
+@pytest.mark.e2e
+def test_a_phone_turns_notifications_on_and_off_and_the_server_knows(
+    context: BrowserContext, services: Services
+) -> None:
+    from tests.test_push import Browser as PushBrowser
+    from tests.test_push import stored
+
+    phone = PushBrowser(f"http://127.0.0.1:9/push/{secrets.token_urlsafe(16)}")
+    context.add_init_script(FAKE_PUSH_SERVICE % json.dumps(phone.to_json()))
+    context.grant_permissions(["notifications"])
+    page = context.new_page()
+    sign_up(page)
+    page.goto("/settings")
+    state = page.get_by_test_id("push-state")
+    expect(state).to_have_text("Off on this phone.")
+    page.get_by_role("button", name="Tell me when an import ends").click()
+    expect(state).to_have_text("On: this phone is told when an import ends.")
+    row = stored(services, phone.endpoint)
+    assert row is not None
+    assert row[1:3] == (phone.to_json()["keys"]["p256dh"], phone.to_json()["keys"]["auth"])
+    off = page.get_by_role("button", name="Turn off")
+    expect(page.get_by_role("button", name="Tell me when an import ends")).to_be_hidden()
+
+    page.reload()  # the state shown is this phone's, read from the browser
+    expect(state).to_have_text("On: this phone is told when an import ends.")
+    off.click()
+    expect(state).to_have_text("Off on this phone.")
+    wait_for(lambda: stored(services, phone.endpoint) is None, 10, "the server to forget the phone")
+    expect(page.get_by_role("button", name="Tell me when an import ends")).to_be_visible()

@@ -56,7 +56,11 @@ WHERE last_success_at IS NULL OR %(finished)s::timestamptz IS NULL OR last_succe
 ORDER BY id
 """
 MARK_SENT = "UPDATE push_subscriptions SET last_success_at = now(), failure_count = 0 WHERE id = %(id)s"
+# A phone whose push service refused this many notices in a row (none taken since) is given up on: it was wiped, or
+# its browser uninstalled, without the service saying 410.
+GIVE_UP_AFTER = 20
 MARK_FAILED = "UPDATE push_subscriptions SET failure_count = failure_count + 1 WHERE id = %(id)s"
+GIVE_UP = f"DELETE FROM push_subscriptions WHERE id = %(id)s AND failure_count >= {GIVE_UP_AFTER}"
 FORGET = "DELETE FROM push_subscriptions WHERE id = %(id)s"
 
 
@@ -92,17 +96,19 @@ def send_notices(supplier_id: int, job_id: int) -> dict[str, int]:
                 status, error = None, type(exc).__name__
             else:
                 error = f"HTTP {status}"
+            statements: tuple[str, ...]
             if status is not None and 200 <= status < 300:
-                result, statement = "sent", MARK_SENT
+                result, statements = "sent", (MARK_SENT,)
             elif status in GONE:
-                result, statement = "gone", FORGET
+                result, statements = "gone", (FORGET,)
             else:
-                result, statement = "failed", MARK_FAILED
+                result, statements = "failed", (MARK_FAILED, GIVE_UP)
                 # The subscription's id and the push service's answer, never its endpoint or keys.
                 log.warning("push notice not delivered", subscription=sub.id, job_id=job_id, error=error)
             outcome[result] += 1
             with tenant_sync(pool(), supplier_id) as conn:
-                conn.execute(statement, {"id": sub.id})
+                for statement in statements:
+                    conn.execute(statement, {"id": sub.id})
     return outcome
 
 

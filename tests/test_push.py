@@ -334,3 +334,38 @@ def _last_success(services: Services, endpoint: str) -> object:
     with psycopg.connect(services.database_url) as conn:
         row = conn.execute("SELECT last_success_at FROM push_subscriptions WHERE endpoint = %s", [endpoint]).fetchone()
     return row[0] if row else None
+
+
+def test_a_job_the_workers_gave_up_on_is_announced_as_failed_in_its_own_words(
+    account: Account, services: Services, push_service: PushService, worker: subprocess.Popen[bytes]
+) -> None:
+    from jobs.failures import DEAD_MESSAGE, settle_dead_job
+
+    phone = push_service.browser()
+    assert subscribe(account, phone.to_json()) == 204
+    with psycopg.connect(services.database_url) as conn:
+        row = conn.execute(
+            "INSERT INTO sync_jobs (supplier_id, kind, source, status) VALUES (%s, 'full_import', 'tave', 'running') "
+            "RETURNING id",
+            [account.supplier_id],
+        ).fetchone()
+    assert row is not None
+    job_id = int(row[0])
+    # What Dramatiq's dead-letter hook (and the stalled-job sweep) calls: the job ends failed, and the phone hears.
+    assert settle_dead_job(account.supplier_id, job_id)
+    got = wait_for(lambda: push_service.for_endpoint(phone), 60, "the failed job's notice")
+    assert phone.decrypt(got[0].body) == {
+        "title": "Import failed",
+        "body": f"{DEAD_MESSAGE} (Tave)",
+        "url": f"/jobs/{job_id}",
+        "tag": f"job-{job_id}",
+        "urgency": "normal",
+    }
+    assert not settle_dead_job(account.supplier_id, job_id)  # already ended: no second notice
+    # A job the photographer stopped is not announced (they know); the worker has no message to send.
+    with psycopg.connect(services.database_url) as conn:
+        conn.execute("UPDATE sync_jobs SET status = 'cancelled' WHERE id = %s", [job_id])
+    from jobs.notify import send_notices
+
+    assert send_notices(account.supplier_id, job_id) == {}
+    assert len(push_service.for_endpoint(phone)) == 1

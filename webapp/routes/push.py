@@ -29,7 +29,7 @@ class PublicKey(msgspec.Struct, frozen=True):
     key: str  # base64url, for pushManager.subscribe({applicationServerKey})
 
 
-@get("/push/key", name="push_key", cache=3600)
+@get("/push/key", name="push_key")
 async def show_push_key(res: Resources) -> PublicKey:
     return PublicKey(public_key(res.settings))
 
