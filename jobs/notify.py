@@ -31,7 +31,7 @@ from jobs.notices import EndedJob, notice_for
 
 log = structlog.get_logger("wedsync.push")
 
-SEND_TIMEOUT_S = 10.0
+SEND_TIMEOUT_S = 5.0  # a push service answers in milliseconds; a studio has at most 30 phones (webapp/queries/push.py)
 GONE = frozenset({404, 410})  # RFC 8030 §7.3: the subscription expired or was removed by the browser
 MAX_RETRIES = 2
 
@@ -122,7 +122,7 @@ def _retry_when(retries: int, exc: BaseException) -> bool:
     retry_when=_retry_when,
     min_backoff=15_000,
     max_backoff=120_000,
-    time_limit=120_000,
+    time_limit=240_000,  # 30 phones whose push service times out, and some
 )
 def notify_job_ended(supplier_id: int, job_id: int) -> None:
     outcome = send_notices(supplier_id, job_id)

@@ -369,3 +369,15 @@ def test_a_job_the_workers_gave_up_on_is_announced_as_failed_in_its_own_words(
 
     assert send_notices(account.supplier_id, job_id) == {}
     assert len(push_service.for_endpoint(phone)) == 1
+
+
+def test_a_studio_keeps_its_newest_thirty_phones(
+    account: Account, services: Services, push_service: PushService
+) -> None:
+    token = account.csrf("/settings")
+    phones = [push_service.browser() for _ in range(31)]
+    for phone in phones:
+        resp = account.client.post("/push/subscriptions", json=phone.to_json(), headers={"x-csrftoken": token})
+        assert resp.status_code == 204
+    assert stored(services, phones[0].endpoint) is None
+    assert sorted(visible_to(services, account.supplier_id)) == sorted(p.endpoint for p in phones[1:])

@@ -15,12 +15,21 @@ ON CONFLICT (endpoint) DO UPDATE
 SET p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth, device_label = EXCLUDED.device_label, failure_count = 0
 """
 DELETE = "DELETE FROM push_subscriptions WHERE endpoint = %(endpoint)s"
+# Every phone of a studio gets each notice, one POST after another, from one worker thread: a bound on the phones
+# bounds that work (and what a signed-in script could make our workers send). The newest phones are kept.
+MAX_PHONES = 30
+KEEP_NEWEST = """
+DELETE FROM push_subscriptions WHERE id IN (
+    SELECT id FROM push_subscriptions ORDER BY created_at DESC, id DESC OFFSET %(keep)s
+)
+"""
 
 
 async def save(conn: psycopg.AsyncConnection, sub: PushSubscription, label: str) -> None:
     params = {"endpoint": sub.endpoint, "p256dh": sub.keys.p256dh, "auth": sub.keys.auth, "label": label}
     await conn.execute(RELEASE, params)
     await conn.execute(SAVE, params)
+    await conn.execute(KEEP_NEWEST, {"keep": MAX_PHONES})
 
 
 async def delete(conn: psycopg.AsyncConnection, endpoint: str) -> bool:
