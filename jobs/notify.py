@@ -120,7 +120,7 @@ def _retry_when(retries: int, exc: BaseException) -> bool:
     actor_name=NOTIFY_ACTOR,
     queue_name=DEFAULT_QUEUE,
     retry_when=_retry_when,
-    min_backoff=15_000,
+    min_backoff=5_000,  # a push service's 5xx or 429 is usually over in seconds
     max_backoff=120_000,
     time_limit=240_000,  # 30 phones whose push service times out, and some
 )

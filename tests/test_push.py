@@ -76,6 +76,7 @@ class PushService:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.status = 201
+        self.answers: dict[str, list[int]] = {}  # per path: the next answers, before ``status``
         service = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -83,7 +84,8 @@ class PushService:
                 length = int(self.headers.get("content-length", "0"))
                 body = self.rfile.read(length)
                 service.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(service.status)
+                planned = service.answers.get(self.path)
+                self.send_response(planned.pop(0) if planned else service.status)
                 self.send_header("content-length", "0")
                 self.end_headers()
 
@@ -381,3 +383,21 @@ def test_a_studio_keeps_its_newest_thirty_phones(
         assert resp.status_code == 204
     assert stored(services, phones[0].endpoint) is None
     assert sorted(visible_to(services, account.supplier_id)) == sorted(p.endpoint for p in phones[1:])
+
+
+def test_a_push_service_that_fails_for_a_moment_gets_the_notice_again_and_only_that_phone(
+    account: Account, services: Services, push_service: PushService, worker: subprocess.Popen[bytes]
+) -> None:
+    steady, flaky = push_service.browser(), push_service.browser()
+    assert subscribe(account, steady.to_json()) == 204
+    assert subscribe(account, flaky.to_json()) == 204
+    push_service.answers[flaky.endpoint.removeprefix(push_service.origin)] = [503]
+    job_id = import_file(account, b"ID,First Name,Email\r\nf1,Fern,fern@example.com\r\n")
+    wait_for(lambda: len(push_service.for_endpoint(flaky)) == 2, 60, "the flaky phone's second try")
+    assert [flaky.decrypt(r.body)["url"] for r in push_service.for_endpoint(flaky)] == [f"/jobs/{job_id}"] * 2
+    wait_for(lambda: _last_success(services, flaky.endpoint) is not None, 10, "the second try's success")
+    # The phone that took it the first time is not sent it again.
+    assert len(push_service.for_endpoint(steady)) == 1
+    with psycopg.connect(services.database_url) as conn:
+        row = conn.execute("SELECT failure_count FROM push_subscriptions WHERE endpoint = %s", [flaky.endpoint])
+        assert row.fetchone() == (0,)  # counted while it failed, reset by the success
