@@ -40,7 +40,8 @@ _SYSTEMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Wi
 
 def device_label(user_agent: str) -> str:
     """ "Chrome on Android", "Safari on iPhone": which phone a subscription is, in words, without keeping the whole
-    user agent (which says more about the phone than we need)."""
+    user agent (which says more about the phone than we need). Hand-written: a label of a few words for the browsers
+    that can take Web Push does not justify a user-agent parser and its regex database (ua-parser)."""
     browser = next((name for mark, name in _BROWSERS if mark in user_agent), None)
     if browser is None and re.search(r"Version/[\d.]+.*Safari/", user_agent):
         browser = "Safari"
