@@ -41,7 +41,9 @@
     on.disabled = true;
     state.textContent = "Setting up notifications…";
     try {
-      if ((await Notification.requestPermission()) !== "granted") return show(null);
+      const answer = await Notification.requestPermission();
+      if (answer === "default") return say("Nothing changed: notifications weren't allowed. Tap to be asked again.", true, false);
+      if (answer !== "granted") return show(null);
       const reg = await within(sw.ready, "the app's offline worker isn't running");
       const { key } = await (await fetch("/push/key")).json();
       const options = { userVisibleOnly: true, applicationServerKey: Uint8Array.from(atob(key.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0)) };

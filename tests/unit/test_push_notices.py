@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import stat
+from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
+from core.push import public_key
+from core.settings import load_settings
 from jobs.notices import EndedJob, notice_for
 from webapp.routes.push import device_label
 
@@ -63,3 +70,24 @@ def test_a_stopped_or_unfinished_job_is_not_announced(status: str) -> None:
 )  # fmt: skip
 def test_a_phone_is_named_by_its_browser_and_system(agent: str, label: str) -> None:
     assert device_label(agent) == label
+
+
+def test_the_vapid_key_is_made_once_kept_private_and_overridable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEDSYNC_VAR_DIR", str(tmp_path))
+    monkeypatch.delenv("VAPID_PRIVATE_KEY", raising=False)
+    first, second = load_settings(), load_settings()
+    assert first.vapid_private_key == second.vapid_private_key  # a restart keeps every phone's subscription valid
+    kept = tmp_path / "secrets" / "vapid_private_key"
+    assert kept.read_text() == first.vapid_private_key
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    # Written aside and linked into place: no draft is left behind.
+    assert {p.name for p in kept.parent.iterdir()} == {"vapid_private_key", "secret_key", "encryption_key"}
+    assert len(base64.urlsafe_b64decode(public_key(first) + "=")) == 65
+
+    other = ec.generate_private_key(ec.SECP256R1())
+    raw = other.private_numbers().private_value.to_bytes(32, "big")
+    monkeypatch.setenv("VAPID_PRIVATE_KEY", base64.urlsafe_b64encode(raw).rstrip(b"=").decode())
+    point = other.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    assert public_key(load_settings()) == base64.urlsafe_b64encode(point).rstrip(b"=").decode()
