@@ -63,6 +63,20 @@ def job_message(kind: JobKind, supplier_id: int, job_id: int) -> dramatiq.Messag
     return dramatiq.Message(queue_name=JOB_QUEUE, actor_name=kind, args=(supplier_id, job_id), kwargs={}, options={})
 
 
+# The actor that tells a studio's phones a job ended (``jobs.notify``): on the default queue, so a notice never waits
+# behind the imports queued after the job it is about.
+NOTIFY_ACTOR = "notify_job_ended"
+
+
+def send_job_notice(supplier_id: int, job_id: int, broker: dramatiq.Broker | None = None) -> None:
+    """Ask a worker to tell the studio's subscribed phones that the job ended (ids only). Call after the job's end
+    is committed."""
+    message: dramatiq.Message[None] = dramatiq.Message(
+        queue_name=DEFAULT_QUEUE, actor_name=NOTIFY_ACTOR, args=(supplier_id, job_id), kwargs={}, options={}
+    )
+    (broker or _sending_broker()).enqueue(message)
+
+
 def send_job(kind: JobKind, supplier_id: int, job_id: int, broker: dramatiq.Broker | None = None) -> None:
     """Send the job's actor its message (ids only). Call after the job row is committed."""
     (broker or _sending_broker()).enqueue(job_message(kind, supplier_id, job_id))

@@ -36,6 +36,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     default_region: str = "GB"
     # CRM addresses on this machine (the sandbox CRM); off in production so a CRM URL can't probe the network.
     allow_local_crm_urls: bool = False
+    # Web Push (VAPID, RFC 8292): the key the push services know this server by, and who to contact about it.
+    vapid_private_key: str = ""  # the P-256 private value, 32 bytes base64url (or a DER key, base64url)
+    vapid_subject: str = "mailto:notifications@wedsync.example"
+    # Push endpoints on this machine (a test's stand-in push service); never private or other networks.
+    allow_local_push_urls: bool = False
     static_dir: Path = PROJECT_ROOT / "static"
     metrics_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR, which prometheus_client also reads itself
     # -- workers --
@@ -107,10 +112,28 @@ def _persistent_secret(var_dir: Path, name: str, factory: str) -> str:
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.parent.chmod(0o700)
-    value = factory
-    path.write_text(value)
-    path.chmod(0o600)
-    return value
+    # Written aside, then linked into place: a web process and a worker starting together agree on one value (the
+    # second link fails and reads the first), and nobody reads a half-written file.
+    draft = path.with_name(f".{name}.{os.getpid()}")
+    draft.write_text(factory)
+    draft.chmod(0o600)
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return path.read_text().strip()
+
+
+def _new_vapid_key() -> str:
+    """A fresh P-256 private value, base64url without padding: the form ``py_vapid.Vapid02.from_string`` reads."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    value = ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value
+    return base64.urlsafe_b64encode(value.to_bytes(32, "big")).rstrip(b"=").decode()
 
 
 def _int(name: str, default: int, *, minimum: int | None = None) -> int:
@@ -147,6 +170,9 @@ def load_settings() -> Settings:
         from cryptography.fernet import Fernet
 
         encryption_keys = (_persistent_secret(var_dir, "encryption_key", Fernet.generate_key().decode()),)
+    vapid_key = os.environ.get("VAPID_PRIVATE_KEY", "").strip() or _persistent_secret(
+        var_dir, "vapid_private_key", _new_vapid_key()
+    )
     return Settings(
         database_url=os.environ.get("DATABASE_URL") or None,
         redis_url=os.environ.get("REDIS_URL") or None,
@@ -164,6 +190,9 @@ def load_settings() -> Settings:
         log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
         default_region=os.environ.get("DEFAULT_REGION", "GB").upper(),
         allow_local_crm_urls=_flag("ALLOW_LOCAL_CRM_URLS", False),
+        vapid_private_key=vapid_key,
+        vapid_subject=os.environ.get("VAPID_SUBJECT", "").strip() or "mailto:notifications@wedsync.example",
+        allow_local_push_urls=_flag("ALLOW_LOCAL_PUSH_URLS", False),
         static_dir=Path(os.environ.get("WEDSYNC_STATIC_DIR") or PROJECT_ROOT / "static"),
         metrics_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
         worker_db_pool_max=_int("WORKER_DB_POOL_MAX", 8, minimum=1),

@@ -20,6 +20,7 @@ from core import job_lifecycle as lifecycle
 from core.db.pool import tenant_sync
 from jobs.db import pool
 from jobs.errors import stopped_message
+from jobs.notices import announce_end
 from jobs.publishing import publisher
 from jobs.runner import Reporter
 
@@ -52,6 +53,7 @@ def settle_dead_job(supplier_id: int, job_id: int, message: str = DEAD_MESSAGE) 
         state, job = lifecycle.counts(conn, job_id), lifecycle.load(conn, job_id)
     if changed and job is not None:
         Reporter(job, publisher().emit).report(state)
+        announce_end(supplier_id, job_id, "failed")
     return changed
 
 

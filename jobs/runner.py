@@ -31,6 +31,7 @@ from core.providers.errors import ProviderError
 from core.settings import settings
 from jobs.errors import JobCancelled, JobFailed, RetryLater, plain_reason, retry_delay_ms, stopped_message, verdict
 from jobs.import_notes import add_import_notes
+from jobs.notices import announce_end
 from jobs.sources import Batch, RowCapReached, UploadStream, file_batches, max_file_rows
 from jobs.upsert import SourceWriter, stored_digests
 
@@ -408,6 +409,7 @@ def run_job(
         final = store.finish(conn, job.id, status, message, keep_upload=keep_upload)
     bump_from_worker(supplier_id)
     reporter.report_current(pool)
+    announce_end(supplier_id, job.id, final)  # after the commit: the notice reads the job's end
     log.info("import job finished", job_id=job.id, status=final, seconds=round(time.monotonic() - started, 2))
     return final
 

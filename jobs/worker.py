@@ -3,4 +3,5 @@
 from __future__ import annotations
 
 import jobs.actors
-import jobs.broker  # noqa: F401
+import jobs.broker
+import jobs.notify  # noqa: F401

@@ -82,6 +82,18 @@
     if (sw && sw.controller) sw.controller.postMessage({ type: "forget-pages" });
   });
   if (!sw) return;
+  // An import that ended while this page is open (the worker got its push): a small banner, unless this is its page.
+  sw.addEventListener("message", (e) => {
+    const m = e.data || {};
+    if (m.type !== "push:notice" || new URL(m.url).pathname === location.pathname) return;
+    const old = d.querySelector(".push-banner");
+    if (old) old.remove();
+    const view = d.createElement("a");
+    view.className = "button";
+    view.href = m.url;
+    view.textContent = "View";
+    note("update-banner push-banner", `${m.title}: ${m.body} — `).append(view);
+  });
   let controlled = !!sw.controller;
   sw.addEventListener("controllerchange", () => {
     // The first install takes control quietly; after that a change means a new version: load its files.

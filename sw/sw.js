@@ -80,6 +80,52 @@ self.addEventListener("message", (event) => {
 
 self.addEventListener("sync", (event) => self.WedSyncOutbox.onSync(event));
 
+// Web Push (jobs/notify.py, when an import ends): a notification (always: iOS drops a subscription whose pushes show
+// none), and a banner in every open page of the app (static/app-shell.js), which may be on another screen.
+const ICON = self.SHELL.precache.find((u) => /\/icons\/icon-192\./.test(u)) || "/static/icons/icon-192.png";
+
+function sameSite(url) {
+  try {
+    const parsed = new URL(url, self.location.origin);
+    return parsed.origin === self.location.origin ? parsed.href : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+self.addEventListener("push", (event) => {
+  let notice = {};
+  try {
+    notice = (event.data && event.data.json()) || {};
+  } catch (e) {
+    /* not ours: show the plain notice below */
+  }
+  const title = String(notice.title || "WedSync");
+  const body = String(notice.body || "");
+  const url = sameSite(notice.url || "/jobs/") || sameSite("/jobs/");
+  event.waitUntil(
+    (async () => {
+      await self.registration.showNotification(title, { body, icon: ICON, badge: ICON, tag: String(notice.tag || "wedsync"), data: { url } });
+      for (const page of await self.clients.matchAll({ type: "window", includeUncontrolled: true })) {
+        page.postMessage({ type: "push:notice", title, body, url });
+      }
+    })(),
+  );
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const url = sameSite((event.notification.data || {}).url || "/jobs/");
+  event.waitUntil(
+    (async () => {
+      const pages = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+      const open = pages.find((page) => page.url === url);
+      if (open) return open.focus();
+      return self.clients.openWindow(url);
+    })(),
+  );
+});
+
 self.addEventListener("fetch", (event) => {
   const outbox = self.WedSyncOutbox.handleFetch(event);
   if (outbox) {

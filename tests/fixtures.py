@@ -158,7 +158,7 @@ def same_phone_on(account: Account, server: Server) -> httpx.Client:
 
 @pytest.fixture(scope="session")
 def server(services: Services) -> Iterator[Server]:
-    srv = start_web(services, LOGIN_ATTEMPTS_PER_MINUTE="10", ALLOW_LOCAL_CRM_URLS="1")
+    srv = start_web(services, LOGIN_ATTEMPTS_PER_MINUTE="10", ALLOW_LOCAL_CRM_URLS="1", ALLOW_LOCAL_PUSH_URLS="1")
     try:
         yield srv
     finally:
@@ -169,7 +169,8 @@ def server(services: Services) -> Iterator[Server]:
 def worker(services: Services) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "webapp.cli", "worker", "--processes", "1", "--threads", "2"],
-        env=services.env(CRM_REQUESTS_PER_S="500", ALLOW_LOCAL_CRM_URLS="1"),  # the sandbox CRM runs on this machine
+        # The sandbox CRM and the tests' stand-in push service run on this machine.
+        env=services.env(CRM_REQUESTS_PER_S="500", ALLOW_LOCAL_CRM_URLS="1", ALLOW_LOCAL_PUSH_URLS="1"),
         cwd=ROOT,
     )
     import redis

@@ -53,6 +53,7 @@ from webapp.routes.integrations import IntegrationController
 from webapp.routes.jobs import JobController
 from webapp.routes.merge import MergeController
 from webapp.routes.progress import ProgressController, events_front, status_renderer
+from webapp.routes.push import PushController, show_push_key
 from webapp.routes.settings import SettingsController
 from webapp.routes.webhooks import receive_honeybook
 from webapp.state import Resources
@@ -184,6 +185,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MergeController,
             ProgressController,
             SettingsController,
+            PushController,
+            show_push_key,
             calendar.wedding_ics,
             calendar.weddings_by_month,
             calendar.calendar_feed,
