@@ -198,6 +198,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             pwa.serve_static_head,
             pwa.serve_service_worker,
             pwa.serve_service_worker_outbox,
+            pwa.serve_service_worker_book,
             pwa.serve_web_app_manifest,
             pwa.show_offline,
             outbox.show_outbox,

@@ -32,6 +32,7 @@ class BookStudio(msgspec.Struct, frozen=True):
 
 
 class BookPage(msgspec.Struct, frozen=True):
+    account: int  # the studio whose book this is: a phone never mixes two studios' clients
     full: bool
     more: bool
     cursor: str
@@ -52,6 +53,7 @@ async def book_changes(
     studio = studio_of_request(request)
     region = studio.region
     body = BookPage(
+        account=supplier_id,
         full=found.full,
         more=found.more,
         cursor=found.cursor,
