@@ -25,7 +25,10 @@ BOOK_JS = """async () => {
   const db = await new Promise((ok, ko) => { const r = indexedDB.open("wedsync-book", 1);
     r.onupgradeneeded = () => { r.result.createObjectStore("buckets"); r.result.createObjectStore("meta"); };
     r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error); });
-  const get = (store, fn) => new Promise((ok) => { const q = fn(db.transaction(store).objectStore(store)); q.onsuccess = () => ok(q.result); });
+  const get = (store, fn) => new Promise((ok) => {
+    const q = fn(db.transaction(store).objectStore(store));
+    q.onsuccess = () => ok(q.result);
+  });
   const out = [await get("meta", (s) => s.get("state")) || null, await get("buckets", (s) => s.count())];
   db.close();
   return out;
@@ -35,7 +38,9 @@ REFRESH_JS = """async () => {
   const sw = navigator.serviceWorker;
   const reg = await sw.ready;
   return new Promise((resolve) => {
-    const on = (e) => { if (e.data && e.data.type === "book:refreshed") { sw.removeEventListener("message", on); resolve(e.data.result); } };
+    const on = (e) => {
+      if (e.data && e.data.type === "book:refreshed") { sw.removeEventListener("message", on); resolve(e.data.result); }
+    };
     sw.addEventListener("message", on);
     reg.active.postMessage({ type: "book:refresh" });
   });
@@ -98,7 +103,9 @@ def test_the_whole_book_offline(
         expect(page.get_by_role("heading", name="Book Studio")).to_be_visible()
         wait_for(lambda: (_book(page)[0] or {}).get("count") == 65, 15, "the book synced on the first page")
         meta, buckets = _book(page)
-        assert meta is not None and meta["account"] == row[0] and buckets > 1
+        assert meta is not None
+        assert meta["account"] == row[0]
+        assert buckets > 1
 
         page.goto("/clients/")
         context.set_offline(True)
@@ -151,7 +158,9 @@ def test_the_whole_book_offline(
         assert sorted(report["rows"]) == sorted([bea, ada])  # only what changed
         assert sorted(report["deleted"]) == sorted([cy, ada_too])
         after, _ = _book(page)
-        assert after is not None and after["count"] == 63 and after["cursor"] != before["cursor"]
+        assert after is not None
+        assert after["count"] == 63
+        assert after["cursor"] != before["cursor"]
 
         context.set_offline(True)
         page.goto("/clients/?q=orangery")

@@ -51,7 +51,7 @@ def test_the_whole_book_then_only_what_changed(account: Account, services: Servi
     )  # fmt: skip
     rows, deleted, cursor, full = _sweep(account)
     assert full is True
-    assert set(rows) == {ada, bea, cy} and deleted == set()
+    assert (set(rows), deleted) == ({ada, bea, cy}, set())
     assert rows[ada][:13] == [
         ada, "Zoë", "Brontë", "Sam", "O'Neil", "2027-06-12", "Château Lumière", "+447700900123", "", "zoe@example.com",
         "", "booked", rows[ada][12],
@@ -75,8 +75,8 @@ def test_the_whole_book_then_only_what_changed(account: Account, services: Servi
     assert gone.status_code == 303
     rows, deleted, after, full = _sweep(account, again)
     assert full is False
-    assert set(rows) == {ada, bea} and deleted == {cy}
-    assert rows[bea][11] == "booked" and rows[ada][6] == "The Barn"
+    assert (set(rows), deleted) == ({ada, bea}, {cy})
+    assert (rows[bea][11], rows[ada][6]) == ("booked", "The Barn")
 
     # A write that leaves the book's fields alone sends nothing; a restore brings the client back.
     with psycopg.connect(services.database_url) as conn:
@@ -84,7 +84,7 @@ def test_the_whole_book_then_only_what_changed(account: Account, services: Servi
     assert _sweep(account, after)[:2] == ({}, set())
     assert account.post(f"/clients/{cy}/restore", {"idempotency_key": "book-restore-cy-01"}).status_code == 303
     rows, deleted, _, _ = _sweep(account, after)
-    assert set(rows) == {cy} and deleted == set()
+    assert (set(rows), deleted) == ({cy}, set())
 
 
 def test_a_merged_away_client_is_sent_as_deleted(account: Account, services: Services) -> None:
@@ -98,29 +98,31 @@ def test_a_merged_away_client_is_sent_as_deleted(account: Account, services: Ser
     _, form = _merge_form(account, keep, other)
     assert account.post(f"/clients/{keep}/merge/{other}", form, csrf_page="/").status_code == 303
     rows, deleted, _, _ = _sweep(account, cursor)
-    assert set(rows) == {keep} and deleted == {other}
+    assert (set(rows), deleted) == ({keep}, {other})
     assert rows[keep][7] == "+447700900001"  # the survivor took the other's phone
 
 
-def test_pages_of_a_big_book_and_other_studios_see_nothing(account: Account, server: Server, services: Services) -> None:
+def test_pages_of_a_big_book_and_other_studios_see_nothing(
+    account: Account, server: Server, services: Services
+) -> None:
     ids = seed_clients(
         services.database_url,
         account.supplier_id,
         [{"partner1_first": f"Guest{i:04d}", "partner1_last": "Paged"} for i in range(2105)],
     )
     first = _changes(account)
-    assert first["more"] is True and len(first["rows"]) == 2000
+    assert (first["more"], len(first["rows"])) == (True, 2000)
     rows, _, cursor, full = _sweep(account)
-    assert full and set(rows) == set(ids)
+    assert (full, set(rows)) == (True, set(ids))
 
     other = signup(server.url, services.database_url, "Other Studio")
     try:
         mine = seed_clients(services.database_url, other.supplier_id, [{"partner1_first": "Theirs"}])
         theirs, deleted, _, full = _sweep(other)
-        assert set(theirs) == set(mine) and deleted == set() and full
+        assert (set(theirs), deleted, full) == (set(mine), set(), True)
         # The first studio's cursor means nothing to another studio: it gets its own whole book, nothing else.
         theirs, _, _, full = _sweep(other, cursor)
-        assert full and set(theirs) == set(mine)
+        assert (full, set(theirs)) == (True, set(mine))
         # And another studio's deletions are not in this studio's refresh.
         with psycopg.connect(services.database_url) as conn:
             conn.execute("DELETE FROM clients WHERE id = %s", [mine[0]])
@@ -134,13 +136,15 @@ def test_pages_of_a_big_book_and_other_studios_see_nothing(account: Account, ser
 
 
 def test_a_cursor_older_than_the_kept_tombstones_gets_the_whole_book(account: Account, services: Services) -> None:
-    keep, gone = seed_clients(services.database_url, account.supplier_id, [{"partner1_first": "Old"}, {"partner1_first": "Gone"}])
+    keep, gone = seed_clients(
+        services.database_url, account.supplier_id, [{"partner1_first": "Old"}, {"partner1_first": "Gone"}]
+    )
     _, _, cursor, _ = _sweep(account)
     with psycopg.connect(services.database_url) as conn:
         conn.execute("DELETE FROM clients WHERE id = %s", [gone])
         conn.execute("UPDATE book_deletions SET deleted_at = now() - interval '40 days' WHERE client_id = %s", [gone])
         assert conn.execute("SELECT purge_book_deletions(30)").fetchone() == (1,)
     rows, deleted, _, full = _sweep(account, cursor)
-    assert full is True and set(rows) == {keep} and deleted == set()
+    assert (full, set(rows), deleted) == (True, {keep}, set())
     # Garbage is a fresh start too, never an error.
     assert _changes(account, "not-a-cursor")["full"] is True

@@ -8,6 +8,8 @@ committed later is skipped). ``since`` 0 is the whole book.
 
 from __future__ import annotations
 
+from typing import cast
+
 import psycopg
 from msgspec import Struct
 
@@ -99,7 +101,10 @@ async def changes(conn: psycopg.AsyncConnection, supplier_id: int, text: str | N
     rows: list[BookRow] = []
     deleted: list[int] = []
     for row in found:
-        (deleted if row[13] else rows).append(row[0] if row[13] else row[:13])  # type: ignore[arg-type]
+        if row[13]:  # deleted (soft) since the cursor: the phone drops it
+            deleted.append(row[0])
+        else:
+            rows.append(cast(BookRow, row[:13]))
     if first and cursor.since:
         cur = await conn.execute(DELETIONS, {"sid": supplier_id, "since": cursor.since})
         deleted.extend(r[0] for r in await cur.fetchall())
