@@ -60,6 +60,16 @@
       t.onerror = t.onabort = () => reject(t.error);
     });
   }
+  async function readBuckets(keys) {
+    const db = await openDb();
+    return new Promise((resolve, reject) => {
+      const t = db.transaction("buckets", "readonly");
+      const store = t.objectStore("buckets");
+      const got = keys.map((b) => store.get(b));
+      t.oncomplete = () => resolve(got.map((q) => q.result));
+      t.onerror = t.onabort = () => reject(t.error);
+    });
+  }
   const readMeta = () => tx("meta", "readonly", (t) => t.objectStore("meta").get("state")).then((m) => m || null);
 
   /* ---------- buckets: gzip'd JSON arrays of records ---------- */
@@ -112,9 +122,8 @@
     const gen = generation;
     const meta = await readMeta();
     let cursor = meta ? meta.cursor : "";
-    let full = false;
-    let records = null; // id → record: the book being built, from the stored one unless the server says "full"
-    const touched = new Set();
+    let full = null; // decided by the first page
+    const changes = new Map(); // id → its record now, or null once deleted (a later page wins)
     const report = { asked: [], rows: [], deleted: [] }; // what was asked and answered, for the page that asked
     let last = null;
     for (let pages = 0; pages < 1000; pages++) {
@@ -126,48 +135,48 @@
       const page = await response.json();
       report.asked.push(cursor || "");
       if (generation !== gen) return null; // wiped (signed out) meanwhile
-      if (!records) {
-        full = page.full || !meta || meta.account !== page.account;
-        records = new Map();
-        if (!full) {
-          const book = await load();
-          if (book) for (const r of book.rows) records.set(r[ID], r);
-        }
-      }
+      if (full === null) full = page.full || !meta || meta.account !== page.account;
       for (const id of page.deleted) {
         report.deleted.push(id);
-        if (records.delete(id)) touched.add(id % BUCKETS);
+        changes.set(id, null);
       }
       for (const r of page.rows) {
         report.rows.push(r[ID]);
-        records.set(r[ID], r);
-        touched.add(r[ID] % BUCKETS);
+        changes.set(r[ID], r);
       }
       cursor = page.cursor;
       last = page;
       if (!page.more) break;
     }
     if (!last) return null;
-    // Compressed before the transaction: IndexedDB commits a transaction left waiting on anything else.
-    const buckets = new Map();
-    const all = full ? [...Array(BUCKETS).keys()] : [...touched];
-    for (const b of all) buckets.set(b, []);
-    for (const r of records.values()) {
-      const list = buckets.get(r[ID] % BUCKETS);
-      if (list) list.push(r.slice(0, WORDS + 1));
-    }
-    const packed = await Promise.all([...buckets].map(async ([b, list]) => [b, list.length ? await pack(list) : null]));
+    // Only the buckets holding a change are read and rewritten (all of them for a whole book), each compressed
+    // before the transaction: IndexedDB commits a transaction left waiting on anything else.
+    const touched = full ? [...Array(BUCKETS).keys()] : [...new Set([...changes.keys()].map((id) => id % BUCKETS))];
+    const stored = full ? [] : await readBuckets(touched);
+    let count = full ? 0 : meta.count;
+    const packed = await Promise.all(touched.map(async (b, i) => {
+      const old = stored[i] ? await unpack(stored[i]) : [];
+      const byId = new Map(old.map((r) => [r[ID], r]));
+      for (const [id, r] of changes) if (id % BUCKETS === b) (r ? byId.set(id, r) : byId.delete(id));
+      count += byId.size - old.length;
+      return [b, byId.size ? await pack([...byId.values()]) : null];
+    }));
     if (generation !== gen) return null;
-    const state = { cursor, at: last.at, studio: last.studio, account: last.account, count: records.size };
-    generation++;
-    memory = null;
+    const state = { cursor, at: last.at, studio: last.studio, account: last.account, count };
+    if (touched.length) memory = null;
+    else if (memory) memory.meta = state; // nothing changed but the time it was checked ("saved at")
     await tx(["buckets", "meta"], "readwrite", (t) => {
       const store = t.objectStore("buckets");
       if (full) store.clear();
       for (const [b, value] of packed) value ? store.put(value, b) : store.delete(b);
       t.objectStore("meta").put(state, "state");
     });
-    return Object.assign(report, { full, count: records.size });
+    // After the write: a load that read the old buckets meanwhile is not kept as the current copy.
+    if (touched.length) {
+      generation++;
+      memory = null;
+    }
+    return Object.assign(report, { full, count });
   }
 
   async function wipe() {
