@@ -113,6 +113,7 @@ self.addEventListener("fetch", (event) => {
 });
 
 async function listFragment(request, url) {
+  const received = performance.now();
   const network = fetch(request);
   let timer;
   const slow = new Promise((resolve) => {
@@ -121,9 +122,9 @@ async function listFragment(request, url) {
   try {
     const first = await Promise.race([network, slow]);
     if (first && first.status < 500) return first;
-    return (await self.WedSyncBook.listResponse(url, true)) || first || (await network);
+    return (await self.WedSyncBook.listResponse(url, true, received)) || first || (await network);
   } catch (e) {
-    return (await self.WedSyncBook.listResponse(url, true)) || Response.error();
+    return (await self.WedSyncBook.listResponse(url, true, received)) || Response.error();
   } finally {
     clearTimeout(timer);
   }
