@@ -177,5 +177,18 @@ def test_the_whole_book_offline(
         page.get_by_role("button", name="Sign out").click()
         expect(page).to_have_url(re.compile(r"/login$"))
         wait_for(lambda: _book(page) == (None, 0), 15, "the book wiped")
+
+        # Another studio on this phone gets its own book, and none of the first one's clients.
+        page.goto("/signup")
+        page.get_by_label("Business name").fill("Other Studio")
+        page.get_by_label("Email").fill(f"book-other-{secrets.token_hex(5)}@example.com")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Create account").click()
+        expect(page.get_by_role("heading", name="Other Studio")).to_be_visible()
+        wait_for(lambda: (_book(page)[0] or {}).get("account") not in (None, row[0]), 15, "the other studio's book")
+        assert _book(page)[0]["count"] == 0  # type: ignore[index]
+        context.set_offline(True)
+        page.goto("/clients/?q=bronte")
+        expect(page.get_by_test_id("no-match")).to_be_visible()
     finally:
         context.close()
