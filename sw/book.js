@@ -134,9 +134,15 @@
     const report = { asked: [], rows: [], deleted: [] }; // what was asked and answered, for the page that asked
     let last = null;
     for (let pages = 0; pages < 1000; pages++) {
-      const response = await fetch("/book/changes?since=" + encodeURIComponent(cursor || ""), {
-        credentials: "same-origin", redirect: "manual", cache: "no-store", headers: { accept: "application/json" },
-      });
+      let response;
+      try {
+        response = await fetch("/book/changes?since=" + encodeURIComponent(cursor || ""), {
+          credentials: "same-origin", redirect: "manual", cache: "no-store", headers: { accept: "application/json" },
+        });
+      } catch (e) {
+        lastTry = 0; // no signal: the next page opened (likely back online) tries again
+        throw e;
+      }
       // Signed out (a redirect to sign in) or the server in trouble: keep what we have, try again later.
       if (!response.ok || !(response.headers.get("content-type") || "").startsWith("application/json")) return null;
       const page = await response.json();
