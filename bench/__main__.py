@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import export, imports, load, poll, pwa, sse
+from bench import export, imports, load, offline_book, poll, pwa, sse
 
 # Each suite's ``main()`` prints its lines and returns 0, or non-zero when it could not run.
 SUITES = {
@@ -18,6 +18,7 @@ SUITES = {
     "poll": poll.main,  # poll_304_p95_ms
     "load": load.main,  # list_fragment_rps, mix_p95_ms, million_list_p95_ms, cache_hit_ratio
     "pwa": pwa.main,  # js_gzip_kb, lcp_first_ms, lcp_repeat_ms, offline_start_ms (Chromium, Slow 4G, 4x CPU)
+    "book": offline_book.main,  # offline_book_kb, offline_search_ms (20,000 clients in the service worker's book)
     "export": export.main,  # export_1m_peak_rss_mb, export_1m_s (CSV and NDJSON of 1,000,000 clients)
 }
 

@@ -6,7 +6,9 @@
   (``fail_stalled_jobs``);
 - every hour, expired idempotency keys are purged (kept ``IDEMPOTENCY_KEEP_DAYS``, at least 7), and so are the
   uploads of failed or stopped file imports nobody tried again (kept ``UPLOAD_KEEP_DAYS``), what undoing an import
-  needs once it is older than 30 days, and clients deleted more than 30 days ago (until then they can be restored).
+  needs once it is older than 30 days, clients deleted more than 30 days ago (until then they can be restored), and
+  the offline book's tombstones of clients deleted for good more than 30 days ago (a phone last refreshed before
+  that gets the whole book again).
 
 Every worker process runs the loop, but a Redis ``SET NX`` lease per chore makes one of them, fleet-wide, do each
 round. Dramatiq has no scheduler of its own, and a thread beside the heartbeat needs no extra process to deploy.
@@ -41,6 +43,7 @@ PURGE_UNDO = "SELECT purge_expired_undo_records(%s)"
 UNDO_DAYS = 30  # how long a finished import can be taken back
 PURGE_UPLOADS = "SELECT purge_old_uploads(%s)"
 PURGE_CLIENTS = "SELECT purge_deleted_clients(%s)"
+PURGE_BOOK_DELETIONS = "SELECT purge_book_deletions(%s)"
 # A deleted client can be restored this long (the web app's promise, webapp/queries/clients.py KEEP_DELETED).
 KEEP_DELETED_DAYS = 30
 IDLE_JOBS = "SELECT job_id, supplier_id, kind FROM unfinished_jobs_idle_for(%s)"
@@ -73,6 +76,13 @@ def purge_deleted_clients(pool: ConnectionPool, keep_days: int = KEEP_DELETED_DA
     """Deletes for good the clients deleted more than ``keep_days`` (at least 30) ago; returns how many went."""
     with pool.connection() as conn:
         row = conn.execute(PURGE_CLIENTS, [max(KEEP_DELETED_DAYS, keep_days)]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def purge_book_deletions(pool: ConnectionPool, keep_days: int = KEEP_DELETED_DAYS) -> int:
+    """Forgets the offline book's tombstones older than ``keep_days`` (at least 30, migrations/0032)."""
+    with pool.connection() as conn:
+        row = conn.execute(PURGE_BOOK_DELETIONS, [max(KEEP_DELETED_DAYS, keep_days)]).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -197,6 +207,7 @@ class Housekeeping(dramatiq.Middleware):
                     log.info("purged expired undo records", deleted=purge_undo_records(pool()))
                     log.info("purged old uploads", chunks=purge_old_uploads(pool()))
                     log.info("purged deleted clients", deleted=purge_deleted_clients(pool()))
+                    log.info("purged book tombstones", deleted=purge_book_deletions(pool()))
                 purge_due = True
             except Exception as exc:  # the next round tries again; housekeeping must never stop a worker
                 log.warning("housekeeping failed", error=type(exc).__name__)

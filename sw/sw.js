@@ -7,7 +7,7 @@
  * pages, cache-first hashed assets, update on the user's reload) and Workbox would need a build step and a CDN or
  * vendored runtime several times the size of this file.
  */
-importScripts("/sw-outbox.js");
+importScripts("/sw-outbox.js", "/sw-book.js");
 
 const VERSION = self.SHELL.version;
 const SHELL_CACHE = "wedsync-shell-" + VERSION;
@@ -48,6 +48,7 @@ self.addEventListener("activate", (event) => {
       // Not awaited: fetches wait while a worker is activating, and the pages reloading onto this version must
       // not wait for up to 50 page downloads on a weak signal.
       resavePages(names.filter((n) => n.startsWith("wedsync-pages-") && n !== PAGES_CACHE));
+      self.WedSyncBook.refresh(true).catch(() => {}); // the client book, for offline search (not awaited either)
     })(),
   );
 });
@@ -73,7 +74,10 @@ async function resavePages(oldNames) {
 
 self.addEventListener("message", (event) => {
   const type = (event.data && event.data.type) || "";
+  // A page opened: its account's book is kept fresh (another account's is wiped first).
+  if (type === "outbox:hello") event.waitUntil(self.WedSyncBook.hello(event.data.account || "").catch(() => {}));
   if (type.startsWith("outbox:")) return self.WedSyncOutbox.onMessage(event);
+  if (type.startsWith("book:")) return self.WedSyncBook.onMessage(event);
   if (type === "skip-waiting") return self.skipWaiting();
   if (type === "forget-pages") event.waitUntil(forgetPages());
 });
@@ -146,8 +150,45 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(navigate(event, url));
     return;
   }
+  // A search typed into the client list (htmx asks for the list fragment): answered from the book when offline.
+  if (url.pathname === "/clients/" && request.headers.get("hx-request") === "true" && !url.searchParams.has("cursor")) {
+    event.respondWith(listFragment(request, url));
+    return;
+  }
   if (url.pathname.startsWith("/static/")) event.respondWith(asset(request));
 });
+
+async function listFragment(request, url) {
+  const received = performance.now();
+  const network = fetch(request);
+  let timer;
+  const slow = new Promise((resolve) => {
+    timer = setTimeout(resolve, NETWORK_TIMEOUT_MS, null);
+  });
+  try {
+    const first = await Promise.race([network, slow]);
+    if (first && first.status < 500) return first;
+    return (await self.WedSyncBook.listResponse(url, true, received)) || first || (await network);
+  } catch (e) {
+    return (await self.WedSyncBook.listResponse(url, true, received)) || Response.error();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// The freshest copy this phone holds of a page: its saved copy, or, for the client list (any search) and a client,
+// the client book when that was saved later (or the page never was: a couple never opened on this phone).
+async function fallback(url, key) {
+  const list = url.pathname === "/clients/";
+  const client = url.pathname.match(/^\/clients\/(\d+)$/);
+  if (!list && !client) return savedPage(key);
+  const cache = await caches.open(PAGES_CACHE);
+  const hit = await cache.match(key);
+  const pageAt = hit ? Date.parse(hit.headers.get(SAVED_AT_HEADER) || "") || 0 : -1;
+  if (pageAt >= (await self.WedSyncBook.savedAtMs())) return savedPage(key);
+  const fromBook = list ? await self.WedSyncBook.listResponse(url, false) : await self.WedSyncBook.clientResponse(Number(client[1]));
+  return fromBook || savedPage(key);
+}
 
 // With no signal the sign-out still happens on this phone: saved pages go, the outbox forgets the session's token,
 // the request is kept for the server (sent first thing when the signal is back), and the page says so, instead of
@@ -191,7 +232,11 @@ let forgotten = 0; // bumped on every sign-out, so a re-save that started before
 async function forgetPages() {
   forgotten += 1;
   const names = await caches.keys();
-  await Promise.all(names.filter((n) => n.startsWith("wedsync-pages-")).map((n) => caches.delete(n)));
+  // The client book goes with the pages: the next person on this phone sees none of this studio's clients.
+  await Promise.all([
+    ...names.filter((n) => n.startsWith("wedsync-pages-")).map((n) => caches.delete(n)),
+    self.WedSyncBook.wipe(),
+  ]);
 }
 
 function cacheable(response) {
@@ -261,11 +306,11 @@ async function navigate(event, url) {
   try {
     const first = await Promise.race([network, keep ? slow : new Promise(() => {})]);
     // Our server in trouble is, for the photographer, like no signal: the saved copy beats an error page.
-    if (first !== "slow") return (keep && first.status >= 500 && (await savedPage(key))) || first;
+    if (first !== "slow") return (keep && first.status >= 500 && (await fallback(url, key))) || first;
     // Network too slow: a saved copy now, or keep waiting for the network if there is none.
-    return (await savedPage(key)) || (await network);
+    return (await fallback(url, key)) || (await network);
   } catch (e) {
-    return (keep && (await savedPage(key))) || (await offlinePage()) || Response.error();
+    return (keep && (await fallback(url, key))) || (await offlinePage()) || Response.error();
   } finally {
     clearTimeout(timer);
   }

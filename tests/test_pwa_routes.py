@@ -67,7 +67,7 @@ def test_service_worker_script_and_precache(server: Server, account: Account) ->
     assert resp.headers["content-type"].startswith("text/javascript")
     first_line, _, source = resp.text.partition("\n")
     assert source == (ROOT / "sw" / "sw.js").read_text()
-    assert 'importScripts("/sw-outbox.js")' in source
+    assert 'importScripts("/sw-outbox.js", "/sw-book.js")' in source
     config = json.loads(first_line.removeprefix("self.SHELL = ").removesuffix(";"))
     assert re.fullmatch(r"[0-9a-f]{10}", config["version"])
     assert config["offline"] == "/offline"
@@ -83,6 +83,10 @@ def test_service_worker_script_and_precache(server: Server, account: Account) ->
     assert outbox.headers["cache-control"] == "no-cache"
     assert outbox.content == (ROOT / "sw" / "outbox.js").read_bytes()
     assert "WedSyncOutbox" in outbox.text
+    book = httpx.get(server.url + "/sw-book.js")
+    assert book.status_code == 200
+    assert book.headers["cache-control"] == "no-cache"
+    assert book.content == (ROOT / "sw" / "book.js").read_bytes()
 
 
 def test_service_worker_version_follows_every_shell_file(tmp_path: Path) -> None:
@@ -92,7 +96,7 @@ def test_service_worker_version_follows_every_shell_file(tmp_path: Path) -> None
 
     static = shutil.copytree(STATIC, tmp_path / "static")
     sw = shutil.copytree(ROOT / "sw", tmp_path / "sw")
-    sources = [sw / "sw.js", sw / "outbox.js"]
+    sources = [sw / "sw.js", sw / "outbox.js", sw / "book.js"]
     before = AssetManifest(static, sources)
     assert AssetManifest(static, sources).version == before.version  # deterministic across processes
     (static / "app.css").write_text((static / "app.css").read_text() + "\n/* deploy 2 */\n")
@@ -101,7 +105,10 @@ def test_service_worker_version_follows_every_shell_file(tmp_path: Path) -> None
     assert after_css.url("app.css") != before.url("app.css")
     assert after_css.url("app-shell.js") == before.url("app-shell.js")
     (sw / "outbox.js").write_text((sw / "outbox.js").read_text() + "\n// outbox 2\n")
-    assert AssetManifest(static, sources).version != after_css.version
+    after_outbox = AssetManifest(static, sources)
+    assert after_outbox.version != after_css.version
+    (sw / "book.js").write_text((sw / "book.js").read_text() + "\n// book 2\n")
+    assert AssetManifest(static, sources).version != after_outbox.version
 
 
 def test_web_app_manifest(server: Server) -> None:

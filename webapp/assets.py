@@ -102,4 +102,4 @@ class AssetManifest:
 
 
 def load_manifest() -> AssetManifest:
-    return AssetManifest(static_dir(), [sw_dir() / "sw.js", sw_dir() / "outbox.js"])
+    return AssetManifest(static_dir(), [sw_dir() / "sw.js", sw_dir() / "outbox.js", sw_dir() / "book.js"])

@@ -105,6 +105,13 @@ async def serve_service_worker_outbox(request: Request[Any, Any, Any]) -> Respon
     return Response(body, media_type="text/javascript; charset=utf-8", headers={"cache-control": NO_CACHE})
 
 
+@get("/sw-book.js", name="service_worker_book", skip_session=True, exclude_from_csrf=True, include_in_schema=False)
+async def serve_service_worker_book(request: Request[Any, Any, Any]) -> Response[bytes]:
+    # The offline client book (sw/book.js), imported by the worker like the outbox.
+    body = assets(request).sw_sources["book.js"]
+    return Response(body, media_type="text/javascript; charset=utf-8", headers={"cache-control": NO_CACHE})
+
+
 @get(
     "/manifest.webmanifest", name="web_app_manifest", skip_session=True, exclude_from_csrf=True, include_in_schema=False
 )
