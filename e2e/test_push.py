@@ -209,3 +209,31 @@ def test_a_phone_turns_notifications_on_and_off_and_the_server_knows(
     expect(state).to_have_text("Off on this phone.")
     wait_for(lambda: stored(services, phone.endpoint) is None, 10, "the server to forget the phone")
     expect(page.get_by_role("button", name="Tell me when an import ends")).to_be_visible()
+
+
+# In the service worker, the browser's push service stood in for as above: unsubscribing leaves a mark in Cache
+# Storage (which the page can read and signing out doesn't clear), since the worker has no localStorage.
+SW_FAKE_SUBSCRIPTION = """
+() => {
+  PushManager.prototype.getSubscription = async function () {
+    return { endpoint: "http://127.0.0.1:9/push/x", unsubscribe: async () => {
+      await (await caches.open("push-test-marker")).put("/unsubscribed", new Response("yes"));
+      return true;
+    } };
+  };
+  return true;
+}
+"""
+
+
+@pytest.mark.e2e
+def test_signing_out_turns_this_phones_notifications_off(context: BrowserContext) -> None:
+    """The next person to use the phone must not be told about this studio's imports."""
+    page = context.new_page()
+    sign_up(page)
+    worker = wait_for(lambda: next(iter(context.service_workers), None), 10, "the service worker")
+    assert worker.evaluate(SW_FAKE_SUBSCRIPTION) is True
+    page.get_by_role("button", name="Sign out").first.click()
+    page.wait_for_url("**/login**")
+    marked = "() => caches.open('push-test-marker').then((c) => c.match('/unsubscribed')).then((r) => !!r)"
+    assert page.evaluate(marked) is True

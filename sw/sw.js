@@ -195,7 +195,7 @@ async function fallback(url, key) {
 // the browser's "no internet" page with the photographer apparently still signed in.
 async function signOut(event) {
   const body = await event.request.clone().text();
-  const forgetting = forgetPages();
+  const forgetting = Promise.all([forgetPages(), forgetPush()]);
   let timer;
   const slow = new Promise((resolve, reject) => {
     timer = setTimeout(reject, 2 * NETWORK_TIMEOUT_MS, new Error("slow"));
@@ -211,6 +211,18 @@ async function signOut(event) {
     return signedOutPage();
   } finally {
     clearTimeout(timer);
+  }
+}
+
+// Signing out also turns this phone's notifications off: the studio's import notices must not keep arriving for
+// whoever uses the phone next. The push service forgets the subscription, so the server's next notice to it gets 410
+// and its row goes (jobs/notify.py). Offline, the browser may not reach the push service: never wait on it long.
+async function forgetPush() {
+  try {
+    const sub = await self.registration.pushManager.getSubscription();
+    if (sub) await Promise.race([sub.unsubscribe(), new Promise((resolve) => setTimeout(resolve, NETWORK_TIMEOUT_MS))]);
+  } catch (e) {
+    // No push support, or the push service unreachable: nothing more this phone can do.
   }
 }
 
