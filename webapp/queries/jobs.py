@@ -159,7 +159,7 @@ ROW_PROBLEM_KINDS: dict[str, tuple[str, str, str]] = {
     "row": (
         "row couldn't be imported",
         "rows couldn't be imported",
-        "Nothing in them says who the couple is. Fix them in your file and import it again.",
+        "They were not imported: fix them where they came from (your file or your CRM) and import again.",
     ),
     "phone": (
         "phone number couldn't be read",
