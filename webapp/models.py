@@ -57,6 +57,10 @@ class Client(msgspec.Struct, frozen=True):
     def couple_name(self) -> str:
         return couple_name(self.partner1_first, self.partner1_last, self.partner2_first, self.partner2_last)
 
+    @property
+    def initials(self) -> str:
+        return couple_initials(self.partner1_first, self.partner1_last, self.partner2_first, self.partner2_last)
+
 
 class ClientListRow(msgspec.Struct, frozen=True):
     id: int
