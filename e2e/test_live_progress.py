@@ -491,8 +491,8 @@ def test_finished_job_shows_its_results_without_a_reload(
     worker: subprocess.Popen[bytes],
     gate: Gate,
 ) -> None:
-    """The live "done" also brings what only a finished job has: the stop button goes, and the rows to look at
-    (folded beyond the first few), their download, the timeline and undo come in, in the same document."""
+    """The live "done" also brings what only a finished job has: the stop button goes, and the rows to fix
+    (grouped by kind, counted, paged), their download, the timeline and undo come in, in the same document."""
     lines = ["ID,First Name,Last Name,Email"]
     lines += [f"r{i},Guest{i},Surname{i},guest{i}@example.com" for i in range(FILE_ROWS)]
     lines += [f"bad{i},,," for i in range(BAD_ROWS)]
@@ -506,24 +506,26 @@ def test_finished_job_shows_its_results_without_a_reload(
         page.evaluate("() => { window.__sameDocument = true; }")
         stop = page.get_by_role("button", name="Stop this import")
         expect(stop).to_be_visible()
-        expect(page.get_by_role("heading", name="Rows to look at")).to_have_count(0)
+        expect(page.get_by_role("heading", name="Rows to fix")).to_have_count(0)
 
         gate.open()
         expect(watch.region).to_have_attribute("data-live-mode", "done", timeout=30_000)
         expect(stop).to_be_hidden()
         expect(page.locator("#job-results[data-refreshed]")).to_have_count(1)
-        expect(page.get_by_role("heading", name="Rows to look at")).to_be_visible()
+        expect(page.get_by_role("heading", name="Rows to fix")).to_be_visible()
         expect(page.get_by_role("link", name="Download them as a spreadsheet")).to_be_visible()
         expect(page.get_by_role("heading", name="What happened")).to_be_visible()
         expect(page.get_by_test_id("undo-link")).to_be_visible()
         expect(page.get_by_role("button", name="Stop this import")).to_have_count(0)
-        # The first five rows show; the other seven are folded away until asked for.
-        expect(page.get_by_test_id("job-errors").locator("li")).to_have_count(5)
-        more = page.get_by_test_id("job-errors-more")
-        expect(more.locator("li").first).to_be_hidden()
-        more.locator("summary").click()
-        expect(more.locator("li")).to_have_count(BAD_ROWS - 5)
-        expect(more.locator("li").last).to_be_visible()
+        # One kind of problem: its group is open, counted, with the first ten rows; the next two on the next page,
+        # swapped into the group in place.
+        group = page.get_by_test_id("fix-row")
+        expect(group.locator("summary")).to_have_text(f"{BAD_ROWS} rows couldn't be imported")
+        expect(group.get_by_test_id("fix-rows").locator("li")).to_have_count(10)
+        expect(group.get_by_test_id("fix-rows").locator("li").last).to_be_visible()
+        group.get_by_test_id("fix-next").click()
+        expect(page.get_by_test_id("fix-row").get_by_test_id("fix-rows").locator("li")).to_have_count(BAD_ROWS - 10)
+        expect(page.get_by_test_id("fix-row").get_by_role("link", name="First rows")).to_be_visible()
         assert page.evaluate("() => window.__sameDocument") is True
     finally:
         watch.context.close()

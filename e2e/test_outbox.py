@@ -74,7 +74,9 @@ def _status(services: Services, client_id: int) -> tuple[object, ...]:
 
 
 def _badge(page: Page):  # type: ignore[no-untyped-def]
-    return page.locator("[data-outbox-count]").first
+    # The count a photographer sees on a phone: on the tab bar's More signed in, on the header's Outbox signed out.
+    seen = 'nav.tabs a[href="/more"] [data-outbox-count], header.top > nav:not(.tabs) [data-outbox-count]'
+    return page.locator(seen).first
 
 
 def _open_client(page: Page, client_id: int) -> None:

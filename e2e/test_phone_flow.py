@@ -28,7 +28,9 @@ def test_sign_up_find_client_add_note_change_status(
         page.get_by_label("Password").fill("a long enough password")
         page.get_by_role("button", name="Create account").click()
         expect(page.get_by_role("heading", name="Golden Hour Studio")).to_be_visible()
-        expect(page.get_by_test_id("client-count")).to_have_text("0")
+        # A new studio is asked to bring its clients in, not shown a dashboard of zeros.
+        expect(page.get_by_role("heading", name="Bring in your clients")).to_be_visible()
+        expect(page.get_by_test_id("client-count")).to_have_count(0)
 
         with psycopg.connect(services.database_url) as conn:
             row = conn.execute("SELECT id FROM suppliers WHERE email = %s", [email]).fetchone()
@@ -54,6 +56,7 @@ def test_sign_up_find_client_add_note_change_status(
 
         page.reload()
         expect(page.get_by_test_id("client-count")).to_have_text("61")
+        expect(page.get_by_role("heading", name="Bring in your clients")).to_have_count(0)
         expect(page.get_by_test_id("upcoming-count")).to_have_text("1")
         page.get_by_role("link", name="Clients", exact=True).first.click()
         expect(page.locator("#client-list li.client")).to_have_count(50)
@@ -221,6 +224,7 @@ def test_targets_text_size_zoom_dark_theme_and_tab_bar(
     try:
         cid = _signed_up_phone(page, services, "Thumb Reach Studio")
         pages = ["/", "/clients/", f"/clients/{cid}", f"/clients/{cid}/edit", "/imports/new", "/settings", "/outbox"]
+        pages.append("/more")
         for path in pages:
             page.goto(path)
             assert page.evaluate(SMALL_TARGETS_JS) == [], path
@@ -229,7 +233,7 @@ def test_targets_text_size_zoom_dark_theme_and_tab_bar(
         # The main navigation is a tab bar at the bottom of a phone's screen.
         page.goto("/clients/")
         tabs = page.get_by_role("navigation", name="Main")
-        for name in ("Clients", "Add lead", "Imports", "Outbox", "Settings"):
+        for name in ("Clients", "Search", "New lead", "Imports", "More"):
             expect(tabs.get_by_role("link", name=name)).to_be_visible()
         box = tabs.bounding_box()
         assert box is not None
@@ -275,5 +279,10 @@ def test_targets_text_size_zoom_dark_theme_and_tab_bar(
                 assert box["x"] >= 0, (path, part, box)
                 assert box["x"] + box["width"] <= width + 0.5, (path, part, box)
             assert page.evaluate(SMALL_TARGETS_JS) == [], path
+        # Signing out is also on the More page, within the screen at 200% too.
+        page.goto("/more")
+        box = page.locator("main").get_by_role("button", name="Sign out").bounding_box()
+        assert box is not None
+        assert 0 <= box["x"] <= box["x"] + box["width"] <= page.evaluate("() => innerWidth") + 0.5, box
     finally:
         context.close()

@@ -63,8 +63,9 @@ def test_sign_up_settings_and_outbox_times_are_the_studios(context: BrowserConte
     expect(page.locator(".notes time").first).to_have_text("12/03/2026 3:11 AM")
     expect(page.get_by_text("Saturday 06/14/2031")).to_be_visible()
 
-    # Settings, from the header: the same note now reads in Tokyo time, year first.
-    page.get_by_role("link", name="Settings").click()
+    # Settings, behind the tab bar's More on a phone: the same note now reads in Tokyo time, year first.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="More").click()
+    page.get_by_role("link", name="Studio settings").click()
     page.get_by_label("Time zone").select_option("Asia/Tokyo")
     page.get_by_label("2027-06-14").check()
     page.get_by_role("button", name="Save").click()

@@ -1,68 +1,84 @@
-"""Draw the app icons (a white "W" monogram on the theme colour) as real PNGs, with only the standard library.
+"""Render the app icons from ``static/icons/icon.svg`` (the one drawing: two interlinked rings and a spark on the
+theme colour) into the PNGs the manifest and iOS need, with the Chromium the e2e tests already use.
 
-Pillow is not a dependency of the app, and three flat icons do not justify one: PNG is zlib-compressed RGBA rows
-behind a signature and three chunks. Run ``python scripts/make_icons.py`` after changing the design.
+- ``icon-192.png``, ``icon-512.png``: the drawing as it is, rounded corners on a transparent ground;
+- ``maskable-512.png``: full bleed, the rings scaled into the central 80% circle every launcher mask keeps (also
+  the apple-touch-icon: iOS rounds corners itself and paints transparent ones black);
+- ``new-lead-96.png``, ``search-96.png``: the manifest shortcuts' icons, the tab bar's glyphs on the theme colour.
+
+Why a browser rather than an SVG library: Playwright and Chromium are already installed for the tests, and render
+the SVG exactly as the phone's browser will. ``pngquant`` (Debian package), when present, shrinks the PNGs about
+8x with no visible change. Run ``python scripts/make_icons.py`` after changing ``icon.svg`` or the tab icons in
+``templates/_icons.html``.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
-import struct
-import zlib
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
-THEME = (0x5B, 0x3F, 0x8C)
-WHITE = (255, 255, 255)
-OUT = Path(__file__).resolve().parent.parent / "static" / "icons"
-# The "W" as a polyline in a unit box, drawn with a round pen.
-W = [(0.0, 0.0), (0.25, 1.0), (0.5, 0.35), (0.75, 1.0), (1.0, 0.0)]
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "static" / "icons"
+THEME = "#5b3f8c"
+SAFE_ZONE = 0.8  # a maskable icon's content stays within a circle of 80% of its size (W3C manifest spec)
 
 
-def _png(size: int, pixels: bytearray) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    stride = size * 4
-    raw = b"".join(b"\0" + bytes(pixels[y * stride : (y + 1) * stride]) for y in range(size))
-    header = struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0)  # 8-bit RGBA
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+def _symbol(name: str) -> str:
+    """A glyph of the inline sprite (templates/_icons.html), so the shortcuts match the tab bar."""
+    sprite = (ROOT / "templates" / "_icons.html").read_text()
+    found = re.search(rf'<symbol id="i-{name}" viewBox="0 0 24 24">(.*?)</symbol>', sprite)
+    assert found, name
+    return found.group(1)
 
 
-def _distance(px: float, py: float, a: tuple[float, float], b: tuple[float, float]) -> float:
-    (ax, ay), (bx, by) = a, b
-    dx, dy = bx - ax, by - ay
-    t = max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / (dx * dx + dy * dy)))
-    return math.hypot(px - (ax + t * dx), py - (ay + t * dy))
+def _maskable(svg: str) -> str:
+    defs_end = svg.index("</defs>") + len("</defs>")
+    drawing = re.sub(r"<rect [^>]*/>", "", svg[defs_end : svg.rindex("</svg>")])
+    return (
+        svg[:defs_end].replace("<title>WedSync Hub</title>", "")
+        + '<rect width="512" height="512" fill="url(#bg)"/>'
+        + f'<g transform="translate(256 256) scale({SAFE_ZONE}) translate(-256 -256)">{drawing}</g></svg>'
+    )
 
 
-def draw(size: int, glyph: float, corner: float) -> bytes:
-    """``glyph``: width of the W as a share of the icon; ``corner``: corner radius share (0 = full bleed)."""
-    width, height, pen = glyph * size, glyph * size * 0.75, glyph * size * 0.11
-    ox, oy = (size - width) / 2, (size - height) / 2
-    points = [(ox + x * width, oy + y * height) for x, y in W]
-    radius = corner * size
-    pixels = bytearray(size * size * 4)
-    for y in range(size):
-        for x in range(size):
-            cx, cy = x + 0.5, y + 0.5
-            # Coverage of the rounded background (1 inside, 0 outside, a pixel of anti-aliasing at the edge).
-            qx, qy = max(radius - cx, 0, cx - (size - radius)), max(radius - cy, 0, cy - (size - radius))
-            bg = max(0.0, min(1.0, radius - math.hypot(qx, qy) + 0.5)) if radius and qx and qy else 1.0
-            d = min(_distance(cx, cy, a, b) for a, b in itertools.pairwise(points))
-            ink = max(0.0, min(1.0, pen / 2 - d + 0.5))
-            rgb = [round(t * (1 - ink) + w * ink) for t, w in zip(THEME, WHITE, strict=True)]
-            i = (y * size + x) * 4
-            pixels[i : i + 4] = bytes([*rgb, round(255 * bg)])
-    return _png(size, pixels)
+def _shortcut(glyph: str) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 96 96"><circle cx="48" cy="48" r="48" fill="{THEME}"/>'
+        '<g transform="translate(24 24) scale(2)" fill="none" stroke="#fff" stroke-width="2" stroke-linecap="round" '
+        f'stroke-linejoin="round">{glyph}</g></svg>'
+    )
 
 
 def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "icon-192.png").write_bytes(draw(192, 0.6, 0.18))
-    (OUT / "icon-512.png").write_bytes(draw(512, 0.6, 0.18))
-    # Maskable: full bleed, and the W inside the central 80% circle that every mask shape keeps.
-    (OUT / "maskable-512.png").write_bytes(draw(512, 0.46, 0.0))
+    svg = (OUT / "icon.svg").read_text()
+    renders = [
+        ("icon-192.png", svg, 192),
+        ("icon-512.png", svg, 512),
+        ("maskable-512.png", _maskable(svg), 512),
+        ("new-lead-96.png", _shortcut(_symbol("new")), 96),
+        ("search-96.png", _shortcut(_symbol("search")), 96),
+    ]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+        for name, source, size in renders:
+            page = browser.new_page(viewport={"width": size, "height": size})
+            sized = source.replace("<svg ", f'<svg width="{size}" height="{size}" ', 1)
+            page.set_content(f'<body style="margin:0;background:transparent">{sized}</body>')
+            page.screenshot(path=str(OUT / name), omit_background=True)
+            page.close()
+        browser.close()
+    if shutil.which("pngquant"):
+        for name, _, _ in renders:
+            path = str(OUT / name)
+            subprocess.run(
+                ["pngquant", "--force", "--skip-if-larger", "--quality", "80-95", "--strip", "-o", path, path]
+            )
+    for name, _, size in renders:
+        print(f"{name}: {size}x{size}, {(OUT / name).stat().st_size:,} bytes")
 
 
 if __name__ == "__main__":

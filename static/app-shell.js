@@ -67,6 +67,18 @@
     setTimeout(() => (live.textContent = words), 50); // a fresh text node, so the same words are said again
   });
 
+  // The Search tab: the client list with its search box focused. On the list already, focus it inside the tap
+  // (phones raise the keyboard only for a focus made by a tap); from elsewhere, the list opens on #search.
+  const searchBox = () => d.querySelector('main input[name="q"]');
+  d.addEventListener("click", (e) => {
+    const box = e.target.closest("[data-search-tab]") && searchBox();
+    if (!box) return;
+    e.preventDefault();
+    box.focus();
+    box.select();
+  });
+  if (location.hash === "#search" && searchBox()) searchBox().focus();
+
   // A form sent back with errors (an edit the server refused) opens on its first field to fix.
   const invalid = d.querySelector('main form [aria-invalid="true"]');
   if (invalid) invalid.focus();

@@ -130,7 +130,32 @@ self.addEventListener("notificationclick", (event) => {
   );
 });
 
+// A file shared from another app (the manifest's share_target) arrives as a top-level POST with no CSRF token.
+// The worker keeps the file on the phone and opens the upload page, whose script sends it with the page's token
+// (static/share.js): the server never takes a file from a post it can't tell from a forged one.
+const SHARE_URL = "/share";
+const SHARE_CACHE = "wedsync-share";
+const SHARED_FILE = "/imports/shared/file";
+
+async function receiveShare(request) {
+  try {
+    const form = await request.formData();
+    const file = form.getAll("file").find((f) => typeof f !== "string");
+    if (file) {
+      const headers = { "content-type": file.type || "application/octet-stream", "x-filename": encodeURIComponent(file.name || "shared") };
+      await (await caches.open(SHARE_CACHE)).put(SHARED_FILE, new Response(file, { headers }));
+    }
+  } catch (e) {
+    /* nothing readable was shared: the upload page asks for the file */
+  }
+  return Response.redirect("/imports/shared", 303);
+}
+
 self.addEventListener("fetch", (event) => {
+  if (event.request.method === "POST" && new URL(event.request.url).pathname === SHARE_URL) {
+    event.respondWith(receiveShare(event.request));
+    return;
+  }
   const outbox = self.WedSyncOutbox.handleFetch(event);
   if (outbox) {
     event.respondWith(outbox);
@@ -195,7 +220,7 @@ async function fallback(url, key) {
 // the browser's "no internet" page with the photographer apparently still signed in.
 async function signOut(event) {
   const body = await event.request.clone().text();
-  const forgetting = Promise.all([forgetPages(), forgetPush()]);
+  const forgetting = Promise.all([forgetPages(), forgetPush(), caches.delete(SHARE_CACHE)]);
   let timer;
   const slow = new Promise((resolve, reject) => {
     timer = setTimeout(reject, 2 * NETWORK_TIMEOUT_MS, new Error("slow"));

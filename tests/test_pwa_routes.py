@@ -124,7 +124,12 @@ def test_web_app_manifest(server: Server) -> None:
     assert manifest["short_name"]
     purposes = {(icon["sizes"], icon["purpose"]) for icon in manifest["icons"]}
     assert {("192x192", "any"), ("512x512", "any"), ("512x512", "maskable")} <= purposes
+    [svg] = [icon for icon in manifest["icons"] if icon["type"] == "image/svg+xml"]
+    assert (svg["sizes"], svg["purpose"]) == ("any", "any")
+    assert httpx.get(server.url + svg["src"]).text.startswith("<svg")
     for icon in manifest["icons"]:
+        if icon["type"] != "image/png":
+            continue
         png = httpx.get(server.url + icon["src"])
         assert png.headers["content-type"] == "image/png"
         assert png.content[:8] == b"\x89PNG\r\n\x1a\n"

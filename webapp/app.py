@@ -46,7 +46,7 @@ from webapp.middleware import RefuseControlCharacters, request_id_middleware, se
 from webapp.observability import LatencyWindow, forget_this_process, serve_metrics
 from webapp.reads.studio import studio_of
 from webapp.rendering import STUDIO_STATE, TEMPLATE_FILTERS, is_htmx, page
-from webapp.routes import accounts, book, calendar, dashboard, export, health, operator, outbox, pwa
+from webapp.routes import accounts, book, calendar, dashboard, export, health, more, operator, outbox, pwa
 from webapp.routes.clients import ClientController
 from webapp.routes.imports import MAX_UPLOAD_BYTES, ImportController
 from webapp.routes.integrations import IntegrationController
@@ -178,6 +178,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             login,
             accounts.log_out,
             dashboard.show_dashboard,
+            more.show_more,
             ClientController,
             IntegrationController,
             ImportController,
@@ -204,6 +205,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             pwa.serve_service_worker_book,
             pwa.serve_web_app_manifest,
             pwa.show_offline,
+            pwa.receive_share,
             outbox.show_outbox,
             outbox.show_outbox_list,
             book.book_changes,

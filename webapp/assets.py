@@ -25,6 +25,8 @@ HASH_CHARS = 10
 # Served, but not part of the shell a phone needs offline (licences, notes, the unused SSE extension).
 _NOT_SHELL_SUFFIXES = (".md", ".txt", "LICENSE")
 _NOT_SHELL_NAMES = ("sse.min.js",)
+# The manifest's screenshots are for the install sheet only: a phone never needs them offline.
+_NOT_SHELL_DIRS = ("screenshots/",)
 _TYPES = {".webmanifest": "application/manifest+json", ".js": "text/javascript", ".css": "text/css"}
 
 
@@ -96,6 +98,7 @@ class AssetManifest:
             "/static/" + a.hashed
             for a in self.by_path.values()
             if not a.path.endswith(_NOT_SHELL_SUFFIXES)
+            and not a.path.startswith(_NOT_SHELL_DIRS)
             and a.path.rpartition("/")[2] not in _NOT_SHELL_NAMES
             and a.media_type.split(";")[0] in {"text/css", "text/javascript", "image/png", "image/svg+xml"}
         ]

@@ -57,6 +57,10 @@ class Client(msgspec.Struct, frozen=True):
     def couple_name(self) -> str:
         return couple_name(self.partner1_first, self.partner1_last, self.partner2_first, self.partner2_last)
 
+    @property
+    def initials(self) -> str:
+        return couple_initials(self.partner1_first, self.partner1_last, self.partner2_first, self.partner2_last)
+
 
 class ClientListRow(msgspec.Struct, frozen=True):
     id: int
@@ -73,6 +77,10 @@ class ClientListRow(msgspec.Struct, frozen=True):
     @property
     def couple_name(self) -> str:
         return couple_name(self.partner1_first, self.partner1_last, self.partner2_first, self.partner2_last)
+
+    @property
+    def initials(self) -> str:
+        return couple_initials(self.partner1_first, self.partner1_last, self.partner2_first, self.partner2_last)
 
 
 class Note(msgspec.Struct, frozen=True):
@@ -95,6 +103,7 @@ class SyncJob(msgspec.Struct, frozen=True):
     message: str | None
     created_at: dt.datetime
     finished_at: dt.datetime | None
+    filename: str | None  # a file import's file name (options->>'filename'); None for a CRM's jobs
 
 
 class DashboardCounts(msgspec.Struct, frozen=True):
@@ -112,3 +121,13 @@ def couple_name(p1_first: str, p1_last: str, p2_first: str, p2_last: str) -> str
         return f"{p1_first} & {p2_first} {p1_last}"
     second = " ".join(p for p in (p2_first, p2_last) if p)
     return f"{first} & {second}" if first else second
+
+
+def couple_initials(p1_first: str, p1_last: str, p2_first: str, p2_last: str) -> str:
+    """The avatar on a client row: one letter per partner ("HJ" for Harriet & Jonah), or a lone partner's first
+    and last initials; "?" for a row with no name (imported from an email or a phone number only)."""
+    first = (p1_first or p1_last)[:1]
+    second = (p2_first or p2_last)[:1]
+    if not second:
+        second = p1_last[:1] if p1_first else ""
+    return (first + second).upper() or "?"

@@ -18,7 +18,7 @@ from webapp.queries.keyset import decode_cursor, encode_cursor
 STALLED = "(status = 'running' AND updated_at < now() - make_interval(secs => %(stall_s)s))"
 _COLUMNS = """
 id, kind, source, status, total, processed, created_count, updated_count, unchanged_count,
-failed_count, message, created_at, finished_at
+failed_count, message, created_at, finished_at, options->>'filename' AS filename
 """
 RECENT_JOBS = (
     "SELECT " + _COLUMNS + " FROM sync_jobs WHERE supplier_id = %(sid)s "
@@ -54,6 +54,12 @@ class JobDetail(msgspec.Struct, frozen=True):
     can_retry: bool = False  # "Try again" would send it again (core.job_lifecycle.RETRYABLE)
     stalled: bool = False  # running, and its row has not moved for JOB_STALL_S
 
+    @property
+    def filename(self) -> str | None:
+        """A file import's file name, as its card and page name it (a CRM's jobs have none)."""
+        name = self.options.get("filename")
+        return str(name) if name else None
+
 
 class JobError(msgspec.Struct, frozen=True):
     id: int
@@ -83,6 +89,23 @@ JOB_ERRORS = """
 SELECT id, line, field, reason, raw, severity FROM sync_job_errors
 WHERE supplier_id = %(sid)s AND job_id = %(job)s AND id > %(after)s ORDER BY id LIMIT %(limit)s
 """
+# Rows to fix, by kind (the generated column of migration 0033): how many of each, and one page of each kind in
+# one round trip, each page read along the (supplier, job, kind, id) index.
+ROW_PROBLEM_COUNTS = """
+SELECT kind, count(*) AS count FROM sync_job_errors
+WHERE supplier_id = %(sid)s AND job_id = %(job)s GROUP BY kind
+"""
+ROW_PROBLEM_PAGES = """
+SELECT k.kind, e.id, e.line, e.field, e.reason, e.raw, e.severity
+FROM unnest(%(kinds)s::text[]) AS k (kind)
+CROSS JOIN LATERAL (
+    SELECT id, line, field, reason, raw, severity FROM sync_job_errors
+    WHERE supplier_id = %(sid)s AND job_id = %(job)s AND kind = k.kind
+      AND id > CASE WHEN k.kind = %(paged)s THEN %(after)s ELSE 0 END
+    ORDER BY id LIMIT %(limit)s
+) AS e
+ORDER BY k.kind, e.id
+"""
 JOB_DUPLICATES = """
 SELECT d.client_id, c.sort_name AS client_name, d.other_client_id, o.sort_name AS other_name,
        o.source AS other_source, d.reason
@@ -106,6 +129,87 @@ async def job_errors(
     async with conn.cursor(row_factory=class_row(JobError)) as cur:
         await cur.execute(JOB_ERRORS, {"sid": supplier_id, "job": job_id, "after": after, "limit": limit})
         return await cur.fetchall()
+
+
+class RowProblem(msgspec.Struct, frozen=True):
+    kind: str  # ROW_PROBLEM_KINDS
+    id: int
+    line: int | None
+    field: str | None
+    reason: str
+    raw: dict[str, str] | None
+    severity: str
+
+
+class RowProblemGroup(msgspec.Struct, frozen=True):
+    """One kind of problem on a job's page: its count, one page of its rows, and where the pages go."""
+
+    kind: str
+    count: int
+    label: str  # "12 phone numbers couldn't be read"
+    hint: str
+    rows: list[RowProblem]
+    after: int  # the id this page starts after (0: the first page)
+    next_after: int | None  # the last id shown, when there are more
+
+
+# The kinds of migration 0033's generated column, in the order they are shown (what lost a client first), with
+# what the photographer reads: one problem, several problems, and what to do about them.
+ROW_PROBLEM_KINDS: dict[str, tuple[str, str, str]] = {
+    "row": (
+        "row couldn't be imported",
+        "rows couldn't be imported",
+        "They were not imported: fix them where they came from (your file or your CRM) and import again.",
+    ),
+    "phone": (
+        "phone number couldn't be read",
+        "phone numbers couldn't be read",
+        "The couples were imported without them: add the right number on their page.",
+    ),
+    "email": (
+        "email wasn't a valid address",
+        "emails weren't valid addresses",
+        "The couples were imported without them: add the right address on their page.",
+    ),
+    "date": (
+        "date couldn't be read",
+        "dates couldn't be read",
+        "The couples were imported without them: add the date on their page.",
+    ),
+    "detail": (
+        "detail was too long or unreadable",
+        "details were too long or unreadable",
+        "The couples were imported with these shortened or left out.",
+    ),
+}
+
+
+async def row_problem_groups(
+    conn: psycopg.AsyncConnection, supplier_id: int, job_id: int, *, page_size: int, paged: str = "", after: int = 0
+) -> list[RowProblemGroup]:
+    """Every kind of problem the job met, counted, each with its first page of rows (``paged`` from ``after``)."""
+    cur = await conn.execute(ROW_PROBLEM_COUNTS, {"sid": supplier_id, "job": job_id})
+    counts = {kind: count for kind, count in await cur.fetchall()}
+    kinds = [k for k in ROW_PROBLEM_KINDS if counts.get(k)]
+    if not kinds:
+        return []
+    async with conn.cursor(row_factory=class_row(RowProblem)) as rc:
+        params = {"sid": supplier_id, "job": job_id, "kinds": kinds, "paged": paged, "after": after}
+        await rc.execute(ROW_PROBLEM_PAGES, {**params, "limit": page_size + 1})
+        rows = await rc.fetchall()
+    groups = []
+    for kind in kinds:
+        one, many, hint = ROW_PROBLEM_KINDS[kind]
+        page = [r for r in rows if r.kind == kind]
+        more = len(page) > page_size
+        page = page[:page_size]
+        count = counts[kind]
+        label = f"{count:,} {one if count == 1 else many}"
+        start = after if kind == paged else 0
+        groups.append(
+            RowProblemGroup(kind, count, label, hint, page, start, page[-1].id if more else None),
+        )
+    return groups
 
 
 async def job_duplicates(

@@ -52,6 +52,20 @@ class ImportController(Controller):
     async def show_upload(self, request: Request[Any, Any, Any]) -> Response[str]:
         return page(request, "imports/new.html", presets=PRESET_LABELS, error=None, max_mb=MAX_UPLOAD_BYTES // 2**20)
 
+    @get("/shared", name="import_shared")
+    async def show_shared(self, request: Request[Any, Any, Any]) -> Response[str]:
+        """Where a file shared from another app lands (manifest share_target, sw/sw.js): the upload form, which
+        static/share.js fills with the file the service worker kept and sends, as a tap on "Check the file" would."""
+        return page(
+            request,
+            "imports/new.html",
+            presets=PRESET_LABELS,
+            error=None,
+            max_mb=MAX_UPLOAD_BYTES // 2**20,
+            shared=True,
+            headers={"cache-control": "no-store"},
+        )
+
     @post("/", name="upload_file", request_max_body_size=MAX_UPLOAD_BYTES + 64 * 1024)
     async def upload(self, request: Request[Any, Any, Any], res: Resources, supplier_id: int) -> Response[str]:
         form = await request.form()

@@ -29,8 +29,7 @@ from webapp.rendering import page
 from webapp.routes.progress import progress_of
 from webapp.state import Resources
 
-ERRORS_PAGE = 50
-ERRORS_SHOWN = 5  # the rest of a page of rows to look at is folded away: 50 rows are a wall on a phone
+FIX_PAGE = 10  # rows to fix shown per kind and page: more is a wall on a phone
 SOURCES = sources.JOB_SOURCES
 
 
@@ -96,22 +95,24 @@ class JobController(Controller):
         conn: psycopg.AsyncConnection,
         supplier_id: int,
         job_id: int,
-        errors_after: int = 0,
+        fix: str = "",
+        after: int = 0,
     ) -> Response[str]:
         job = await q.get_job(conn, job_id)
         if job is None or (job.status == "draft" and job.kind != "file_import"):
             raise NotFoundException("We couldn't find that import.")
-        errors = await q.job_errors(conn, supplier_id, job_id, after=errors_after, limit=ERRORS_PAGE + 1)
+        paged = fix if fix in q.ROW_PROBLEM_KINDS else ""
+        groups = await q.row_problem_groups(
+            conn, supplier_id, job_id, page_size=FIX_PAGE, paged=paged, after=after if paged else 0
+        )
         duplicates = await q.job_duplicates(conn, supplier_id, job_id)
         conflicts = await conflicts_q.job_conflicts(conn, supplier_id, job_id)
         timeline = await q.job_events(conn, supplier_id, job_id)
-        more_errors = len(errors) > ERRORS_PAGE
         context: dict[str, Any] = {
             "p": progress_of(job, supplier_id),
             "timeline": timeline,
-            "job": job, "errors": errors[:ERRORS_PAGE], "duplicates": duplicates, "conflicts": conflicts,
+            "job": job, "fix_groups": groups, "fix_paged": paged, "duplicates": duplicates, "conflicts": conflicts,
             "field_labels": FIELD_LABELS, "can_undo": can_undo(job),
-            "next_errors": errors[ERRORS_PAGE - 1].id if more_errors else None, "errors_shown": ERRORS_SHOWN,
         }  # fmt: skip
         return page(request, "jobs/detail.html", **context)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, get, head
+from litestar import Request, Response, get, head, post
 
+from core import sources
+from core.sources.base import TABLE_SUFFIXES
 from webapp.assets import Asset, AssetManifest
 from webapp.rendering import page
 
@@ -18,6 +20,23 @@ NO_CACHE = "no-cache"
 OFFLINE_URL = "/offline"
 # The outbox screen, precached signed out: "Save lead" offline lands there on a phone that never opened it online.
 OUTBOX_URL = "/outbox"
+# The phone's share sheet posts a file here (the manifest's share_target). The service worker answers it (sw/sw.js
+# keeps the file and opens SHARED_URL, which uploads it with the page's CSRF token); the server only sees it on a
+# phone where the worker is not running yet.
+SHARE_URL = "/share"
+SHARED_URL = "/imports/shared"
+# What the share sheet offers WedSync for: the files the importer reads (core.sources), by suffix and by type.
+SHARE_ACCEPT = [
+    *sources.VCARD_SUFFIXES,
+    "text/vcard",
+    "text/x-vcard",
+    "text/directory",
+    *TABLE_SUFFIXES,
+    "text/csv",
+    "text/comma-separated-values",
+    "text/tab-separated-values",
+    "text/plain",
+]
 
 
 class ManifestIcon(msgspec.Struct):
@@ -25,6 +44,39 @@ class ManifestIcon(msgspec.Struct):
     sizes: str
     type: str
     purpose: str
+
+
+class ManifestShortcut(msgspec.Struct):
+    name: str
+    short_name: str
+    url: str
+    icons: list[ManifestIcon]
+
+
+class ManifestScreenshot(msgspec.Struct):
+    src: str
+    sizes: str
+    type: str
+    form_factor: str
+    label: str
+
+
+class ShareFile(msgspec.Struct):
+    name: str
+    accept: list[str]
+
+
+class ShareParams(msgspec.Struct):
+    files: list[ShareFile]
+    title: str = "title"
+    text: str = "text"
+
+
+class ShareTarget(msgspec.Struct):
+    action: str
+    method: str
+    enctype: str
+    params: ShareParams
 
 
 class WebAppManifest(msgspec.Struct):
@@ -39,6 +91,9 @@ class WebAppManifest(msgspec.Struct):
     theme_color: str
     background_color: str
     icons: list[ManifestIcon]
+    shortcuts: list[ManifestShortcut]
+    screenshots: list[ManifestScreenshot]
+    share_target: ShareTarget
 
 
 class ShellConfig(msgspec.Struct):
@@ -112,6 +167,15 @@ async def serve_service_worker_book(request: Request[Any, Any, Any]) -> Response
     return Response(body, media_type="text/javascript; charset=utf-8", headers={"cache-control": NO_CACHE})
 
 
+def _icon(src: str, size: int) -> ManifestIcon:
+    return ManifestIcon(src, f"{size}x{size}", "image/png", "any")
+
+
+def _screenshot(src: str, label: str) -> ManifestScreenshot:
+    # Taken by Chromium at a 360 x 740 CSS px phone, one device pixel per CSS px (small files).
+    return ManifestScreenshot(src, "360x740", "image/png", "narrow", label)
+
+
 @get(
     "/manifest.webmanifest", name="web_app_manifest", skip_session=True, exclude_from_csrf=True, include_in_schema=False
 )
@@ -129,10 +193,27 @@ async def serve_web_app_manifest(request: Request[Any, Any, Any]) -> Response[by
         theme_color=THEME_COLOUR,
         background_color="#ffffff",
         icons=[
+            ManifestIcon(url("icons/icon.svg"), "any", "image/svg+xml", "any"),
             ManifestIcon(url("icons/icon-192.png"), "192x192", "image/png", "any"),
             ManifestIcon(url("icons/icon-512.png"), "512x512", "image/png", "any"),
             ManifestIcon(url("icons/maskable-512.png"), "512x512", "image/png", "maskable"),
         ],
+        # A long press on the home-screen icon: the two things done at a venue.
+        shortcuts=[
+            ManifestShortcut("New lead", "New lead", "/clients/new", [_icon(url("icons/new-lead-96.png"), 96)]),
+            ManifestShortcut("Search clients", "Search", "/clients/#search", [_icon(url("icons/search-96.png"), 96)]),
+        ],
+        # Shown by Android's install sheet: the app as it is, at a phone's width.
+        screenshots=[
+            _screenshot(url("screenshots/clients.png"), "Your couples, on your phone"),
+            _screenshot(url("screenshots/import.png"), "An import's rows to fix, grouped and counted"),
+        ],
+        share_target=ShareTarget(
+            action=SHARE_URL,
+            method="POST",
+            enctype="multipart/form-data",
+            params=ShareParams(files=[ShareFile("file", SHARE_ACCEPT)]),
+        ),
     )
     return Response(
         msgspec.json.encode(manifest), media_type="application/manifest+json", headers={"cache-control": NO_CACHE}
@@ -143,3 +224,11 @@ async def serve_web_app_manifest(request: Request[Any, Any, Any]) -> Response[by
 async def show_offline(request: Request[Any, Any, Any]) -> Response[str]:
     # Precached by the service worker and shown for pages that were never saved; it must not hold anyone's data.
     return page(request, "offline.html", headers={"cache-control": NO_CACHE})
+
+
+@post(SHARE_URL, name="share_target", exclude_from_csrf=True, include_in_schema=False)
+async def receive_share(request: Request[Any, Any, Any]) -> Response[str]:
+    """A share that reached the server: the service worker was not running yet (the first visit, or a browser
+    without one). The post carries no CSRF token, so its file is not read, let alone imported: the photographer
+    lands on the upload page, which asks for the file once more. 303: the browser follows it with a GET."""
+    return Response("", status_code=303, headers={"location": SHARED_URL, "cache-control": "no-store"})
