@@ -114,6 +114,12 @@ def test_the_whole_book_offline(
         expect(page.get_by_test_id("book-note")).to_have_text(BOOK_NOTE)
         expect(page.locator("#client-list li.client")).to_have_count(1)
         expect(page.locator("#client-list li.client .name")).to_have_text("Zoë Brontë & Sam O'Neil")
+        expect(page.locator("#client-list li.client .avatar")).to_have_text("ZS")
+        # In the app's own layout (the server's, kept on the phone): the tab bar, without a sign-out it can't send.
+        tabs = page.get_by_role("navigation", name="Main")
+        for tab in ("Clients", "Search", "New lead", "Imports", "More"):
+            expect(tabs.get_by_role("link", name=tab)).to_be_visible()
+        expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
         for typed in ("chat", "LUMI", "sam o", "07700 900123", "zoe@example."):
             _search(page, typed)
             expect(page.locator("#client-list li.client")).to_have_count(1)

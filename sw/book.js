@@ -301,10 +301,18 @@
       : `${d} ${MONTHS[Number(m) - 1]} ${y}`;
     return long ? DAYS[new Date(Date.UTC(+y, +m - 1, +d)).getUTCDay()] + " " + date : date;
   }
+  // As the server writes them (webapp/models.py couple_name and couple_initials), so a row reads the same offline.
   const coupleName = (r) => {
-    const one = (r[P1F] + " " + r[P1L]).trim();
-    const two = (r[P2F] + " " + r[P2L]).trim();
-    return (two ? `${one} & ${two}` : one) || "(no name)";
+    const one = [r[P1F], r[P1L]].filter(Boolean).join(" ");
+    if (!r[P2F] && !r[P2L]) return one || "(no name)";
+    if (r[P1L] && r[P1L] === r[P2L] && r[P1F] && r[P2F]) return `${r[P1F]} & ${r[P2F]} ${r[P1L]}`;
+    const two = [r[P2F], r[P2L]].filter(Boolean).join(" ");
+    return one ? `${one} & ${two}` : two;
+  };
+  const initials = (r) => {
+    const first = (r[P1F] || r[P1L] || "").slice(0, 1);
+    const second = (r[P2F] || r[P2L] || "").slice(0, 1) || (r[P1F] ? (r[P1L] || "").slice(0, 1) : "");
+    return (first + second).toUpperCase() || "?";
   };
   function savedAt(book) {
     const s = book.meta.studio || {};
@@ -316,7 +324,7 @@
     let out = `<li class="saved-note book-note" role="status" data-testid="book-note">Searching the copy saved at ${esc(savedAt(book))} — you're offline</li>`;
     for (const r of found.slice(0, PAGE_ROWS)) {
       out +=
-        `<li class="client"><a href="/clients/${r[ID]}"><span class="name">${esc(coupleName(r))}</span>` +
+        `<li class="client"><a href="/clients/${r[ID]}"><span class="avatar ${esc(r[STATUS])}" aria-hidden="true">${esc(initials(r))}</span><span class="name">${esc(coupleName(r))}</span>` +
         `<span class="meta">${r[DATE] ? esc(showDate(r[DATE], style)) : "No date yet"}${r[VENUE] ? " · " + esc(r[VENUE]) : ""}</span>` +
         `<span class="badge ${esc(r[STATUS])}">${esc(r[STATUS])}</span></a></li>`;
     }
@@ -334,23 +342,20 @@
   const listHtml = (book, found, typed, upcoming) =>
     `<ul id="client-list" class="list clients" aria-live="polite" data-book="saved">${rowsHtml(book, found, typed, upcoming)}</ul>`;
 
-  // The app's layout around a page made here: its precached stylesheet and scripts (htmx, so the search box works
-  // and asks this worker again), marked as a worker's page (static/outbox.js then hands over no token or account).
-  function layout(book, title, body) {
-    const find = (re) => (self.SHELL.precache.find((u) => re.test(u)) || "");
-    const css = find(/\/app\.[0-9a-f]{10}\.css$/) || "/static/app.css";
-    const scripts = [/\/htmx\.min\.[0-9a-f]{10}\.js$/, /\/app-shell\.[0-9a-f]{10}\.js$/, /\/outbox\.[0-9a-f]{10}\.js$/]
-      .map(find).filter(Boolean).map((src) => `<script src="${esc(src)}" defer></script>`).join("");
+  // The app's layout around a page made here: the server's own empty layout (/shell, precached signed out: the same
+  // header, tab bar, icons, stylesheet and scripts as every page), with the studio's zone and date style for the
+  // scripts' times, and marked as a worker's page (static/outbox.js then hands over no token or account).
+  async function layout(book, title, body) {
     const s = book.meta.studio || {};
-    return (
-      `<!doctype html><html lang="en" data-timezone="${esc(s.timezone)}" data-date-style="${esc(s.date_style)}"><head><meta charset="utf-8">` +
-      `<meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover"><meta name="wedsync-shell" content="book">` +
-      `<title>${esc(title)} · WedSync Hub</title><link rel="stylesheet" href="${esc(css)}">${scripts}</head><body>` +
-      `<header class="top"><a class="brand" href="/">WedSync&nbsp;Hub</a><nav class="tabs" aria-label="Main">` +
-      `<a href="/clients/">Clients</a><a href="/clients/new">Add lead</a>` +
-      `<a href="/outbox" class="outbox-link">Outbox <span class="count" data-outbox-count hidden></span></a></nav></header>` +
-      `<main id="main">${body}</main><div id="announce" class="visually-hidden" role="status" aria-live="polite"></div></body></html>`
-    );
+    const cached = await caches.match(self.SHELL.layout, { cacheName: SHELL_CACHE });
+    const shell = cached
+      ? await cached.text()
+      : `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>WedSync Hub</title></head><body><main id="main"><!--wedsync:main--></main></body></html>`;
+    // Functions as replacements: a "$" typed into a client's name is text, not a replacement pattern.
+    return shell
+      .replace(/<html lang="en"[^>]*>/, () => `<html lang="en" data-timezone="${esc(s.timezone)}" data-date-style="${esc(s.date_style)}">`)
+      .replace(/<title>[^<]*<\/title>/, () => `<title>${esc(title)} · WedSync Hub</title><meta name="wedsync-shell" content="book">`)
+      .replace("<!--wedsync:main-->", () => body);
   }
   const htmlResponse = (body) =>
     new Response(body, { status: 200, headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", "x-wedsync-book": "saved" } });
@@ -375,7 +380,7 @@
       `<input type="search" name="q" value="${esc(typed)}" maxlength="100" placeholder="Name, email, phone or venue" aria-label="Search clients" autocomplete="off">` +
       `<label class="check"><input type="checkbox" name="upcoming" value="true"${upcoming ? " checked" : ""}> Next 60 days</label></form>` +
       listHtml(book, found, typed, upcoming);
-    return htmlResponse(layout(book, "Clients", body));
+    return htmlResponse(await layout(book, "Clients", body));
   }
 
   // GET /clients/<id> for a couple this phone never opened: the saved fields, saying what they are.
@@ -397,8 +402,9 @@
       `<p><a href="/clients/">← Clients</a></p>` +
       `<p class="saved-note" role="status" data-testid="book-note">The copy of your client list saved at ${esc(savedAt(book))} — you're offline. ` +
       `Notes, status changes and edits need this couple's page opened once with a signal.</p>` +
-      `<section class="card"><h1 data-testid="couple-name">${esc(coupleName(r))}</h1><dl class="facts">${facts}</dl></section>`;
-    return htmlResponse(layout(book, coupleName(r), body));
+      `<section class="card"><div class="client-head"><span class="avatar" aria-hidden="true">${esc(initials(r))}</span>` +
+      `<h1 data-testid="couple-name">${esc(coupleName(r))}</h1></div><dl class="facts">${facts}</dl></section>`;
+    return htmlResponse(await layout(book, coupleName(r), body));
   }
 
   // When the book was last saved (ms), for sw.js to pick the fresher of it and a saved page; 0 with no book.

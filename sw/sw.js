@@ -26,11 +26,13 @@ self.addEventListener("install", (event) => {
   event.waitUntil(
     caches.open(SHELL_CACHE).then((cache) =>
       // "reload" skips the HTTP cache for the offline page; hashed assets are immutable, so either way is exact.
-      // The outbox screen is kept signed out (no cookie): the same for whoever is signed in, with no CSRF token.
+      // The outbox screen and the empty layout are kept signed out (no cookie): the same for whoever is signed in, with
+      // no CSRF token.
       cache.addAll([
         ...self.SHELL.precache,
         new Request(self.SHELL.offline, { cache: "reload" }),
         new Request(self.SHELL.outbox, { cache: "reload", credentials: "omit" }),
+        new Request(self.SHELL.layout, { cache: "reload", credentials: "omit" }),
       ]),
     ),
   );

@@ -205,6 +205,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             pwa.serve_service_worker_book,
             pwa.serve_web_app_manifest,
             pwa.show_offline,
+            pwa.show_layout_shell,
             pwa.receive_share,
             outbox.show_outbox,
             outbox.show_outbox_list,

@@ -20,6 +20,9 @@ NO_CACHE = "no-cache"
 OFFLINE_URL = "/offline"
 # The outbox screen, precached signed out: "Save lead" offline lands there on a phone that never opened it online.
 OUTBOX_URL = "/outbox"
+# The app's empty layout, precached signed out: the offline client book's pages are made inside it (sw/book.js), so
+# they have the same header, tab bar and icons as the server's.
+LAYOUT_URL = "/shell"
 # The phone's share sheet posts a file here (the manifest's share_target). The service worker answers it (sw/sw.js
 # keeps the file and opens SHARED_URL, which uploads it with the page's CSRF token); the server only sees it on a
 # phone where the worker is not running yet.
@@ -103,6 +106,7 @@ class ShellConfig(msgspec.Struct):
     precache: list[str]
     offline: str
     outbox: str
+    layout: str
 
 
 def assets(request: Request[Any, Any, Any]) -> AssetManifest:
@@ -146,7 +150,9 @@ async def serve_static_head(request: Request[Any, Any, Any], name: str) -> Respo
 @get("/sw.js", name="service_worker", skip_session=True, exclude_from_csrf=True, include_in_schema=False)
 async def serve_service_worker(request: Request[Any, Any, Any]) -> Response[bytes]:
     manifest = assets(request)
-    config = ShellConfig(version=manifest.version, precache=manifest.shell(), offline=OFFLINE_URL, outbox=OUTBOX_URL)
+    config = ShellConfig(
+        version=manifest.version, precache=manifest.shell(), offline=OFFLINE_URL, outbox=OUTBOX_URL, layout=LAYOUT_URL
+    )
     # no-cache: browsers check the worker on every navigation (they cap its HTTP cache at 24 h anyway), so a
     # deploy reaches phones at their next page load.
     body = b"self.SHELL = " + msgspec.json.encode(config) + b";\n" + manifest.sw_sources["sw.js"]
@@ -224,6 +230,11 @@ async def serve_web_app_manifest(request: Request[Any, Any, Any]) -> Response[by
 async def show_offline(request: Request[Any, Any, Any]) -> Response[str]:
     # Precached by the service worker and shown for pages that were never saved; it must not hold anyone's data.
     return page(request, "offline.html", headers={"cache-control": NO_CACHE})
+
+
+@get(LAYOUT_URL, name="layout_shell", include_in_schema=False)
+async def show_layout_shell(request: Request[Any, Any, Any]) -> Response[str]:
+    return page(request, "shell.html", headers={"cache-control": NO_CACHE}, layout_shell=True)
 
 
 @post(SHARE_URL, name="share_target", exclude_from_csrf=True, include_in_schema=False)
