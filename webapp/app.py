@@ -35,7 +35,7 @@ from core.db.pool import make_async_pool
 from core.security import SecretBox
 from core.settings import PROJECT_ROOT, Settings, load_settings
 from webapp.assets import load_manifest
-from webapp.auth import IssuedSessionConfig, SessionCsrfMiddleware, signed_in_supplier_id
+from webapp.auth import SESSION_COOKIE, IssuedSessionConfig, SessionCsrfMiddleware, signed_in_supplier_id
 from webapp.cache import NOTHING, HotCache, bump_after_write_middleware
 from webapp.cache.guard import RedisGuard
 from webapp.cache.sessions import FallbackStore
@@ -46,7 +46,7 @@ from webapp.observability import LatencyWindow, forget_this_process, serve_metri
 from webapp.reads.studio import studio_of
 from webapp.rendering import STUDIO_STATE, TEMPLATE_FILTERS, is_htmx, page
 from webapp.routes import accounts, calendar, dashboard, export, health, operator, outbox, pwa
-from webapp.routes.clients import ClientController
+from webapp.routes.clients import ClientController, list_front
 from webapp.routes.imports import MAX_UPLOAD_BYTES, ImportController
 from webapp.routes.integrations import IntegrationController
 from webapp.routes.jobs import JobController
@@ -224,7 +224,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 secure=settings.cookie_secure,
                 httponly=True,
                 samesite="lax",
-                key="wedsync_session",
+                key=SESSION_COOKIE,
                 exclude=["^/health", "^/metrics", "^/static"],
             ).middleware,
             SessionCsrfMiddleware(settings.secret_key),  # inside the session middleware: needs the session id
@@ -265,4 +265,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # SSE streams skip the per-route middleware stack (memory per phone, a call per event per phone): see
     # webapp.routes.progress.events_front, which does their auth, tenant check and headers itself.
     app.asgi_handler = events_front(app.asgi_handler)
+    # A kept client-list fragment is answered before the route stack too: see webapp.routes.clients.list_front.
+    app.asgi_handler = list_front(app.asgi_handler)
     return app

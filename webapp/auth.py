@@ -40,6 +40,7 @@ from litestar.utils.scope.state import ScopeState
 from webapp.cache.sessions import FallbackStore
 
 SESSION_KEY = "supplier_id"
+SESSION_COOKIE = "wedsync_session"
 SESSION_ID_BYTES = 32
 CSRF_HEADER = "x-csrftoken"
 CSRF_FIELD = "_csrf_token"

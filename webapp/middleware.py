@@ -60,6 +60,11 @@ _FORM_TYPES = frozenset({RequestEncodingType.URL_ENCODED, RequestEncodingType.MU
 CONTROL_CHARACTERS_MESSAGE = "Something you sent has characters we can't accept (such as a NUL byte). Please retype it."
 
 
+def may_hold_control_characters(query: bytes) -> bool:
+    """A cheap look at a raw query string: False means no parameter can hold a control character."""
+    return bool(_RAW_CONTROL.search(query) or _ENCODED_CONTROL.search(query))
+
+
 class RefuseControlCharacters(ASGIMiddleware):
     """One place that answers 400 to a control character in the path, a query parameter or a form field (uploaded
     files are not looked at: a file's bytes are the import's business), before any handler or query sees it."""
@@ -69,9 +74,8 @@ class RefuseControlCharacters(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         # The raw query is looked at first (a control character is in it as itself or %-encoded): the parsed
         # parameters, and a Request object, only for the few requests that may have one.
-        query = scope["query_string"]
         if _CONTROL.search(scope["path"]) or (
-            (_RAW_CONTROL.search(query) or _ENCODED_CONTROL.search(query)) and self._query_has_control(scope, receive)
+            may_hold_control_characters(scope["query_string"]) and self._query_has_control(scope, receive)
         ):
             raise ClientException(CONTROL_CHARACTERS_MESSAGE)
         if scope.get("method", "GET") in ("GET", "HEAD"):
