@@ -20,7 +20,7 @@ for the rest; the bench server raises ``LOGIN_ATTEMPTS_PER_MINUTE``, a setting).
    the same phase. Every line reports per route: requests/s, p50/p95/p99, errors (5xx, transport errors).
    ``mix_server_cpu_ms`` is the web processes' CPU per request over the same phase (psutil): a slow day stretches
    the p95 but not the CPU per request; a costlier change moves both.
-4. ``list_fragment_vs_framework``: three rounds, each the cached list fragment then a bare Litestar hello-world
+4. ``list_fragment_vs_framework``: five rounds, each the cached list fragment then a bare Litestar hello-world
    (``bench/hello.py``, served by ``webapp.cli.serve`` as the app is: same uvicorn options and workers) back to
    back on the same raw connections; the median of the rounds' requests/s ratios (``framework_hello_rps``: the
    hello-world's median). Both sides share each round's machine, so the ratio holds on a 2x slower day.
@@ -79,7 +79,7 @@ SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", str(max(3.0, 20 * SCALE))))
 WARMUP_S = max(1.0, SECONDS / 4)
 THINK_S = 1.0
 RPS_CONNECTIONS = 32
-FRAMEWORK_ROUNDS = 3  # list fragment vs hello-world, alternated
+FRAMEWORK_ROUNDS = 5  # list fragment vs hello-world, alternated
 PASSWORD = "a long bench password"  # noqa: S105 - the bench studios' own sign-in
 T = TypeVar("T")
 
@@ -922,6 +922,9 @@ def report_framework(rounds: list[FrameworkRound], *, cores: int) -> None:
         list_rps=[round(r.list_rps, 1) for r in rounds], hello_rps=[round(r.hello_rps, 1) for r in rounds],
         list_server_cpu_ms_per_request=round(statistics.median(r.list_cpu_ms for r in rounds), 3),
         hello_server_cpu_ms_per_request=round(statistics.median(r.hello_cpu_ms for r in rounds), 3),
+        # The same share from CPU per request (hello's / the list's): what requests/s would give if the servers had
+        # the cores to themselves; steadier than requests/s when other programs take CPU between rounds.
+        cpu_ratio=round(statistics.median(r.hello_cpu_ms / r.list_cpu_ms for r in rounds if r.list_cpu_ms), 3),
         **_spread(ratios), **common,
     )  # fmt: skip
 
