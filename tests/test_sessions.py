@@ -16,7 +16,7 @@ from litestar.stores.redis import RedisStore
 from redis.asyncio import Redis
 
 from core.cache_generations import GEN_KEY
-from tests.fixtures import Account, Server, Services, same_phone_on, seed_clients, wait_for
+from tests.fixtures import Account, Server, Services, free_port, same_phone_on, seed_clients, wait_for
 from webapp.cache.guard import RedisGuard
 from webapp.cache.sessions import TRUST_S, FallbackStore
 
@@ -140,6 +140,21 @@ def test_a_request_in_flight_during_a_sign_out_cannot_bring_the_session_back(ser
             await a.set("tab", loaded, 3600)  # even a create: an id that ended is never written again here
             assert await truth.get("tab") is None
             assert await a.get("tab") is None
+
+            # Redis away while a renewal is written, and the session ended elsewhere meanwhile: when Redis answers
+            # again the session is gone, not written back as a sign-in that never landed would be.
+            await a.set("blip", b'{"supplier_id":9}', 3600)
+            loaded = await a.get("blip")
+            assert loaded is not None
+            cut_off = FallbackStore(
+                RedisStore(Redis.from_url(f"redis://127.0.0.1:{free_port()}/0"), namespace=namespace), RedisGuard()
+            )
+            cut_off._local["blip"] = loaded
+            await cut_off.update("blip", loaded, 3600)  # does not land
+            await truth.delete("blip")  # signed out through a process this one could not hear
+            cut_off.inner = RedisStore(redis, namespace=namespace)  # Redis is back
+            assert await cut_off.get("blip") is None
+            assert await truth.get("blip") is None
 
             # A session that still exists is renewed as before.
             await a.set("kept", b'{"supplier_id":7}', 60)

@@ -79,8 +79,9 @@ class FallbackStore(Store):
         # Ids ended (here, or elsewhere as the channel said): never trusted or written again. Kept longer than a
         # trusted copy lives, so a Redis read that was in flight as the message arrived cannot trust it back.
         self._ended: TTLCache[str, bool] = TTLCache(LOCAL_SESSIONS, 4 * TRUST_S)
-        # Sessions whose latest write never reached Redis (timed out or Redis away), with their expiry. Redis
-        # answering "no such session" for one of these means "not written yet", not "signed out elsewhere".
+        # Sessions created here (sign-in) whose write never reached Redis (timed out or Redis away), with their
+        # expiry. Redis answering "no such session" for one of these means "not written yet", not "signed out
+        # elsewhere". A renewal that did not land is not one: its session may have ended meanwhile.
         self._unsynced: TTLCache[str, int | dt.timedelta | None] = TTLCache(LOCAL_SESSIONS, LOCAL_TTL_S)
         # Sessions this process wrote to Redis within the last RENEW_EVERY_S (as they are in ``_local``).
         self._renewed: TTLCache[str, bool] = TTLCache(LOCAL_SESSIONS, RENEW_EVERY_S)
@@ -193,7 +194,8 @@ class FallbackStore(Store):
                 limit_s=ESSENTIAL_TIMEOUT_S if changed else None,
             )
         except RedisDown:
-            self._unsynced[key] = expires_in
+            if create:  # a sign-in not in Redis yet; a renewal that did not land leaves Redis's copy as it was
+                self._unsynced[key] = expires_in
             self._renewed.pop(key, None)
             return
         self._unsynced.pop(key, None)
