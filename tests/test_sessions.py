@@ -81,37 +81,6 @@ def test_a_cached_page_reads_all_its_generations_in_one_round_trip(account: Acco
     assert f"{gen_key}:lists" in generations[0]  # the supplier's and the lists' generation together
 
 
-def test_concurrent_requests_read_their_generations_in_one_round_trip(services: Services) -> None:
-    """Generation reads asked for in the same turn of the event loop (requests arriving together) share one MGET,
-    and each gets its own supplier's and scope's values."""
-    from webapp.cache import HotCache
-
-    async def main(commands: list[str]) -> None:
-        redis = Redis.from_url(services.redis_url)
-        cache = HotCache(redis)
-        sids = [900_000 + n for n in range(5)]
-        async with redis.pipeline(transaction=False) as pipe:
-            for n, sid in enumerate(sids):
-                pipe.set(GEN_KEY.format(sid), 1_000 + n)
-                pipe.set(f"{GEN_KEY.format(sid)}:lists", 2_000 + n)
-            await pipe.execute()
-        with monitored(services.redis_url) as seen:
-            gens = await asyncio.gather(
-                *(cache.generation(sid, "lists" if n % 2 else None) for n, sid in enumerate(sids))
-            )
-        commands.extend(seen)
-        assert [g.shared for g in gens] == [1_000 + n for n in range(5)]
-        assert [g.scoped for g in gens] == [None if n % 2 == 0 else 2_000 + n for n in range(5)]
-        await redis.aclose()
-
-    commands: list[str] = []
-    asyncio.run(main(commands))
-    reads = [c for c in commands if "wedsync:gen:9000" in c]
-    assert len(reads) == 1, reads
-    assert reads[0].upper().startswith("MGET")
-    assert all(GEN_KEY.format(900_000 + n) in reads[0] for n in range(5))
-
-
 def test_a_request_in_flight_during_a_sign_out_cannot_bring_the_session_back(services: Services) -> None:
     async def main() -> None:
         namespace = f"wedsync:test-resurrect-{secrets.token_hex(3)}"

@@ -176,9 +176,6 @@ class HotCache:
         self._bump_script = redis.register_script(_BUMP)
         self._bump_lists_script = redis.register_script(BUMP_LISTS)
         self._tasks: list[asyncio.Task[None]] = []
-        # Generation reads waiting for this turn's MGET (``_mget``), and the batches being read.
-        self._batch: list[tuple[list[str], asyncio.Future[list[Any]]]] | None = None
-        self._batch_tasks: set[asyncio.Task[None]] = set()
         self.build = _templates_digest()  # part of ETags and of cached renderings' keys
 
     # -- lifecycle -------------------------------------------------------------------------------------------
@@ -239,49 +236,13 @@ class HotCache:
         keys = [GEN_KEY.format(supplier_id)] + ([SCOPE_GEN_KEY.format(supplier_id, scope)] if scope else [])
         raw: list[Any]
         try:
-            raw = await self._mget(keys)
+            raw = await self.guard.run("generation", lambda: self.redis.mget(keys))
             if None in raw:  # first read ever, or Redis restarted empty: start at "now" (µs) so we never go back
                 raw = await self.guard.run("generation", lambda: self._init_generations(keys))
         except RedisDown:
             return Generation(supplier_id, None, self._local[supplier_id])
         scoped = int(raw[1] or 0) if scope else None
         return Generation(supplier_id, int(raw[0] or 0), self._local[supplier_id], scoped)
-
-    async def _mget(self, keys: list[str]) -> list[Any]:
-        """``MGET keys``, sent together with every other generation read asked for in the same turn of the event
-        loop: one round trip for all of them. Under load that is one round trip for many requests (each read still
-        starts after its request arrived, so nothing older than a plain MGET can come back); alone, it costs a
-        scheduled callback. Raises ``RedisDown`` as the guard does."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[list[Any]] = loop.create_future()
-        if self._batch is None:
-            self._batch = []
-            loop.call_soon(self._send_batch)  # after the requests already ready in this turn have asked too
-        self._batch.append((keys, future))
-        return await future
-
-    def _send_batch(self) -> None:
-        batch, self._batch = self._batch or [], None
-        task = asyncio.ensure_future(self._read_batch(batch))
-        self._batch_tasks.add(task)
-        task.add_done_callback(self._batch_tasks.discard)
-
-    async def _read_batch(self, batch: list[tuple[list[str], asyncio.Future[list[Any]]]]) -> None:
-        wanted = list(dict.fromkeys(key for keys, _ in batch for key in keys))
-        try:
-            values = dict(zip(wanted, await self.guard.run("generation", lambda: self.redis.mget(wanted)), strict=True))
-        except asyncio.CancelledError:  # shutting down
-            for _, future in batch:
-                future.cancel()
-            raise
-        except Exception as exc:  # RedisDown (or anything else): every reader gets it, as from its own MGET
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for keys, future in batch:
-            if not future.done():  # its request may have gone away
-                future.set_result([values[key] for key in keys])
 
     async def _init_generations(self, keys: list[str]) -> list[Any]:
         now = _now_us()
