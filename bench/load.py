@@ -1,4 +1,5 @@
-"""Load test: ``list_fragment_rps``, ``mix_p95_ms``, ``million_list_p95_ms``, ``cache_hit_ratio`` (DESIGN.md §5).
+"""Load test: ``list_fragment_rps``, ``mix_p95_ms``, ``mix_server_cpu_ms``, ``million_list_p95_ms``,
+``cache_hit_ratio``, ``framework_hello_rps`` and ``list_fragment_vs_framework`` (DESIGN.md §5).
 
 Set-up: embedded PostgreSQL and Valkey (or ``DATABASE_URL`` / ``REDIS_URL``), ``wedsync web --workers <cores>``,
 50 suppliers with 2,000 clients each and one with 1,000,000 (signed up over HTTP, clients seeded with
@@ -17,6 +18,12 @@ for the rest; the bench server raises ``LOGIN_ATTEMPTS_PER_MINUTE``, a setting).
    Idempotency-Key as the app's forms send them), 10% progress polls (conditional, ``If-None-Match``).
    ``million_list_p95_ms`` is the p95 of list and search answers for the 1,000,000-client supplier's phones in
    the same phase. Every line reports per route: requests/s, p50/p95/p99, errors (5xx, transport errors).
+   ``mix_server_cpu_ms`` is the web processes' CPU per request over the same phase (psutil): a slow day stretches
+   the p95 but not the CPU per request; a costlier change moves both.
+4. ``list_fragment_vs_framework``: five rounds, each the cached list fragment then a bare Litestar hello-world
+   (``bench/hello.py``, served by ``webapp.cli.serve`` as the app is: same uvicorn options and workers) back to
+   back on the same raw connections; the median of the rounds' requests/s ratios (``framework_hello_rps``: the
+   hello-world's median). Both sides share each round's machine, so the ratio holds on a 2x slower day.
 
 Detail views go 85% to a studio's 50 current couples (shared by its phones) and 15% to any client; searches are
 names and venues from the seeded vocabulary (85%) or an email / phone fragment (15%): people repeat themselves,
@@ -60,7 +67,7 @@ import psycopg
 
 from bench.imports import migrated_services
 from bench.seed_scale import FIRST_NAMES, LAST_NAMES, VENUES, Seeded, analyze, seed_supplier
-from bench.server import running_web
+from bench.server import running_hello, running_web
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 SUPPLIERS = max(3, int(50 * min(1.0, SCALE * 4)))
@@ -72,6 +79,7 @@ SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", str(max(3.0, 20 * SCALE))))
 WARMUP_S = max(1.0, SECONDS / 4)
 THINK_S = 1.0
 RPS_CONNECTIONS = 32
+FRAMEWORK_ROUNDS = 5  # list fragment vs hello-world, alternated
 PASSWORD = "a long bench password"  # noqa: S105 - the bench studios' own sign-in
 T = TypeVar("T")
 
@@ -186,16 +194,21 @@ class Web:
 
     def cpu_s(self) -> float:
         """CPU seconds of the web process and its workers so far."""
-        try:
-            procs = [psutil.Process(self.process.pid), *psutil.Process(self.process.pid).children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return 0.0
-        total = 0.0
-        for proc in procs:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                times = proc.cpu_times()
-                total += times.user + times.system
-        return total
+        return tree_cpu_s(self.process.pid)
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds so far of a process and its live descendants (a server and its uvicorn workers)."""
+    try:
+        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = proc.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 @contextlib.contextmanager
@@ -621,6 +634,29 @@ async def run_list_rps(
     return stats
 
 
+async def run_hello_rps(base_url: str, seconds: float, connections: int) -> Stats:
+    """The framework's floor, asked as ``run_list_rps`` asks for the list: ``GET /`` of the bare hello-world
+    (``bench.hello``) back to back on ``connections`` raw keep-alive connections, opened one at a time first."""
+    stats = Stats()
+    opened = []
+    for _ in range(connections):
+        opened.append(raw := await RawPhone.connect(base_url))
+        await raw.get("/", {})
+    until = time.perf_counter() + seconds
+
+    async def hammer(raw: RawPhone) -> None:
+        try:
+            while time.perf_counter() < until:
+                started = time.perf_counter()
+                status, _ = await raw.get("/", {})
+                stats.record("hello", status, (time.perf_counter() - started) * 1000)
+        finally:
+            raw.close()
+
+    await asyncio.gather(*(hammer(raw) for raw in opened))
+    return stats
+
+
 @dataclass
 class RawPhone:
     """One keep-alive HTTP/1.1 connection sending a phone's GETs as bytes and reading answers by Content-Length.
@@ -636,9 +672,13 @@ class RawPhone:
 
     @classmethod
     async def open(cls, phone: Phone) -> RawPhone:
-        url = httpx.URL(str(phone.client.base_url))
+        return await cls.connect(str(phone.client.base_url), phone.client.headers.get("cookie", ""))
+
+    @classmethod
+    async def connect(cls, base_url: str, cookie: str = "") -> RawPhone:
+        url = httpx.URL(base_url)
         reader, writer = await asyncio.open_connection(url.host, url.port)
-        return cls(reader, writer, f"{url.host}:{url.port}", phone.client.headers.get("cookie", ""))
+        return cls(reader, writer, f"{url.host}:{url.port}", cookie)
 
     async def get(self, path: str, headers: dict[str, str]) -> tuple[int, str]:
         """(status, ETag) of one GET; status 0 when the answer could not be read."""
@@ -775,6 +815,45 @@ async def run_all(web: Web, phones: list[Phone], seconds: float, warmup_s: float
     return phases
 
 
+@dataclass
+class FrameworkRound:
+    list_rps: float
+    hello_rps: float
+    list_cpu_ms: float  # the web processes' CPU per cached list fragment
+    hello_cpu_ms: float  # the hello-world's CPU per answer
+
+    @property
+    def ratio(self) -> float:
+        return self.list_rps / self.hello_rps if self.hello_rps else 0.0
+
+
+async def run_framework(web: Web, hello_url: str, hello_pid: int, phones: list[Phone], seconds: float) -> list[
+    FrameworkRound
+]:  # fmt: skip
+    """``FRAMEWORK_ROUNDS`` rounds of the cached list fragment then the bare hello-world, each ``seconds`` back to
+    back on ``RPS_CONNECTIONS`` raw connections: adjacent in time, so a busy moment on the machine weighs on both
+    sides of each round's ratio."""
+    rounds = []
+    for _ in range(FRAMEWORK_ROUNDS):
+        cpu0, t0 = web.cpu_s(), time.perf_counter()
+        listed = await run_list_rps(phones, seconds, RPS_CONNECTIONS)
+        list_s, list_cpu = time.perf_counter() - t0, web.cpu_s() - cpu0
+        cpu0, t0 = tree_cpu_s(hello_pid), time.perf_counter()
+        hello = await run_hello_rps(hello_url, seconds, RPS_CONNECTIONS)
+        hello_s, hello_cpu = time.perf_counter() - t0, tree_cpu_s(hello_pid) - cpu0
+        ok_list = sum(n for code, n in listed.statuses.get("list", Counter()).items() if 200 <= code < 300)
+        ok_hello = sum(n for code, n in hello.statuses.get("hello", Counter()).items() if code == 200)
+        rounds.append(
+            FrameworkRound(
+                list_rps=ok_list / list_s,
+                hello_rps=ok_hello / hello_s,
+                list_cpu_ms=list_cpu * 1000 / max(1, ok_list),
+                hello_cpu_ms=hello_cpu * 1000 / max(1, ok_hello),
+            )
+        )
+    return rounds
+
+
 def postgres_cpu_s(data_hint: str | None) -> float | None:
     """CPU seconds so far of the PostgreSQL server whose command line names ``data_hint`` (the bench's embedded
     one) and its backends; None when it is not on this machine (``DATABASE_URL`` elsewhere)."""
@@ -821,6 +900,35 @@ def _conditional_detail(phase: Phase) -> dict[str, object]:
     }
 
 
+def _spread(values: list[float], digits: int = 3) -> dict[str, object]:
+    return {"runs": len(values), "min": round(min(values), digits), "max": round(max(values), digits)}
+
+
+def report_framework(rounds: list[FrameworkRound], *, cores: int) -> None:
+    """The bare hello-world's requests/s, and the cached list fragment's as a share of it (medians of alternated
+    rounds): a machine twice as slow today halves both, so the share tells a slow change from a slow day."""
+    hello = [r.hello_rps for r in rounds]
+    ratios = [r.ratio for r in rounds]
+    common = {"web_workers": cores, "cpu_cores": os.cpu_count(), "connections": RPS_CONNECTIONS}
+    emit(
+        "framework_hello_rps", statistics.median(hello), "requests/s", "none (the floor pages are read against)",
+        served="a bare Litestar hello-world (bench/hello.py) with wedsync web's uvicorn options and workers",
+        server_cpu_ms_per_request=round(statistics.median(r.hello_cpu_ms for r in rounds), 3),
+        **_spread(hello, 1), **common,
+    )  # fmt: skip
+    emit(
+        "list_fragment_vs_framework", statistics.median(ratios), "ratio", ">= 0.3",
+        measured="cached client-list fragment requests/s / hello-world requests/s, each round back to back",
+        list_rps=[round(r.list_rps, 1) for r in rounds], hello_rps=[round(r.hello_rps, 1) for r in rounds],
+        list_server_cpu_ms_per_request=round(statistics.median(r.list_cpu_ms for r in rounds), 3),
+        hello_server_cpu_ms_per_request=round(statistics.median(r.hello_cpu_ms for r in rounds), 3),
+        # The same share from CPU per request (hello's / the list's): what requests/s would give if the servers had
+        # the cores to themselves; steadier than requests/s when other programs take CPU between rounds.
+        cpu_ratio=round(statistics.median(r.hello_cpu_ms / r.list_cpu_ms for r in rounds if r.list_cpu_ms), 3),
+        **_spread(ratios), **common,
+    )  # fmt: skip
+
+
 def report(
     phases: dict[str, Phase], *, cores: int, phones: int, sizes: dict[str, object], server_errors: dict[str, int]
 ) -> None:
@@ -859,6 +967,14 @@ def report(
         server_p95_ms_bucket=server_p95_ms(mix.metrics_before, mix.metrics_after),
         cache=cache_ratio(mix.metrics_before, mix.metrics_after),
         loadgen_cores=mix.loadgen_cores, server_cores=mix.server_cores, machine=mix.machine, **common,
+    )  # fmt: skip
+    mix_cpu_ms = mix.server_cores * mix.seconds * 1000 / max(1, len(mix_latencies))
+    emit(
+        "mix_server_cpu_ms", mix_cpu_ms, "ms", "none (read beside mix_p95_ms)",
+        measured="the web processes' CPU time (user + system, psutil) over the mix phase / requests answered",
+        why="a slower machine stretches mix_p95_ms but barely moves CPU per request; a costlier change moves both",
+        rps=round(len(mix_latencies) / mix.seconds, 1), server_cores=mix.server_cores, machine=mix.machine,
+        **common,
     )  # fmt: skip
     big_routes = [r for r in mix.stats.latencies if r.startswith("million_")]
     emit(
@@ -915,25 +1031,28 @@ def main() -> int:
     with (
         migrated_services("load") as (tmp, database_url, redis_url),
         web_server(database_url, redis_url, tmp / "var", cores) as web,
+        running_hello(cores) as (hello_url, _, hello),
     ):
         web.postgres_hint = None if os.environ.get("DATABASE_URL") else str(tmp / "postgres")
         tenants, jars, timings = make_tenants(web.url, database_url, SUPPLIERS, CLIENTS_PER_SUPPLIER, MILLION)
 
-        async def go() -> dict[str, Phase]:
+        async def go() -> tuple[dict[str, Phase], list[FrameworkRound]]:
             started = time.perf_counter()
             phones = await open_phones(web.url, tenants, jars, PHONES)
             timings["sessions_s"] = round(time.perf_counter() - started, 1)
             try:
-                return await run_all(web, phones, SECONDS, WARMUP_S)
+                phases = await run_all(web, phones, SECONDS, WARMUP_S)
+                return phases, await run_framework(web, hello_url, hello.pid, phones, max(2.0, SECONDS / 4))
             finally:
                 await close_phones(phones)
 
-        phases = run_async(go())
+        phases, framework = run_async(go())
         sizes = {
             "suppliers": SUPPLIERS, "clients_each": CLIENTS_PER_SUPPLIER, "big_supplier_clients": MILLION,
             "setup": {**timings, "trouble": dict(SETUP_TROUBLE)},
         }  # fmt: skip
         report(phases, cores=cores, phones=PHONES, sizes=sizes, server_errors=web.server_errors())
+        report_framework(framework, cores=cores)
     return 0
 
 

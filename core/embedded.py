@@ -28,6 +28,9 @@ class EmbeddedError(RuntimeError):
     pass
 
 
+PORT_TRIES = 3  # a free port chosen here and taken by someone else before the server binds it: try another
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -122,30 +125,44 @@ class EmbeddedPostgres:
                 "--builtin-locale=C.UTF-8",
             )
         self._stop_leftover()
-        self.port = port or free_port()
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories='' "
-            "-c shared_preload_libraries=pg_stat_statements -c max_connections=200 "
-            "-c fsync=on -c synchronous_commit=on"
-        )
-        try:
-            self._run(
-                "pg_ctl",
-                "-D",
-                str(self.data),
-                "-l",
-                str(self.log),
-                "-w",
-                "-t",
-                "60",
-                "-o",
-                options,
-                "start",
+        # PostgreSQL cannot be told to pick its own port (port 0) and report it, so a free port is chosen here: on a
+        # shared machine another program may bind it first. That start fails with "could not bind"; a new port is
+        # then tried (never when the caller asked for this port).
+        for attempt in range(1, PORT_TRIES + 1):
+            self.port = port or free_port()
+            options = (
+                f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories='' "
+                "-c shared_preload_libraries=pg_stat_statements -c max_connections=200 "
+                "-c fsync=on -c synchronous_commit=on"
             )
-        except subprocess.CalledProcessError as exc:
-            tail = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
-            raise EmbeddedError(f"PostgreSQL failed to start:\n{tail}") from exc
+            log_from = self.log.stat().st_size if self.log.exists() else 0
+            try:
+                self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "-o", options, "start")
+            except subprocess.CalledProcessError as exc:
+                with self.log.open("rb") as log:
+                    log.seek(log_from)
+                    tail = log.read().decode(errors="replace")[-2000:]
+                if port is None and attempt < PORT_TRIES and ("could not bind" in tail or "in use" in tail):
+                    continue
+                raise EmbeddedError(f"PostgreSQL failed to start:\n{tail}") from exc
+            break
+        # pg_ctl -w returns once the server says it is ready; what callers need is a connection that answers.
+        _wait_until(self._answers, 30, "PostgreSQL")
         self._ensure_database()
+
+    def _answers(self) -> bool:
+        import psycopg
+
+        try:
+            with psycopg.connect(self._admin_url, connect_timeout=2) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.OperationalError:
+            return False
+        return True
+
+    @property
+    def _admin_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def _stop_leftover(self) -> None:
         """A previous run killed with SIGKILL may have left its server up: stop it cleanly first."""
@@ -162,8 +179,7 @@ class EmbeddedPostgres:
     def _ensure_database(self) -> None:
         import psycopg
 
-        admin = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-        with psycopg.connect(admin, autocommit=True) as conn:
+        with psycopg.connect(self._admin_url, autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [PG_DATABASE]).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{PG_DATABASE}"')
@@ -188,9 +204,24 @@ class EmbeddedValkey:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        """Started on a free port, and answering PING; a port taken by another program meanwhile means a new one."""
         self.root.mkdir(parents=True, exist_ok=True)
         self._stop_leftover()
-        self.port = free_port()
+        for attempt in range(1, PORT_TRIES + 1):
+            log = self.root / "valkey.log"
+            log_from = log.stat().st_size if log.exists() else 0
+            try:
+                self._start_on(free_port())
+                return
+            except EmbeddedError:
+                with log.open("rb") as out:
+                    out.seek(log_from)
+                    lost_port = b"in use" in out.read()
+                if not lost_port or attempt == PORT_TRIES:
+                    raise
+
+    def _start_on(self, port: int) -> None:
+        self.port = port
         log = open(self.root / "valkey.log", "ab")  # noqa: SIM115 - owned by the child for its lifetime
         # Append-only file with fsync every second: a Ctrl-C or crash loses at most a second of
         # queue state, and the queue itself is re-derivable from PostgreSQL job rows.

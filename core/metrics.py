@@ -12,6 +12,8 @@ from prometheus_client import Counter, Gauge, Histogram
 # to PostgreSQL). Hit ratio per tier = hit / (hit + miss).
 CACHE_LOOKUPS = Counter("wedsync_cache_lookups_total", "Hot-read cache lookups per tier", ["tier", "result"])
 
+# GET /clients/ fragments answered from the kept rendering before the route stack ("kept"), or passed on to it.
+LIST_FRONT = Counter("wedsync_list_front_total", "Client-list fragments answered from memory up front", ["answer"])
 SSE_CONNECTIONS = Gauge("wedsync_sse_connections", "Open Server-Sent Events streams", multiprocess_mode="livesum")
 
 # Redis calls on the cache / session path that failed (reason "error" | "timeout") or were skipped because the

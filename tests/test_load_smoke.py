@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from bench import load
+from bench.server import running_hello
 from tests.fixtures import Server, Services, start_web, stop_process
 
 
@@ -54,6 +55,33 @@ def test_every_route_of_the_mix_answers_and_nothing_fails(web: Server, services:
     assert set(mix.statuses["progress"]) & {304}, "polls were never conditional"
     assert any(route.startswith("million_") for route in mix.statuses), "the big studio's phones sent nothing"
     assert set(rps.statuses["list"]) == {200}, rps.statuses  # the raw client reads every answer whole
+
+
+def test_the_framework_floor_is_measured_beside_the_list_on_a_port_the_server_picked(
+    web: Server, services: Services
+) -> None:
+    """``list_fragment_vs_framework``'s rounds at a tiny size: the hello-world is started on port 0 and reports its
+    port, answers every request, and the list's share of it is a real ratio."""
+    tenants, jars, _ = load.make_tenants(web.url, services.database_url, suppliers=1, clients=100, million=100)
+    with running_hello(1) as (hello_url, port, hello):
+        assert port > 0
+        assert hello_url.endswith(f":{port}")
+
+        async def go() -> list[load.FrameworkRound]:
+            phones = await load.open_phones(web.url, tenants, jars, phones=2)
+            try:
+                return await load.run_framework(load.Web(web.url, web.process), hello_url, hello.pid, phones, 0.5)
+            finally:
+                await load.close_phones(phones)
+
+        rounds = load.run_async(go())
+    assert len(rounds) == load.FRAMEWORK_ROUNDS
+    for round_ in rounds:
+        assert round_.list_rps > 0, round_
+        assert round_.hello_rps > 0, round_
+        assert 0 < round_.ratio < 10, round_
+        assert round_.hello_cpu_ms > 0, round_
+        assert round_.list_cpu_ms > 0, round_
 
 
 def test_metrics_parsing_reports_null_without_the_cache_metric() -> None:

@@ -23,7 +23,6 @@ from litestar.exceptions import (
 from litestar.logging.config import StructLoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.logging import LoggingMiddlewareConfig
-from litestar.plugins.prometheus import PrometheusConfig
 from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
@@ -36,18 +35,18 @@ from core.db.pool import make_async_pool
 from core.security import SecretBox
 from core.settings import PROJECT_ROOT, Settings, load_settings
 from webapp.assets import load_manifest
-from webapp.auth import IssuedSessionConfig, SessionCsrfMiddleware, signed_in_supplier_id
+from webapp.auth import SESSION_COOKIE, IssuedSessionConfig, SessionCsrfMiddleware, signed_in_supplier_id
 from webapp.cache import NOTHING, HotCache, bump_after_write_middleware
 from webapp.cache.guard import RedisGuard
 from webapp.cache.sessions import FallbackStore
 from webapp.dependencies import APP_DEPENDENCIES
 from webapp.live import ProgressHub
-from webapp.middleware import RefuseControlCharacters, request_id_middleware, security_headers_hook
+from webapp.middleware import RefuseControlCharacters, security_headers_hook
 from webapp.observability import LatencyWindow, forget_this_process, serve_metrics
 from webapp.reads.studio import studio_of
 from webapp.rendering import STUDIO_STATE, TEMPLATE_FILTERS, is_htmx, page
 from webapp.routes import accounts, book, calendar, dashboard, export, health, more, operator, outbox, pwa
-from webapp.routes.clients import ClientController
+from webapp.routes.clients import ClientController, list_front
 from webapp.routes.imports import MAX_UPLOAD_BYTES, ImportController
 from webapp.routes.integrations import IntegrationController
 from webapp.routes.jobs import JobController
@@ -128,11 +127,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         statement_timeout_ms=settings.statement_timeout_ms,
     )
     latency = LatencyWindow(redis, pool)  # per-route timings for the operator page's last hour
+    sessions = FallbackStore(RedisStore(redis, namespace="wedsync:session"), redis_guard)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await pool.open(wait=True, timeout=30)
-        hub = ProgressHub(redis, status_renderer(app.template_engine), app.stores.get("sessions"))
+        await sessions.start(redis)  # sign-outs elsewhere reach this process's session copies
+        hub = ProgressHub(redis, status_renderer(app.template_engine), sessions)
         await hub.start()
         cache = HotCache(redis, guard=redis_guard)
         await cache.start()
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             await cache.stop()
             await hub.stop()
+            await sessions.stop()
             await pool.close()
             await redis.aclose()
 
@@ -164,10 +166,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[accounts.signup_rate_limit(settings.signup_attempts_per_minute).middleware],
     )(accounts.create_account)
 
+    log_level = logging.getLevelNamesMapping().get(settings.log_level, logging.INFO)
     logging_config = StructLoggingConfig(
         log_exceptions="debug",
         # LOG_LEVEL=WARNING drops the two request/response lines per request (a busy server's biggest log cost).
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping().get(settings.log_level, 20)),
+        wrapper_class=structlog.make_filtering_bound_logger(log_level),
     )
     asset_manifest = load_manifest()  # content hashes of static/ and the service worker, once per process
     app = Litestar(
@@ -218,22 +221,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_shutdown=[forget_this_process],
         state=State({"assets": asset_manifest, "latency": latency}),
         stores={
-            "sessions": FallbackStore(RedisStore(redis, namespace="wedsync:session"), redis_guard),
+            "sessions": sessions,
             "rate_limit": RedisStore(redis, namespace="wedsync:ratelimit"),
         },
         middleware=[
-            DefineMiddleware(request_id_middleware),
+            DefineMiddleware(latency.middleware),  # request id, Prometheus and the latency window in one layer
             DefineMiddleware(bump_after_write_middleware),
-            DefineMiddleware(latency.middleware),
-            PrometheusConfig(
-                app_name="wedsync", prefix="wedsync", group_path=True, exclude=["^/metrics", "^/static"]
-            ).middleware,
             IssuedSessionConfig(
                 max_age=SESSION_MAX_AGE_S,
                 secure=settings.cookie_secure,
                 httponly=True,
                 samesite="lax",
-                key="wedsync_session",
+                key=SESSION_COOKIE,
                 exclude=["^/health", "^/metrics", "^/static"],
             ).middleware,
             SessionCsrfMiddleware(settings.secret_key),  # inside the session middleware: needs the session id
@@ -254,6 +253,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             StructlogPlugin(
                 StructlogConfig(
                     structlog_logging_config=logging_config,
+                    # Above INFO its lines are dropped anyway: then the layer (a Request, its headers and a send
+                    # wrapper per request, ~2% of a cached page's CPU) is not added at all.
+                    enable_middleware_logging=log_level <= logging.INFO,
                     # Paths, methods and status codes only: bodies, queries and cookies carry personal data and secrets.
                     middleware_logging_config=LoggingMiddlewareConfig(
                         request_log_fields=("path", "method"),
@@ -271,4 +273,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # SSE streams skip the per-route middleware stack (memory per phone, a call per event per phone): see
     # webapp.routes.progress.events_front, which does their auth, tenant check and headers itself.
     app.asgi_handler = events_front(app.asgi_handler)
+    # A kept client-list fragment is answered before the route stack too: see webapp.routes.clients.list_front.
+    app.asgi_handler = list_front(app.asgi_handler)
     return app

@@ -24,17 +24,23 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import TTLCache
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie, MutableScopeHeaders
 from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
-from litestar.types import ASGIApp, Message, Receive, Scope, ScopeSession, Send
+from litestar.types import ASGIApp, Empty, Message, Receive, Scope, ScopeSession, Send
+from litestar.utils.dataclass import extract_dataclass_items
 from litestar.utils.scope.state import ScopeState
 
+from webapp.cache.sessions import FallbackStore
+
 SESSION_KEY = "supplier_id"
+SESSION_COOKIE = "wedsync_session"
 SESSION_ID_BYTES = 32
 CSRF_HEADER = "x-csrftoken"
 CSRF_FIELD = "_csrf_token"
@@ -43,6 +49,7 @@ _FORM_TYPES = frozenset({RequestEncodingType.URL_ENCODED, RequestEncodingType.MU
 # Where this request's session ids are kept (the scope's state lives for one request).
 _ISSUED = "wedsync.session_issued"  # the cookie's id, when the store holds a session under it
 _CURRENT = "wedsync.session_id"  # the id the response will carry
+_LOADED = "wedsync.session_loaded"  # the issued session's bytes as the store held them
 
 
 class IssuedSessionBackend(ServerSideSessionBackend):
@@ -50,7 +57,8 @@ class IssuedSessionBackend(ServerSideSessionBackend):
         if session_id := connection.cookies.get(self.config.key):
             data = await self.get(session_id, store=self.config.get_store_from_app(connection.scope["app"]))
             if data is not None:
-                connection.scope["state"][_ISSUED] = session_id
+                state = connection.scope["state"]
+                state[_ISSUED], state[_LOADED] = session_id, data
                 return self.deserialize_data(data)
         return {}
 
@@ -60,11 +68,34 @@ class IssuedSessionBackend(ServerSideSessionBackend):
     async def store_in_message(
         self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> None:
-        issued = connection.scope["state"].get(_ISSUED)
-        if issued is not None and issued != self.get_session_id(connection):
+        state = connection.scope["state"]
+        issued, current = state.get(_ISSUED), self.get_session_id(connection)
+        store = self.config.get_store_from_app(connection.scope["app"])
+        if issued is not None and issued != current:
             # Renewed (sign-in): the old id must stop working, or whoever else holds it shares the new session.
-            await self.delete(issued, store=self.config.get_store_from_app(connection.scope["app"]))
-        await super().store_in_message(scope_session, message, connection)
+            await self.delete(issued, store=store)
+        if scope_session is Empty or issued != current or not isinstance(store, FallbackStore):
+            await super().store_in_message(scope_session, message, connection)  # sign-out, sign-in, first visit
+            return
+        # The session this request read, written back: unchanged and renewed moments ago, nothing is sent (no Redis
+        # round trip, no Set-Cookie); otherwise it is renewed only if it still exists, so a request in flight during
+        # a sign-out cannot bring the session back.
+        data = self.serialize_data(scope_session, connection.scope)
+        if data == state.get(_LOADED) and store.renewed_recently(current):
+            return
+        await store.update(current, data, expires_in=self.config.max_age)
+        headers = MutableScopeHeaders.from_message(message)
+        headers.add("Set-Cookie", self._cookie_header(current))
+
+    def _cookie_header(self, session_id: str) -> str:
+        """The session cookie as Litestar sets it; its attributes are worked out once per app, not per response."""
+        params = self.__dict__.get("_cookie_params")
+        if params is None:
+            include = Cookie.__dict__.keys()
+            params = self.__dict__["_cookie_params"] = dict(
+                extract_dataclass_items(self.config, exclude_none=True, include=include)
+            )
+        return Cookie(value=session_id, key=self.config.key, **params).to_header(header="")
 
 
 @dataclass
@@ -103,12 +134,20 @@ class SessionCsrfMiddleware(ASGIMiddleware):
 
     def __init__(self, secret: str) -> None:
         self.secret = secret
+        # A phone's token is the same on every request of its session: worked out once per session and process.
+        self._tokens: TTLCache[str, str] = TTLCache(20_000, 3600)
+
+    def _token(self, session_id: str) -> str:
+        token = self._tokens.get(session_id)
+        if token is None:
+            token = self._tokens[session_id] = csrf_token_for(self.secret, session_id)
+        return token
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         session_id = current_session_id(scope)
-        expected = csrf_token_for(self.secret, session_id) if session_id else None
-        request: Request[Any, Any, Any] = scope["litestar_app"].request_class(scope=scope, receive=receive)
-        if request.method not in _SAFE_METHODS:
+        expected = self._token(session_id) if session_id else None
+        if scope.get("method", "GET") not in _SAFE_METHODS:
+            request: Request[Any, Any, Any] = scope["litestar_app"].request_class(scope=scope, receive=receive)
             sent = request.headers.get(CSRF_HEADER)
             if not sent and request.content_type[0] in _FORM_TYPES:
                 value = (await request.form()).get(CSRF_FIELD)

@@ -13,6 +13,7 @@ import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from core.embedded import free_port
 from core.job_lifecycle import JobKind
@@ -308,27 +309,49 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return _exit_code(summary.status)
 
 
-def cmd_web(args: argparse.Namespace) -> int:
-    import uvicorn
+# How every web process is served; the bench serves its bare hello-world with the same (bench/hello.py).
+UVICORN_OPTIONS: dict[str, Any] = {
+    "log_config": None,
+    "access_log": False,
+    "proxy_headers": False,
+    # A phone between taps keeps its connection: on one bar of signal a new TCP (and TLS) handshake is the
+    # slow part. uvicorn's 5 s default also races a client reusing the connection as the server closes it.
+    "timeout_keep_alive": 75,
+    "timeout_graceful_shutdown": 10,
+}
 
+
+def serve(app: str, *, host: str, port: int, workers: int, port_file: str | None = None) -> None:
+    """``uvicorn.run`` of the factory ``app``, except that this process binds the socket itself: with ``port`` 0 the
+    system picks a free one and it is written to ``port_file`` once listening, so no port is ever chosen by one
+    process for another to bind later (a race another program on the machine can win)."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    # An import string and a factory: with workers > 1 uvicorn spawns fresh interpreters that build the app.
+    config = uvicorn.Config(app, factory=True, host=host, port=port, workers=workers, **UVICORN_OPTIONS)
+    sock = config.bind_socket()
+    if port_file:
+        tmp = Path(port_file + ".tmp")
+        tmp.write_text(str(sock.getsockname()[1]))
+        tmp.replace(port_file)  # whole or absent: a reader never sees half a number
+    server = uvicorn.Server(config)
+    if workers > 1:
+        Multiprocess(config, sockets=[sock]).run()
+    else:
+        config.load_app()
+        server.run(sockets=[sock])
+        if not server.started:
+            sys.exit(3)  # uvicorn's STARTUP_FAILURE
+
+
+def cmd_web(args: argparse.Namespace) -> int:
     settings = load_settings()
     metrics_dir = _metrics_dir()
     wipe_dead_metrics(metrics_dir)
-    # An import string and a factory: with workers > 1 uvicorn spawns fresh interpreters that build the app.
-    uvicorn.run(
-        "webapp.app:create_app",
-        factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        workers=args.workers,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
-        # A phone between taps keeps its connection: on one bar of signal a new TCP (and TLS) handshake is the
-        # slow part. uvicorn's 5 s default also races a client reusing the connection as the server closes it.
-        timeout_keep_alive=75,
-        timeout_graceful_shutdown=10,
-    )
+    port = args.port if args.port is not None else settings.port
+    serve("webapp.app:create_app", host=args.host or settings.host, port=port, workers=args.workers,
+          port_file=args.port_file)  # fmt: skip
     mark_dead_processes(metrics_dir, exiting=os.getpid())
     return 0
 
@@ -380,6 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--host", default=None)
     web.add_argument("--port", type=int, default=None)
     web.add_argument("--workers", type=int, default=1)
+    web.add_argument("--port-file", default=None, help="with --port 0: where to write the port the system chose")
     web.set_defaults(func=cmd_web)
     worker = sub.add_parser("worker", help="a Dramatiq worker")
     worker.add_argument("--processes", type=int, default=1)

@@ -1,17 +1,14 @@
-"""Security headers and request ids.
+"""Security headers and the refusal of control characters.
 
 Litestar ships sessions, rate limits and compression but no security headers and no check for control characters,
-so these small pieces are ours. Request ids are bound into structlog's context so every log
-line of a request carries the id that the response returns in ``X-Request-ID``.
+so these small pieces are ours. (Request ids are set with the request metrics: ``webapp.observability``.)
 """
 
 from __future__ import annotations
 
 import re
-import secrets
 from typing import Any
 
-import structlog
 from litestar import Request
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import RequestEncodingType, ScopeType
@@ -32,7 +29,6 @@ SECURITY_HEADERS = {
     "permissions-policy": "camera=(), microphone=(), geolocation=()",
     "cross-origin-opener-policy": "same-origin",
 }
-_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 HSTS = "max-age=31536000; includeSubDomains"
@@ -55,31 +51,18 @@ def security_headers_hook(*, hsts: bool) -> BeforeMessageSendHookHandler:
     return add_headers
 
 
-def request_id_middleware(app: ASGIApp) -> ASGIApp:
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else secrets.token_hex(8)
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableScopeHeaders.from_message(message)["x-request-id"] = request_id
-            await send(message)
-
-        await app(scope, receive, send_with_id)
-
-    return middleware
-
-
 # C0 control characters other than tab, newline and carriage return (notes have line breaks). PostgreSQL refuses NUL
 # in text outright (psycopg.DataError, a 500), and none of them belongs in anything a person types.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_RAW_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ENCODED_CONTROL = re.compile(rb"%(?:[01][0-9A-Fa-f]|7[Ff])")  # %00-%1F (tab, newline, return are checked decoded)
 _FORM_TYPES = frozenset({RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART})
 CONTROL_CHARACTERS_MESSAGE = "Something you sent has characters we can't accept (such as a NUL byte). Please retype it."
+
+
+def may_hold_control_characters(query: bytes) -> bool:
+    """A cheap look at a raw query string: False means no parameter can hold a control character."""
+    return bool(_RAW_CONTROL.search(query) or _ENCODED_CONTROL.search(query))
 
 
 class RefuseControlCharacters(ASGIMiddleware):
@@ -89,14 +72,24 @@ class RefuseControlCharacters(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        request: Request[Any, Any, Any] = scope["litestar_app"].request_class(scope=scope, receive=receive)
-        if _CONTROL.search(request.url.path) or any(
-            _CONTROL.search(key) or _CONTROL.search(value) for key, value in request.query_params.multi_items()
+        # The raw query is looked at first (a control character is in it as itself or %-encoded): the parsed
+        # parameters, and a Request object, only for the few requests that may have one.
+        if _CONTROL.search(scope["path"]) or (
+            may_hold_control_characters(scope["query_string"]) and self._query_has_control(scope, receive)
         ):
             raise ClientException(CONTROL_CHARACTERS_MESSAGE)
-        if request.method not in ("GET", "HEAD") and request.content_type[0] in _FORM_TYPES:
+        if scope.get("method", "GET") in ("GET", "HEAD"):
+            await next_app(scope, receive, send)
+            return
+        request: Request[Any, Any, Any] = scope["litestar_app"].request_class(scope=scope, receive=receive)
+        if request.content_type[0] in _FORM_TYPES:
             form = await request.form()  # parsed once: Litestar keeps it for the handler
             for key, value in form.multi_items():
                 if _CONTROL.search(key) or (isinstance(value, str) and _CONTROL.search(value)):
                     raise ClientException(CONTROL_CHARACTERS_MESSAGE)
         await next_app(scope, receive, send)
+
+    @staticmethod
+    def _query_has_control(scope: Scope, receive: Receive) -> bool:
+        request: Request[Any, Any, Any] = scope["litestar_app"].request_class(scope=scope, receive=receive)
+        return any(_CONTROL.search(key) or _CONTROL.search(value) for key, value in request.query_params.multi_items())

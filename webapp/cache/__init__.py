@@ -99,6 +99,7 @@ LOCK_WAIT_S = 1.0
 # trip is spent on them. Should an invalidation be missed, they are read again after this long.
 SETTINGS_TTL_S = 30.0
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+_MEMORY_HIT = CACHE_LOOKUPS.labels("memory", "hit")  # the hot path's counter, looked up once
 
 
 class Generation(msgspec.Struct, frozen=True):
@@ -337,6 +338,17 @@ class HotCache:
             flight.add_done_callback(lambda done: self._landed(key, done))
         # shield: a caller that goes away (client disconnected) does not cancel the load the others wait on
         return await asyncio.shield(flight)
+
+    def peek_listing(self, gen: Generation, name: str, params: tuple[Hashable, ...]) -> Any | None:
+        """What ``get_listing`` would answer from memory without any I/O (read at or after ``gen``'s ``"lists"``
+        generation), or None: the caller then takes the full path. Never degraded: then the full path decides."""
+        if gen.shared is None or gen.scoped is None:
+            return None
+        entry = self._memory.get((gen.supplier_id, gen.shared, gen.local, name, params))
+        if entry is None or entry[1].lists < gen.scoped:
+            return None
+        _MEMORY_HIT.inc()
+        return entry[1].value
 
     async def get_listing(
         self,

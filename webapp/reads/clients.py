@@ -7,7 +7,7 @@ leaves every other cached page alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 import msgspec
 
@@ -121,13 +121,25 @@ async def client_list_html(
         rows = await loader.reload_rows(_PAGE.decode(cached.packed_rows), changed)
         return fragment_of(rows) if rows is not None else None
 
+    got = await res.cache.get_listing(
+        gen, "client_list_html", _html_key(res, query, template, studio), ListFragment, load_fragment, _fragment_ids,
+        refresh_fragment,
+    )  # fmt: skip
+    return got.html
+
+
+def _html_key(res: Resources, query: ListQuery, template: str, studio: Studio) -> tuple[Hashable, ...]:
     # The rendering shows dates in the studio's style: its settings are part of what is kept.
     today = studio.today().isoformat()
-    key = (query.text, query.upcoming, query.cursor or "", today, template, res.cache.build, studio)
-    got = await res.cache.get_listing(
-        gen, "client_list_html", key, ListFragment, load_fragment, _fragment_ids, refresh_fragment
-    )
-    return got.html
+    return (query.text, query.upcoming, query.cursor or "", today, template, res.cache.build, studio)
+
+
+async def kept_list_html(res: Resources, gen: Generation, query: ListQuery, template: str) -> Rendered | None:
+    """The list fragment's rendering when this process holds it for ``gen`` (no I/O but the studio's settings,
+    themselves in memory), else None."""
+    studio = await studio_of(res, gen.supplier_id)
+    got = res.cache.peek_listing(gen, "client_list_html", _html_key(res, query, template, studio))
+    return got.html if isinstance(got, ListFragment) else None
 
 
 async def client_detail(res: Resources, supplier_id: int, client_id: int) -> ClientDetail | None:

@@ -7,20 +7,29 @@ from typing import Annotated, Any
 
 import psycopg
 from litestar import Controller, Request, Response, get, post
+from litestar._asgi.utils import is_valid_host
+from litestar._parsers import parse_cookie_string, parse_query_string
+from litestar.enums import ScopeType
 from litestar.exceptions import NotFoundException
+from litestar.middleware.session.server_side import ServerSideSessionBackend
 from litestar.params import Parameter
 from litestar.response import Redirect
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 import webapp.reads.clients as reads
 from core.couple import BY_NAME, COUPLE_FIELDS, GROUP_LEGENDS
 from core.importing.typed import as_typed, clean_typed
-from webapp.auth import require_supplier
-from webapp.cache import etag_matches
+from core.metrics import LIST_FRONT
+from webapp.auth import SESSION_COOKIE, SESSION_KEY, require_supplier
+from webapp.cache import Generation, etag_matches
+from webapp.cache.sessions import FallbackStore
 from webapp.dependencies import SIGNED_IN
 from webapp.forms import FormError, parse, read_form
 from webapp.idempotency import run_idempotent
 from webapp.leads import LeadError, clean_lead
+from webapp.middleware import may_hold_control_characters
 from webapp.models import CLIENT_STATUSES, Client
+from webapp.observability import observe_requests
 from webapp.queries import clients as q
 from webapp.queries import notes as notes_q
 from webapp.queries import suppliers as supplier_q
@@ -34,6 +43,11 @@ MAX_QUERY = 100
 
 def new_idempotency_key() -> str:
     return secrets.token_urlsafe(18)
+
+
+def _fragment_of(query: reads.ListQuery) -> str:
+    # "Load more" and infinite scroll append rows; a new search replaces the whole list.
+    return "clients/_rows.html" if query.after else "clients/_list.html"
 
 
 def _revalidate(etag: str) -> dict[str, str]:
@@ -58,7 +72,9 @@ class ClientController(Controller):
         deleted: int | None = None,
     ) -> Response[Any]:
         query = reads.ListQuery((search or "").strip(), upcoming, cursor or None)
-        gen = await reads.list_generation(res, supplier_id)
+        # Read by ``list_front`` when it looked for a kept fragment first: one round trip for the request either way.
+        kept_gen = request.scope["state"].get(_GENERATION)
+        gen = kept_gen if isinstance(kept_gen, Generation) else await reads.list_generation(res, supplier_id)
         if not is_htmx(request):
             rows = await reads.client_page(res, gen, query)
             return page(
@@ -70,8 +86,7 @@ class ClientController(Controller):
                 deleted=deleted,
                 restore_key=new_idempotency_key(),
             )
-        # "Load more" and infinite scroll append rows; a new search replaces the whole list.
-        fragment = "clients/_rows.html" if query.after else "clients/_list.html"
+        fragment = _fragment_of(query)
 
         def render(rows: q.ClientPage) -> Rendered:
             return rendered(render_shared(request, fragment, page=rows, query=query.text, upcoming=upcoming))
@@ -379,3 +394,101 @@ def _edit_page(
 
 
 __all__ = ["ClientController", "Redirect"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The kept list fragment, served in front of the route stack
+
+_GENERATION = "wedsync.list_generation"  # scope state: the generation list_front read, for the handler to reuse
+_LIST_PARAMS = frozenset({"q", "cursor", "upcoming"})
+_LIST_HEADERS = frozenset({b"hx-request", b"hx-boosted", b"cookie", b"if-none-match", b"accept-encoding", b"host"})
+_HTML = b"text/html; charset=utf-8"
+_KEPT, _PASSED = LIST_FRONT.labels("kept"), LIST_FRONT.labels("passed")
+
+
+def list_front(app: ASGIApp) -> ASGIApp:
+    """``GET /clients/`` for htmx, answered from this process's kept rendering when it has one, before Litestar's
+    route stack: a cached fragment then costs its lookup (the session's trusted copy, one generation read, a memory
+    hit) rather than ten layers of middleware, dependency injection and a Response. It answers exactly what
+    ``ClientController.list_clients`` would (same bytes, ETag, 304, headers; security headers come from the app's
+    ``before_send`` hook, the request id and metrics from ``observe_requests``), and only when nothing else could
+    apply: a signed-in session this process trusts and renewed moments ago (so the full path would write no
+    session), the list's own query parameters and nothing else, no control characters, a kept rendering for the
+    current generation. Anything else (a miss, a degraded cache, an unusual request) goes on to ``app``, which
+    reuses the generation read here."""
+
+    async def front(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and scope["method"] == "GET" and scope["path"] == "/clients/":
+            try:
+                answer = await _kept_answer(scope)
+            except Exception:  # whatever it is, the full path meets it too and answers it the app's way
+                answer = None
+            if answer is not None:
+                _KEPT.inc()
+                scope["path_template"] = "/clients"
+                await observe_requests(answer, scope["app"].state["latency"])(scope, receive, send)
+                return
+            _PASSED.inc()
+        await app(scope, receive, send)
+
+    return front
+
+
+async def _kept_answer(scope: Scope) -> ASGIApp | None:
+    seen: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in _LIST_HEADERS:
+            if name in seen:
+                return None  # a header sent twice: left to the full path's reading of it
+            seen[name] = value.decode("latin-1")
+    if seen.get(b"hx-request") != "true" or seen.get(b"hx-boosted") == "true" or b"cookie" not in seen:
+        return None
+    if b"host" in seen and not is_valid_host(seen[b"host"].encode("latin-1")):
+        return None  # the router's 400
+    raw_query = scope["query_string"]
+    if may_hold_control_characters(raw_query):  # the full path answers 400 if one is really there
+        return None
+    params = parse_query_string(raw_query)
+    found = dict(params)
+    if len(found) != len(params) or not found.keys() <= _LIST_PARAMS:
+        return None
+    text, upcoming = found.get("q") or "", found.get("upcoming")
+    if len(text) > MAX_QUERY or upcoming not in (None, "true"):
+        return None
+    store = scope["app"].stores.get("sessions")
+    session_id = parse_cookie_string(seen[b"cookie"]).get(SESSION_COOKIE)
+    data = store.trusted(session_id) if session_id and isinstance(store, FallbackStore) else None
+    if data is None:
+        return None
+    supplier_id = ServerSideSessionBackend.deserialize_data(data).get(SESSION_KEY)
+    res = scope["app"].state.get("resources")
+    if not isinstance(supplier_id, int) or isinstance(supplier_id, bool) or not isinstance(res, Resources):
+        return None
+    query = reads.ListQuery(text.strip(), upcoming == "true", found.get("cursor") or None)
+    gen = scope["state"][_GENERATION] = await reads.list_generation(res, supplier_id)
+    fragment = _fragment_of(query)
+    html = await reads.kept_list_html(res, gen, query, fragment)
+    # As the handler sees the request: Litestar's router has normalised the path (no trailing slash).
+    etag = res.cache.etag(gen, html.digest, "/clients", raw_query.decode(), fragment) if html else None
+    if html is None or etag is None:
+        return None
+    if etag_matches(seen.get(b"if-none-match"), etag):
+        return _answer(304, _revalidate(etag), None, b"")
+    headers = {**_revalidate(etag), "vary": "HX-Request, Cookie, Accept-Encoding"}
+    if html.gzipped and "gzip" in seen.get(b"accept-encoding", ""):
+        return _answer(200, {**headers, "content-encoding": "gzip"}, _HTML, html.gzipped)
+    return _answer(200, headers, _HTML, html.html)
+
+
+def _answer(status: int, headers: dict[str, str], media_type: bytes | None, body: bytes) -> ASGIApp:
+    raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+    if media_type is not None:
+        raw.append((b"content-type", media_type))
+    if status != 304:
+        raw.append((b"content-length", str(len(body)).encode()))
+
+    async def send_it(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    return send_it

@@ -37,7 +37,7 @@ from litestar.types import ASGIApp, HTTPResponseBodyEvent, Receive, Scope, Send
 from core.db.pool import tenant
 from core.metrics import SSE_CONNECTIONS
 from core.progress import ProgressEvent
-from webapp.auth import SESSION_KEY, require_supplier
+from webapp.auth import SESSION_COOKIE, SESSION_KEY, require_supplier
 from webapp.dependencies import SIGNED_IN
 from webapp.live import KEEP_ALIVE, START, ProgressHub, Subscriber, encode, format_id, parse_id, stream_of
 from webapp.middleware import SECURITY_HEADERS
@@ -46,7 +46,6 @@ from webapp.rendering import KIND_LABELS, SOURCE_LABELS, render_html
 from webapp.state import Resources, resources
 
 RETRY_MS = 3_000
-SESSION_COOKIE = "wedsync_session"
 _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,10}$")
 _EVENTS_PATH = re.compile(r"^/jobs/(?:(\d{1,18})/)?events/?$")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")  # as webapp.middleware accepts
