@@ -236,7 +236,9 @@ def test_outbox_screen_is_served_to_anyone_and_empty_without_a_service_worker(ac
     assert 'id="outbox-list"' in anonymous.text
     assert 'hx-get="/outbox/list"' in anonymous.text
     page = account.client.get("/outbox").text
-    assert 'href="/outbox" class="outbox-link"' in page
+    # Signed in, the outbox is reached from the navigation: the header link on wide screens, "More" on phones.
+    assert 'href="/outbox" class="outbox-link wide-only"' in page
+    assert 'href="/more" class="phone-only outbox-link"' in page
     assert "data-outbox-count" in page
     assert f'data-account="{account.supplier_id}"' in page
     # Without a service worker nothing can have been saved on the phone: the list is empty.
