@@ -77,8 +77,20 @@ class Gate:
         self._closed = False
 
     def close(self) -> None:
-        self._conn.execute("LOCK TABLE clients IN EXCLUSIVE MODE")
+        try:
+            self._conn.execute("LOCK TABLE clients IN EXCLUSIVE MODE")
+        except psycopg.errors.LockNotAvailable:
+            self._conn.rollback()
+            raise AssertionError(f"the gate could not close; holding locks on clients: {self._holders()}") from None
         self._closed = True
+
+    def _holders(self) -> list[tuple[object, ...]]:
+        """Who held a lock on ``clients`` as the gate gave up: the test's failure says what to look at."""
+        return self._conn.execute(
+            "SELECT l.pid, l.mode, l.granted, a.application_name, a.state, left(a.query, 200)"
+            " FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+            " WHERE l.relation = 'clients'::regclass AND l.pid <> pg_backend_pid()"
+        ).fetchall()
 
     def worker_waiting(self) -> bool:
         row = self._conn.execute(
