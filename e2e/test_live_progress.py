@@ -70,7 +70,7 @@ class Gate:
 
     def __init__(self, database_url: str) -> None:
         self._conn = psycopg.connect(database_url)
-        self._conn.execute("SET lock_timeout = '30s'")
+        self._conn.execute("SET lock_timeout = '120s'")
         row = self._conn.execute("SELECT coalesce(max(id), 0) FROM sync_jobs").fetchone()
         self._first_job = (row[0] if row else 0) + 1  # jobs from other modules are not this gate's business
         self._conn.commit()
