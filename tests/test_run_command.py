@@ -51,8 +51,10 @@ def test_run_serves_the_demo_and_ctrl_c_stops_everything(tmp_path: Path) -> None
     url = f"http://127.0.0.1:{port}"
     proc = _start(var_dir, port, log)
     try:
-        wait_for(lambda: proc.poll() is not None or _healthy(url), 120, "`wedsync run` to be healthy")
+        # The address is printed once the server answers: a photographer opening it at once is served.
+        wait_for(lambda: proc.poll() is not None or "is running at" in log.read_text(), 120, "the address")
         assert proc.poll() is None, log.read_text()
+        assert _healthy(url)
         descendants = psutil.Process(proc.pid).children(recursive=True)
         assert descendants, "web and worker run as child processes"
 

@@ -163,13 +163,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         )
         sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-        _wait_for_sandbox(sandbox_url, children[-1])
+        _wait_until_answers(sandbox_url + "/_sandbox/health", children[-1], "The sandbox CRM")
         _point_demo_at_sandbox(os.environ["DATABASE_URL"], sandbox_url)
         print(f"Sandbox CRM: {sandbox_url} (integrations 'Sandbox Tave' and 'Sandbox Light Blue')", flush=True)
         children.append(
             subprocess.Popen([*exe, "worker", "--processes", "1", "--threads", "8"], preexec_fn=_die_with_parent)
         )
         children.append(subprocess.Popen([*exe, "web", "--port", str(settings.port)], preexec_fn=_die_with_parent))
+        # Said once the server answers: a photographer who opens the address at once must not meet "connection
+        # refused" while the web process is still starting.
+        probe = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host  # noqa: S104 - only compared
+        _wait_until_answers(f"http://{probe}:{settings.port}/health", children[-1], "The web server", timeout=60.0)
         print(
             f"\n  WedSync Hub is running at http://{settings.host}:{settings.port}/\n"
             f"  Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}\n  Press Ctrl-C to stop.\n",
@@ -197,7 +201,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("Stopped. Data is kept in var/.", flush=True)
 
 
-def _wait_for_sandbox(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def _wait_until_answers(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float = 30.0) -> None:
+    """Until ``url`` answers 200: a child process's port, polled (there is nothing to wait on)."""
     import time
 
     import httpx
@@ -205,15 +210,15 @@ def _wait_for_sandbox(url: str, proc: subprocess.Popen[bytes], timeout: float = 
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
-            raise SystemExit("The sandbox CRM stopped during start-up.")
+            raise SystemExit(f"{what} stopped during start-up.")
         try:
-            if httpx.get(url + "/_sandbox/health", timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         if time.monotonic() > deadline:
-            raise SystemExit("The sandbox CRM did not start within 30 s.")
-        time.sleep(0.1)  # polling a child process's port: there is nothing to wait on
+            raise SystemExit(f"{what} did not start within {timeout:.0f} s.")
+        time.sleep(0.1)
 
 
 def _point_demo_at_sandbox(database_url: str, sandbox_url: str) -> None:
