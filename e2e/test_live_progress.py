@@ -9,9 +9,7 @@ batch upsert (an INSERT) but none of the page's reads, and lets batches through 
 
 from __future__ import annotations
 
-import html
 import itertools
-import re
 import secrets
 import subprocess
 from collections.abc import Callable, Iterator
@@ -25,7 +23,7 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, Playwrig
 
 from e2e.conftest import device_context_options
 from jobs.sandbox import SandboxConfig, running_sandbox
-from tests.fixtures import Account, Server, Services, wait_for
+from tests.fixtures import Account, Server, Services, import_csv, wait_for
 from tests.test_progress import start_file_import
 
 pytestmark = pytest.mark.e2e
@@ -469,26 +467,7 @@ def test_hidden_tab_pauses_and_visible_resumes(
 
 
 def _start_csv_import(account: Account, body: bytes) -> int:
-    """A file import of ``body`` through the real upload, preview and start (as start_file_import, any file)."""
-    token = account.csrf("/imports/new")
-    resp = account.client.post(
-        "/imports/", data={"_csrf_token": token, "preset": "csv"}, files={"file": ("mixed.csv", body, "text/csv")}
-    )
-    location = resp.headers["location"]
-    preview = account.client.get(location).text
-    mapping = re.search(r'name="mapping" value="([^"]+)"', preview)
-    signature = re.search(r'name="signature" value="([^"]+)"', preview)
-    assert mapping, preview[:500]
-    assert signature, preview[:500]
-    started = account.client.post(
-        location.removesuffix("/preview") + "/start",
-        data={
-            "_csrf_token": account.csrf(),
-            "mapping": html.unescape(mapping.group(1)),
-            "signature": signature.group(1),
-        },
-    )
-    return int(started.headers["location"].rsplit("/", 1)[-1])
+    return import_csv(account, "mixed.csv", body)
 
 
 BAD_ROWS = 12  # rows with nothing that identifies anyone: "Not imported"

@@ -4,6 +4,7 @@ their own supplier (unique email), which RLS turns into a private slice of the d
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import secrets
@@ -236,6 +237,35 @@ class Account:
     def post(self, path: str, data: dict[str, str], *, htmx: bool = False, csrf_page: str = "/") -> httpx.Response:
         headers = {"HX-Request": "true"} if htmx else {}
         return self.client.post(path, data={"_csrf_token": self.csrf(csrf_page), **data}, headers=headers)
+
+
+def upload_for_preview(account: Account, name: str, content: bytes) -> tuple[str, dict[str, str]]:
+    """A CSV uploaded as a photographer would, up to its preview: where to start it, and the form that starts it
+    (the mapping and signature the preview proposes)."""
+    token = account.csrf("/imports/new")
+    resp = account.client.post(
+        "/imports/", data={"_csrf_token": token, "preset": "csv"}, files={"file": (name, content, "text/csv")}
+    )
+    assert resp.status_code == 303, resp.text[:300]
+    preview = account.client.get(resp.headers["location"]).text
+    mapping = re.search(r'name="mapping" value="([^"]+)"', preview)
+    signature = re.search(r'name="signature" value="([^"]+)"', preview)
+    assert mapping
+    assert signature
+    form = {"mapping": html.unescape(mapping.group(1)), "signature": signature.group(1)}
+    return resp.headers["location"].removesuffix("/preview") + "/start", form
+
+
+def start_import(account: Account, url: str, form: dict[str, str]) -> int:
+    """Start a previewed import (``upload_for_preview``); the job's id."""
+    started = account.client.post(url, data={"_csrf_token": account.csrf(), **form})
+    assert started.status_code == 303, started.text[:300]
+    return int(started.headers["location"].rstrip("/").rsplit("/", 1)[-1])
+
+
+def import_csv(account: Account, name: str, content: bytes) -> int:
+    """Upload a CSV and start its import with the proposed mapping; the job's id."""
+    return start_import(account, *upload_for_preview(account, name, content))
 
 
 def signup(base_url: str, database_url: str, name: str = "Test Studio") -> Account:

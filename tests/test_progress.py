@@ -11,7 +11,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.fixtures import Account, Server, Services, signup, start_web, stop_process, wait_for
+from tests.fixtures import Account, Server, Services, import_csv, signup, start_web, stop_process, wait_for
 
 ROWS = 9_000  # five batches of up to 2,000: enough events to resume in the middle
 
@@ -65,27 +65,7 @@ def _csv(rows: int) -> bytes:
 
 
 def start_file_import(account: Account, rows: int = ROWS) -> int:
-    token = account.csrf("/imports/new")
-    resp = account.client.post(
-        "/imports/", data={"_csrf_token": token, "preset": "csv"}, files={"file": ("big.csv", _csv(rows), "text/csv")}
-    )
-    location = resp.headers["location"]
-    preview = account.client.get(location).text
-    import html
-
-    mapping = re.search(r'name="mapping" value="([^"]+)"', preview)
-    signature = re.search(r'name="signature" value="([^"]+)"', preview)
-    assert mapping
-    assert signature
-    started = account.client.post(
-        location.removesuffix("/preview") + "/start",
-        data={
-            "_csrf_token": account.csrf(),
-            "mapping": html.unescape(mapping.group(1)),
-            "signature": signature.group(1),
-        },
-    )
-    return int(started.headers["location"].rsplit("/", 1)[-1])
+    return import_csv(account, "big.csv", _csv(rows))
 
 
 def _finished(services: Services, job_id: int) -> bool:

@@ -9,11 +9,9 @@ signature and decrypts the message with the subscription's private key (RFC 8291
 from __future__ import annotations
 
 import base64
-import html
 import http.server
 import json
 import os
-import re
 import secrets
 import subprocess
 import threading
@@ -29,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from tests.fixtures import Account, Server, Services, signup, wait_for
+from tests.fixtures import Account, Server, Services, import_csv, signup, wait_for
 
 
 def b64d(text: str) -> bytes:
@@ -233,27 +231,7 @@ def test_subscriptions_that_cannot_be_used_are_refused(
 
 
 def import_file(account: Account, csv: bytes) -> int:
-    token = account.csrf("/imports/new")
-    resp = account.client.post(
-        "/imports/", data={"_csrf_token": token, "preset": "csv"}, files={"file": ("clients.csv", csv, "text/csv")}
-    )
-    assert resp.status_code == 303, resp.text[:300]
-    location = resp.headers["location"]
-    preview = account.client.get(location).text
-    mapping = re.search(r'name="mapping" value="([^"]+)"', preview)
-    signature = re.search(r'name="signature" value="([^"]+)"', preview)
-    assert mapping
-    assert signature
-    started = account.client.post(
-        location.removesuffix("/preview") + "/start",
-        data={
-            "_csrf_token": account.csrf(),
-            "mapping": html.unescape(mapping.group(1)),
-            "signature": signature.group(1),
-        },
-    )
-    assert started.status_code == 303
-    return int(started.headers["location"].rstrip("/").rsplit("/", 1)[-1])
+    return import_csv(account, "clients.csv", csv)
 
 
 def verify_vapid(authorization: str, key: str, audience: str) -> dict[str, Any]:

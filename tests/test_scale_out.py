@@ -6,7 +6,6 @@ then "which worker ran the job" has only two answers, read from each worker's ow
 
 from __future__ import annotations
 
-import html
 import re
 import subprocess
 import sys
@@ -20,7 +19,19 @@ import pytest
 import redis
 
 from core.queue import HEARTBEAT_KEY
-from tests.fixtures import ROOT, Account, Server, Services, seed_clients, signup, start_web, stop_process, wait_for
+from tests.fixtures import (
+    ROOT,
+    Account,
+    Server,
+    Services,
+    seed_clients,
+    signup,
+    start_import,
+    start_web,
+    stop_process,
+    upload_for_preview,
+    wait_for,
+)
 
 JOBS = 6
 REDIS_DB = 3  # the session's servers use 0, the import tests 9 and 10
@@ -95,24 +106,7 @@ def _csv(rows: int, tag: str) -> bytes:
 
 def _upload(account: Account, tag: str) -> tuple[str, dict[str, str]]:
     """An uploaded file up to its preview: where to start it, and the form that starts it."""
-    token = account.csrf("/imports/new")
-    resp = account.client.post(
-        "/imports/", data={"_csrf_token": token, "preset": "csv"}, files={"file": (f"{tag}.csv", _csv(ROWS, tag))}
-    )
-    assert resp.status_code == 303, resp.text[:300]
-    preview = account.client.get(resp.headers["location"]).text
-    mapping = re.search(r'name="mapping" value="([^"]+)"', preview)
-    signature = re.search(r'name="signature" value="([^"]+)"', preview)
-    assert mapping
-    assert signature
-    form = {"mapping": html.unescape(mapping.group(1)), "signature": signature.group(1)}
-    return resp.headers["location"].removesuffix("/preview") + "/start", form
-
-
-def _start(account: Account, url: str, form: dict[str, str]) -> int:
-    started = account.client.post(url, data={"_csrf_token": account.csrf(), **form})
-    assert started.status_code == 303, started.text[:300]
-    return int(started.headers["location"].rsplit("/", 1)[-1])
+    return upload_for_preview(account, f"{tag}.csv", _csv(ROWS, tag))
 
 
 def _events(client: httpx.Client, url: str) -> list[tuple[str, str]]:
@@ -146,7 +140,7 @@ def test_imports_started_on_one_web_run_on_both_workers_and_show_on_the_other_we
     # All through web A. Every file is previewed first and the jobs are started together, so they wait in the
     # queue at once and a worker that polls second still finds some (a job takes well under a second now).
     uploads = [_upload(account, f"j{n}") for n in range(JOBS)]
-    job_ids = [_start(account, url, form) for url, form in uploads]
+    job_ids = [start_import(account, url, form) for url, form in uploads]
 
     with httpx.Client(base_url=cluster.web_b.url, headers={"cookie": _cookie_header(account)}) as web_b:
         # Live progress of the first job, streamed by web B, which neither started it nor ran it.
