@@ -27,30 +27,10 @@
   const ID = 0, P1F = 1, P1L = 2, P2F = 3, P2L = 4, DATE = 5, VENUE = 6, PH1 = 7, PH2 = 8, EM1 = 9, EM2 = 10, STATUS = 11, WORDS = 12;
 
   /* ---------- IndexedDB ---------- */
-  let dbPromise = null;
-  function openDb() {
-    if (!dbPromise) {
-      dbPromise = new Promise((resolve, reject) => {
-        const req = indexedDB.open(DB_NAME, 1);
-        req.onupgradeneeded = () => {
-          req.result.createObjectStore("buckets");
-          req.result.createObjectStore("meta");
-        };
-        req.onsuccess = () => {
-          req.result.onversionchange = () => {
-            req.result.close();
-            dbPromise = null;
-          };
-          resolve(req.result);
-        };
-        req.onerror = () => {
-          dbPromise = null;
-          reject(req.error);
-        };
-      });
-    }
-    return dbPromise;
-  }
+  const openDb = self.WedSyncIdb.opener(DB_NAME, (db) => {
+    db.createObjectStore("buckets");
+    db.createObjectStore("meta");
+  });
   async function tx(stores, mode, fn) {
     const db = await openDb();
     return new Promise((resolve, reject) => {

@@ -50,31 +50,38 @@
   };
 
   /* ---------- IndexedDB: a few lines of promise wrapping (a library would be a second file to vendor) ---------- */
-  let dbPromise = null;
-  function openDb() {
-    if (!dbPromise) {
-      dbPromise = new Promise((resolve, reject) => {
-        const req = indexedDB.open(DB_NAME, 1);
-        req.onupgradeneeded = () => {
-          // Auto-increment ids are creation order: replay order is key order.
-          req.result.createObjectStore("items", { keyPath: "id", autoIncrement: true });
-          req.result.createObjectStore("meta");
-        };
-        req.onsuccess = () => {
-          req.result.onversionchange = () => {
-            req.result.close();
-            dbPromise = null;
-          };
-          resolve(req.result);
-        };
-        req.onerror = () => {
-          dbPromise = null;
-          reject(req.error);
-        };
-      });
-    }
-    return dbPromise;
-  }
+  // The opener of one database, shared with the client book (sw/book.js): opened once, reopened after another
+  // version of the worker closed it, forgotten on failure so the next call tries again.
+  self.WedSyncIdb = {
+    opener(name, upgrade) {
+      let opening = null;
+      return () => {
+        if (!opening) {
+          opening = new Promise((resolve, reject) => {
+            const req = indexedDB.open(name, 1);
+            req.onupgradeneeded = () => upgrade(req.result);
+            req.onsuccess = () => {
+              req.result.onversionchange = () => {
+                req.result.close();
+                opening = null;
+              };
+              resolve(req.result);
+            };
+            req.onerror = () => {
+              opening = null;
+              reject(req.error);
+            };
+          });
+        }
+        return opening;
+      };
+    },
+  };
+  const openDb = self.WedSyncIdb.opener(DB_NAME, (db) => {
+    // Auto-increment ids are creation order: replay order is key order.
+    db.createObjectStore("items", { keyPath: "id", autoIncrement: true });
+    db.createObjectStore("meta");
+  });
   async function idb(store, mode, fn, durability) {
     const db = await openDb();
     return new Promise((resolve, reject) => {
