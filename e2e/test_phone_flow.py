@@ -225,6 +225,7 @@ def test_targets_text_size_zoom_dark_theme_and_tab_bar(
         cid = _signed_up_phone(page, services, "Thumb Reach Studio")
         pages = ["/", "/clients/", f"/clients/{cid}", f"/clients/{cid}/edit", "/imports/new", "/settings", "/outbox"]
         pages.append("/more")
+        pages.append("/weddings")
         for path in pages:
             page.goto(path)
             assert page.evaluate(SMALL_TARGETS_JS) == [], path

@@ -301,7 +301,8 @@
 
   function rowsHtml(book, found, typed, upcoming) {
     const style = (book.meta.studio || {}).date_style;
-    let out = `<li class="saved-note book-note" role="status" data-testid="book-note">Searching the copy saved at ${esc(savedAt(book))} — you're offline</li>`;
+    // No role="status" on the note: the list is already the polite live region, and a role on an <li> breaks the list.
+    let out = `<li class="saved-note book-note" data-testid="book-note">Searching the copy saved at ${esc(savedAt(book))} — you're offline</li>`;
     for (const r of found.slice(0, PAGE_ROWS)) {
       out +=
         `<li class="client"><a href="/clients/${r[ID]}"><span class="avatar ${esc(r[STATUS])}" aria-hidden="true">${esc(initials(r))}</span><span class="name">${esc(coupleName(r))}</span>` +
