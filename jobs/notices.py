@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 import structlog
 
+from core.job_lifecycle import TERMINAL, JobStatus
 from core.push import Notice
 from core.queue import send_job_notice
 from core.sources import SOURCE_LABELS
@@ -31,7 +32,8 @@ class EndedJob(msgspec.Struct, frozen=True):
     conflicts: int
 
 
-ANNOUNCED = frozenset({"succeeded", "partially_succeeded", "failed"})
+# Every end but a stop: the photographer who stopped a job knows it ended (job states: core.job_lifecycle).
+ANNOUNCED: frozenset[JobStatus] = TERMINAL - {"cancelled"}
 
 
 def _plural(n: int, one: str, many: str) -> str:
