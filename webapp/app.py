@@ -38,6 +38,7 @@ from webapp.assets import load_manifest
 from webapp.auth import SESSION_COOKIE, IssuedSessionConfig, SessionCsrfMiddleware, signed_in_supplier_id
 from webapp.cache import NOTHING, HotCache, bump_after_write_middleware
 from webapp.cache.guard import RedisGuard
+from webapp.cache.mirror import write_floor_front
 from webapp.cache.sessions import FallbackStore
 from webapp.dependencies import APP_DEPENDENCIES
 from webapp.live import ProgressHub
@@ -275,4 +276,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app.asgi_handler = events_front(app.asgi_handler)
     # A kept client-list fragment is answered before the route stack too: see webapp.routes.clients.list_front.
     app.asgi_handler = list_front(app.asgi_handler)
+    # Outermost: a browser that has just written is answered at or after its write (webapp.cache.mirror).
+    app.asgi_handler = write_floor_front(app.asgi_handler)
     return app

@@ -16,9 +16,11 @@ How freshness works
 * List pages and searches (``get_listing``) are not keyed by the ``"lists"`` generation: its bumps log which rows
   they changed, and a cached list is read again only if it shows one of them, and then only those rows
   (``rows.py``). Which clients a list holds and their order change only with supplier-wide bumps.
-* Each request reads the generation once (one MGET of the supplier's and, if any, the read's scope). Keys in both
-  tiers carry supplier id + generations, so a missed pub/sub message can only cost a miss, never a stale read;
-  old entries age out (TTL / LRU).
+* Each request knows the generation once: from ``mirror`` (what this process has heard announced: no I/O), or
+  else one MGET of the supplier's, the read's scope if any, and the supplier's bump sequence. Keys in both tiers
+  carry supplier id + generations, so a missed pub/sub message can only cost a miss, never a stale read, except
+  through the mirror, which is trusted only while its subscription is up and for at most 10 s per value heard;
+  a browser's own writes are always seen (its floor cookie, ``mirror.py``). Old entries age out (TTL / LRU).
 * The web process that made a write bumps its own local counter synchronously before it responds, so its next
   read is fresh even when the Redis bump fails. A failed Redis bump is remembered and replayed (the supplier's
   reads skip the Redis tier until it succeeds), so other processes learn about it as soon as Redis answers.
@@ -71,18 +73,18 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from core.cache_generations import BUMP_SCRIPT as _BUMP
-from core.cache_generations import CHANNEL, GEN_KEY
+from core.cache_generations import CHANNEL, GEN_KEY, SCOPE_GEN_KEY, SEQ_KEY, announced, announced_name, bump_keys
 from core.cache_generations import now_us as _now_us
 from core.metrics import CACHE_ERRORS, CACHE_LOOKUPS
 from core.settings import PROJECT_ROOT
 from webapp.cache.guard import RedisDown, RedisGuard
+from webapp.cache.mirror import GenerationMirror, floor_cookie
 from webapp.cache.rows import ANY_ROW, BUMP_LISTS, LOG_ENTRIES, ROWS_LOG_KEY, changed_rows
 
 log = structlog.get_logger("wedsync.cache")
 
 T = TypeVar("T")
 
-SCOPE_GEN_KEY = "wedsync:gen:{}:{}"  # a narrower generation inside a supplier, e.g. one client's notes ("c:42")
 SCOPE_GEN_TTL_S = 86_400  # refreshed on every bump; an expired one restarts at "now", which is always higher
 VALUE_KEY = "wedsync:cache:{sid}:{gen}:{name}:{schema}:{digest}"
 LISTS = "lists"  # the scope of everything that lists clients: list pages, searches, dashboard counts and upcoming
@@ -176,6 +178,7 @@ class HotCache:
         self._bump_script = redis.register_script(_BUMP)
         self._bump_lists_script = redis.register_script(BUMP_LISTS)
         self._tasks: list[asyncio.Task[None]] = []
+        self.mirror = GenerationMirror()  # generations known while the channel is heard (started by ``start``)
         self.build = _templates_digest()  # part of ETags and of cached renderings' keys
 
     # -- lifecycle -------------------------------------------------------------------------------------------
@@ -199,15 +202,19 @@ class HotCache:
             try:
                 async with self.redis.pubsub() as pubsub:
                     await pubsub.subscribe(CHANNEL)
-                    delay = 0.5
                     async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            with contextlib.suppress(ValueError):
-                                self.invalidate_local(int(message["data"]))
+                        kind = message.get("type")
+                        if kind == "subscribe":  # from now on no announcement can be missed
+                            self.mirror.subscribed(True)
+                            delay = 0.5
+                        elif kind == "message" and isinstance(message.get("data"), bytes):
+                            self._heard(message["data"])
             except asyncio.CancelledError:
+                self.mirror.subscribed(False)
                 raise
             except (RedisError, OSError) as exc:
                 log.warning("cache invalidation subscription lost; retrying", error=type(exc).__name__, in_s=delay)
+            self.mirror.subscribed(False)
             await asyncio.sleep(delay)  # a back-off between reconnects, not a synchronisation
             delay = min(delay * 2, 10)
 
@@ -216,6 +223,15 @@ class HotCache:
             await asyncio.sleep(1.0)  # a retry period for failed bumps, not a synchronisation
             for supplier_id in list(self._pending):
                 await self._replay(supplier_id)
+
+    def _heard(self, data: bytes) -> None:
+        news = announced(data)
+        if news is None:
+            return
+        if news.scope is None:  # supplier-wide: this process's entries for the supplier go at once
+            self.invalidate_local(news.supplier_id)
+        if news.value is not None:
+            self.mirror.learn(self.mirror.epoch, news.supplier_id, news.scope, news.value, news.seq)
 
     # -- generations -----------------------------------------------------------------------------------------
     def invalidate_local(self, supplier_id: int) -> None:
@@ -228,47 +244,59 @@ class HotCache:
         return self._local[supplier_id]
 
     async def generation(self, supplier_id: int, scope: str | None = None) -> Generation:
-        """The supplier's generation (and ``scope``'s, e.g. ``"c:42"`` for one client) in one round trip."""
+        """The supplier's generation (and ``scope``'s, e.g. ``"c:42"`` for one client): from the mirror of what
+        this process has heard (no I/O), else in one round trip to Redis."""
         local = self._local[supplier_id]
         if supplier_id in self._pending and not await self._replay(supplier_id):
             # Our own write is not in Redis's generation yet: the Redis tier could hand us the pre-write value.
             return Generation(supplier_id, None, local)
+        known = self.mirror.known(supplier_id, scope)
+        if known is not None:
+            return Generation(supplier_id, known[0], local, known[1])
+        epoch = self.mirror.epoch
         keys = [GEN_KEY.format(supplier_id)] + ([SCOPE_GEN_KEY.format(supplier_id, scope)] if scope else [])
         raw: list[Any]
         try:
-            raw = await self.guard.run("generation", lambda: self.redis.mget(keys))
-            if None in raw:  # first read ever, or Redis restarted empty: start at "now" (µs) so we never go back
-                raw = await self.guard.run("generation", lambda: self._init_generations(keys))
+            raw = await self.guard.run("generation", lambda: self.redis.mget([*keys, SEQ_KEY.format(supplier_id)]))
+            if None in raw[:-1]:  # first read ever, or Redis restarted empty: start at "now" (µs) so we never go back
+                raw = await self.guard.run("generation", lambda: self._init_generations(keys, supplier_id))
         except RedisDown:
             return Generation(supplier_id, None, self._local[supplier_id])
+        shared, seq = int(raw[0] or 0), int(raw[-1] or 0)
         scoped = int(raw[1] or 0) if scope else None
-        return Generation(supplier_id, int(raw[0] or 0), self._local[supplier_id], scoped)
+        self.mirror.learn(epoch, supplier_id, None, shared, seq)
+        if scope and scoped is not None:
+            self.mirror.learn(epoch, supplier_id, scope, scoped, seq)
+        return Generation(supplier_id, shared, self._local[supplier_id], scoped)
 
-    async def _init_generations(self, keys: list[str]) -> list[Any]:
+    async def _init_generations(self, keys: list[str], supplier_id: int) -> list[Any]:
+        """Creating a generation announces nothing: no write came with it, and values only go up."""
         now = _now_us()
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.set(keys[0], now, nx=True)
             for key in keys[1:]:
                 pipe.set(key, now, nx=True, ex=SCOPE_GEN_TTL_S)
-            pipe.mget(keys)
+            pipe.mget([*keys, SEQ_KEY.format(supplier_id)])
             results = await pipe.execute()
         return list(results[-1])
 
-    async def bump(self, supplier_id: int, *scopes: str, rows: Collection[int] = ()) -> None:
+    async def bump(self, supplier_id: int, *scopes: str, rows: Collection[int] = ()) -> int | None:
         """Call after a committed write; ``scopes`` narrow it (``"c:42"``: client 42's page; ``"lists"``: the list
         and dashboard). None means everything of the supplier's. With ``"lists"``, ``rows`` are the clients whose
         list rows changed (not which clients a list holds, nor their order); none means any row. A supplier-wide
         bump moves the local counter first, synchronously; a scoped one moves it only if Redis did not take the
-        bump. Either way the writer's next read in this process is fresh."""
+        bump. Either way the writer's next read in this process is fresh. Returns the supplier's bump sequence
+        after it (for the writer's floor cookie: ``mirror``), None when Redis did not take it."""
         targets: tuple[str | None, ...] = scopes or (None,)
         if not scopes:
             self.invalidate_local(supplier_id)
         try:
-            await self._shared_bump(supplier_id, targets, rows)
+            return await self._shared_bump(supplier_id, targets, rows)
         except RedisDown:
             self._pending[supplier_id].update(targets)
             if scopes:
                 self.invalidate_local(supplier_id)
+            return None
 
     async def _replay(self, supplier_id: int) -> bool:
         """Send the bumps Redis missed; True when none is left for the supplier."""
@@ -281,27 +309,30 @@ class HotCache:
         self._pending.pop(supplier_id, None)
         return True
 
-    async def _shared_bump(self, supplier_id: int, scopes: tuple[str | None, ...], rows: Collection[int] = ()) -> None:
-        """A replayed bump has lost its ``rows``: it logs "any row", which costs whole reads, never a stale one."""
+    async def _shared_bump(self, supplier_id: int, scopes: tuple[str | None, ...], rows: Collection[int] = ()) -> int:
+        """A replayed bump has lost its ``rows``: it logs "any row", which costs whole reads, never a stale one.
+        Each bump is announced with its new value (``core.cache_generations``); this process learns its own at once.
+        Returns the supplier's bump sequence after the last one."""
 
-        async def send() -> None:
+        async def send() -> list[Any]:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for scope in scopes:
+                    keys, args = bump_keys(supplier_id, scope), [_now_us(), announced_name(supplier_id, scope)]
                     if scope == LISTS:  # always through the change log: every move of this generation is in it
-                        keys = [SCOPE_GEN_KEY.format(supplier_id, LISTS), ROWS_LOG_KEY.format(supplier_id)]
                         ids = [str(r) for r in sorted(set(rows))] or [ANY_ROW]
-                        args = [_now_us(), str(SCOPE_GEN_TTL_S), str(LOG_ENTRIES), *ids]
+                        args += [str(SCOPE_GEN_TTL_S), str(LOG_ENTRIES), *ids]
+                        keys.append(ROWS_LOG_KEY.format(supplier_id))
                         await self._bump_lists_script(keys=keys, args=args, client=pipe)
-                        continue
-                    if scope is None:
-                        keys, args = [GEN_KEY.format(supplier_id), CHANNEL], [_now_us(), str(supplier_id), "0"]
                     else:
-                        keys = [SCOPE_GEN_KEY.format(supplier_id, scope), CHANNEL]
-                        args = [_now_us(), "", str(SCOPE_GEN_TTL_S)]
-                    await self._bump_script(keys=keys, args=args, client=pipe)
-                await pipe.execute()
+                        args.append("0" if scope is None else str(SCOPE_GEN_TTL_S))
+                        await self._bump_script(keys=keys, args=args, client=pipe)
+                return list(await pipe.execute())
 
-        await self.guard.run("bump", send)
+        epoch = self.mirror.epoch
+        results = await self.guard.run("bump", send)
+        for scope, (value, _) in zip(scopes, results, strict=True):
+            self.mirror.learn(epoch, supplier_id, scope, int(value))
+        return max(int(seq) for _, seq in results)
 
     # -- reads -----------------------------------------------------------------------------------------------
     def _codec(self, name: str, type_: Any) -> _Codec:
@@ -624,7 +655,10 @@ async def bump_after_write(message: Any, scope: Any) -> None:
         else:
             scopes = set()
             break
-    await cache.bump(supplier_id, *sorted(scopes), rows=rows or ())
+    seq = await cache.bump(supplier_id, *sorted(scopes), rows=rows or ())
+    if seq is not None:  # the writer's next request, wherever it lands, reads at least this far (``mirror``)
+        cookie = floor_cookie(supplier_id, seq, secure=resources.settings.cookie_secure)
+        message["headers"] = [*message.get("headers", ()), (b"set-cookie", cookie)]
 
 
 __all__ = [

@@ -26,6 +26,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from core.cache_generations import BUMP_PREFIX
 from webapp.cache.guard import RedisDown, RedisGuard
 
 ROWS_LOG_KEY = "wedsync:rows:{}"
@@ -33,26 +34,25 @@ MARKER = "!"
 ANY_ROW = "*"
 LOG_ENTRIES = 1_024  # rows remembered per supplier; a cached page lives at most ~15 min, far fewer status changes
 
-# KEYS: the "lists" generation, the log. ARGV: now in µs (the floor), TTL in s, log size, changed ids (or "*").
-BUMP_LISTS = """
-local prev = redis.call('GET', KEYS[1])
-local v = redis.call('INCR', KEYS[1])
-local floor = tonumber(ARGV[1])
-if v < floor then redis.call('SET', KEYS[1], ARGV[1]); v = floor end
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-if redis.call('EXISTS', KEYS[2]) == 0 then
-  redis.call('ZADD', KEYS[2], prev and tonumber(prev) or (v - 1), '!')
+# After the shared bump (``BUMP_PREFIX``: KEYS 1-3, ARGV 1-3, sets ``prev`` and ``v``): KEYS[4] the log, ARGV[4] the
+# log size, ARGV[5...] the changed ids (or "*").
+BUMP_LISTS = (
+    BUMP_PREFIX
+    + """
+if redis.call('EXISTS', KEYS[4]) == 0 then
+  redis.call('ZADD', KEYS[4], prev and tonumber(prev) or (v - 1), '!')
 end
-for i = 4, #ARGV do redis.call('ZADD', KEYS[2], v, ARGV[i]) end
-local excess = redis.call('ZCARD', KEYS[2]) - 1 - tonumber(ARGV[3])
+for i = 5, #ARGV do redis.call('ZADD', KEYS[4], v, ARGV[i]) end
+local excess = redis.call('ZCARD', KEYS[4]) - 1 - tonumber(ARGV[4])
 if excess > 0 then
-  local cut = redis.call('ZRANGE', KEYS[2], 1, excess, 'WITHSCORES')
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 1, excess)
-  redis.call('ZADD', KEYS[2], cut[#cut], '!')
+  local cut = redis.call('ZRANGE', KEYS[4], 1, excess, 'WITHSCORES')
+  redis.call('ZREMRANGEBYRANK', KEYS[4], 1, excess)
+  redis.call('ZADD', KEYS[4], cut[#cut], '!')
 end
-redis.call('EXPIRE', KEYS[2], ARGV[2])
-return v
+redis.call('EXPIRE', KEYS[4], ARGV[3])
+return {v, s}
 """
+)
 
 
 async def changed_rows(redis: Redis, guard: RedisGuard, supplier_id: int, since: int) -> frozenset[int] | None:
