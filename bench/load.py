@@ -1,5 +1,5 @@
-"""Load test: ``list_fragment_rps``, ``mix_p95_ms``, ``mix_server_cpu_ms``, ``million_list_p95_ms``,
-``cache_hit_ratio``, ``framework_hello_rps`` and ``list_fragment_vs_framework`` (DESIGN.md §5).
+"""Load test: ``list_fragment_rps``, ``mix_p95_ms``, ``mix_server_cpu_ms``, ``mix_loop_lag_ms``,
+``million_list_p95_ms``, ``cache_hit_ratio``, ``framework_hello_rps`` and ``list_fragment_vs_framework`` (DESIGN.md §5).
 
 Set-up: embedded PostgreSQL and Valkey (or ``DATABASE_URL`` / ``REDIS_URL``), ``wedsync web --workers <cores>``,
 50 suppliers with 2,000 clients each and one with 1,000,000 (signed up over HTTP, clients seeded with
@@ -19,7 +19,9 @@ for the rest; the bench server raises ``LOGIN_ATTEMPTS_PER_MINUTE``, a setting).
    ``million_list_p95_ms`` is the p95 of list and search answers for the 1,000,000-client supplier's phones in
    the same phase. Every line reports per route: requests/s, p50/p95/p99, errors (5xx, transport errors).
    ``mix_server_cpu_ms`` is the web processes' CPU per request over the same phase (psutil): a slow day stretches
-   the p95 but not the CPU per request; a costlier change moves both.
+   the p95 but not the CPU per request; a costlier change moves both. ``mix_loop_lag_ms`` is how late the web
+   processes' event loops woke a 50 ms timer then (``wedsync_event_loop_lag_seconds``): how long any request
+   waited behind another request's synchronous work.
 4. ``list_fragment_vs_framework``: five rounds, each the cached list fragment then a bare Litestar hello-world
    (``bench/hello.py``, served by ``webapp.cli.serve`` as the app is: same uvicorn options and workers) back to
    back on the same raw connections; the median of the rounds' requests/s ratios (``framework_hello_rps``: the
@@ -94,8 +96,9 @@ SETUP_TROUBLE: Counter[str] = Counter()  # answers during set-up that a healthy 
 _CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
 _VERSION = re.compile(r'name="version" value="(\d+)"')
 _MORE = re.compile(r'hx-get="(/clients/\?cursor=[^"]+)"')
+_LOOP_LAG = "wedsync_event_loop_lag_seconds"
+_LAG_QS = {"p50": 0.5, "p99": 0.99, "max": 1.0}
 _CACHE = re.compile(r"^wedsync_cache_lookups_total\{(?P<labels>[^}]*)\} (?P<value>[0-9.e+]+)$", re.MULTILINE)
-_BUCKET = re.compile(r"^wedsync_request_duration_seconds_bucket\{(?P<labels>.*)\} (?P<count>[0-9.e+]+)$", re.M)
 
 
 @dataclass
@@ -737,10 +740,18 @@ def cache_ratio(before: str, after: str) -> dict[str, object] | None:
 def server_p95_ms(before: str, after: str, labels_match: Callable[[str], bool] = lambda _: True) -> float | None:
     """The server's own p95 (upper bucket bound) between two ``/metrics`` scrapes, from the request-duration
     histogram: every route, or the series whose label text ``labels_match`` accepts."""
+    return histogram_ms(before, after, "wedsync_request_duration_seconds", 0.95, labels_match)
+
+
+def histogram_ms(
+    before: str, after: str, metric: str, q: float, labels_match: Callable[[str], bool] = lambda _: True
+) -> float | None:
+    """Quantile ``q`` (the upper bound of its bucket, in ms) of histogram ``metric`` between two scrapes."""
+    pattern = re.compile(rf"^{metric}_bucket\{{(?P<labels>.*)\}} (?P<count>[0-9.e+]+)$", re.M)
 
     def buckets(text: str) -> dict[float, float]:
         out: dict[float, float] = {}
-        for m in _BUCKET.finditer(text):
+        for m in pattern.finditer(text):
             if not labels_match(m.group("labels")):
                 continue
             le = re.search(r'le="([^"]+)"', m.group("labels"))
@@ -755,7 +766,7 @@ def server_p95_ms(before: str, after: str, labels_match: Callable[[str], bool] =
     if not total:
         return None
     for bound in sorted(delta):
-        if delta[bound] >= 0.95 * total:
+        if delta[bound] >= q * total:
             return bound * 1000
     return None
 
@@ -975,6 +986,13 @@ def report(
         why="a slower machine stretches mix_p95_ms but barely moves CPU per request; a costlier change moves both",
         rps=round(len(mix_latencies) / mix.seconds, 1), server_cores=mix.server_cores, machine=mix.machine,
         **common,
+    )  # fmt: skip
+    lag = {name: histogram_ms(mix.metrics_before, mix.metrics_after, _LOOP_LAG, q) for name, q in _LAG_QS.items()}
+    emit(
+        "mix_loop_lag_ms", lag["p99"], "ms", "none (read beside mix_p95_ms)",
+        measured="how late the web processes' event loops woke a 50 ms timer during the mix (upper bucket bounds)",
+        why="how long a request can wait behind another's synchronous work (a render, rows parsed, a gzip)",
+        **lag, machine=mix.machine, **common,
     )  # fmt: skip
     big_routes = [r for r in mix.stats.latencies if r.startswith("million_")]
     emit(

@@ -16,6 +16,14 @@ CACHE_LOOKUPS = Counter("wedsync_cache_lookups_total", "Hot-read cache lookups p
 LIST_FRONT = Counter("wedsync_list_front_total", "Client-list fragments answered from memory up front", ["answer"])
 SSE_CONNECTIONS = Gauge("wedsync_sse_connections", "Open Server-Sent Events streams", multiprocess_mode="livesum")
 
+# How late a web process's event loop ran a timer (``webapp.observability.watch_event_loop``): while one request's
+# synchronous work (a render, rows parsed, a gzip) holds the loop, every other request in that process waits.
+EVENT_LOOP_LAG = Histogram(
+    "wedsync_event_loop_lag_seconds",
+    "How late a web process's event loop woke a 50 ms timer: the longest any request waited behind another's work",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+
 # Redis calls on the cache / session path that failed (reason "error" | "timeout") or were skipped because the
 # circuit breaker is open ("circuit_open"): the app answered from memory and PostgreSQL instead.
 CACHE_ERRORS = Counter("wedsync_cache_errors_total", "Cache-path Redis calls failed or skipped", ["op", "reason"])

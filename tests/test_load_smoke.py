@@ -98,3 +98,16 @@ def test_metrics_parsing_reports_null_without_the_cache_metric() -> None:
     assert ratio["memory"] == 0.9  # 90 hits, 10 misses in the window
     assert ratio["redis"] == 0.8
     assert ratio["overall"] == 0.98  # 2 of 100 reads reached PostgreSQL
+
+
+def test_histogram_quantiles_between_two_scrapes() -> None:
+    def scrape(counts: dict[str, int]) -> str:
+        return "".join(f'wedsync_event_loop_lag_seconds_bucket{{le="{le}"}} {n}.0\n' for le, n in counts.items())
+
+    before = scrape({"0.001": 10, "0.01": 10, "0.1": 10, "+Inf": 10})
+    after = scrape({"0.001": 108, "0.01": 109, "0.1": 110, "+Inf": 110})  # 100 ticks: 98 fast, one 10 ms, one 100
+    lag = "wedsync_event_loop_lag_seconds"
+    assert load.histogram_ms(before, after, lag, 0.5) == 1.0
+    assert load.histogram_ms(before, after, lag, 0.99) == 10.0
+    assert load.histogram_ms(before, after, lag, 1.0) == 100.0
+    assert load.histogram_ms(after, after, lag, 0.99) is None  # nothing observed in between

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -43,7 +44,7 @@ from webapp.cache.sessions import FallbackStore
 from webapp.dependencies import APP_DEPENDENCIES
 from webapp.live import ProgressHub
 from webapp.middleware import RefuseControlCharacters, security_headers_hook
-from webapp.observability import LatencyWindow, forget_this_process, serve_metrics
+from webapp.observability import LatencyWindow, forget_this_process, serve_metrics, watch_event_loop
 from webapp.reads.studio import studio_of
 from webapp.rendering import STUDIO_STATE, TEMPLATE_FILTERS, is_htmx, page
 from webapp.routes import accounts, book, calendar, dashboard, export, health, more, operator, outbox, pwa
@@ -145,9 +146,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # waiters, and so brought on a full collection every few events.
         gc.freeze()
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+        loop_watch = asyncio.create_task(watch_event_loop(), name="event-loop-lag")
         try:
             yield
         finally:
+            loop_watch.cancel()
             await cache.stop()
             await hub.stop()
             await sessions.stop()

@@ -48,7 +48,7 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
 from core.db.instruments import record_pool_stats
-from core.metrics import QUEUE_DEPTH, QUEUE_OLDEST_AGE
+from core.metrics import EVENT_LOOP_LAG, QUEUE_DEPTH, QUEUE_OLDEST_AGE
 from core.queue import NAMESPACE, QUEUES
 from core.settings import settings
 from webapp.state import resources
@@ -193,6 +193,21 @@ class LatencyWindow:
     def middleware(self, app: ASGIApp) -> ASGIApp:
         """Every route's request id, Prometheus metrics and latency window in one layer (``observe_requests``)."""
         return observe_requests(app, self)
+
+
+LOOP_TICK_S = 0.05
+
+
+async def watch_event_loop(tick_s: float = LOOP_TICK_S) -> None:
+    """Run for the process's life: how late the loop wakes a ``tick_s`` timer is how long some request's
+    synchronous work held it (``wedsync_event_loop_lag_seconds``). Twenty wake-ups a second cost nothing next to
+    the requests, and this is the figure that says whether any one request is too expensive for the loop.
+    Hand-written: prometheus-client has no loop monitor, and aiomonitor and friends are consoles, not metrics."""
+    loop = asyncio.get_running_loop()
+    while True:
+        asked = loop.time()
+        await asyncio.sleep(tick_s)  # the timer being measured
+        EVENT_LOOP_LAG.observe(max(0.0, loop.time() - asked - tick_s))
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -72,7 +72,7 @@ class ClientController(Controller):
         deleted: int | None = None,
     ) -> Response[Any]:
         query = reads.ListQuery((search or "").strip(), upcoming, cursor or None)
-        # Read by ``list_front`` when it looked for a kept fragment first: one round trip for the request either way.
+        # Read by ``list_front`` when it looked for a kept fragment first: read once for the request either way.
         kept_gen = request.scope["state"].get(_GENERATION)
         gen = kept_gen if isinstance(kept_gen, Generation) else await reads.list_generation(res, supplier_id)
         if not is_htmx(request):
@@ -407,15 +407,15 @@ _KEPT, _PASSED = LIST_FRONT.labels("kept"), LIST_FRONT.labels("passed")
 
 
 def list_front(app: ASGIApp) -> ASGIApp:
-    """``GET /clients/`` for htmx, answered from this process's kept rendering when it has one, before Litestar's
-    route stack: a cached fragment then costs its lookup (the session's trusted copy, one generation read, a memory
-    hit) rather than ten layers of middleware, dependency injection and a Response. It answers exactly what
-    ``ClientController.list_clients`` would (same bytes, ETag, 304, headers; security headers come from the app's
-    ``before_send`` hook, the request id and metrics from ``observe_requests``), and only when nothing else could
-    apply: a signed-in session this process trusts and renewed moments ago (so the full path would write no
-    session), the list's own query parameters and nothing else, no control characters, a kept rendering for the
-    current generation. Anything else (a miss, a degraded cache, an unusual request) goes on to ``app``, which
-    reuses the generation read here."""
+    """``GET /clients/`` for htmx, answered from this process's kept rendering when it has one, before Litestar's route
+    stack: a cached fragment then costs its lookup (the session's trusted copy, the generations this process has
+    heard announced, a memory hit) rather than ten layers of middleware, dependency injection and a Response. It
+    answers exactly what ``ClientController.list_clients`` would (same bytes, ETag, 304, headers; security headers
+    come from the app's ``before_send`` hook, the request id and metrics from ``observe_requests``), and only when
+    nothing else could apply: a signed-in session this process trusts and renewed moments ago (so the full path
+    would write no session), the list's own query parameters and nothing else, no control characters, a kept
+    rendering for the current generation. Anything else (a miss, a degraded cache, an unusual request) goes on to
+    ``app``, which reuses the generation read here."""
 
     async def front(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP and scope["method"] == "GET" and scope["path"] == "/clients/":
