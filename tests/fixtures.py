@@ -10,6 +10,7 @@ import re
 import secrets
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -113,21 +114,31 @@ class Server:
 
 
 def start_web(services: Services, **env: str) -> Server:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "webapp.cli", "web", "--port", str(port)], env=services.env(**env), cwd=ROOT
-    )
-    url = f"http://127.0.0.1:{port}"
+    """``wedsync web`` on a port it binds itself (``--port 0``) and reports: a port picked here and bound later
+    could be taken in between, and another test's server would answer for this one."""
+    with tempfile.TemporaryDirectory(prefix="wedsync-port-") as tmp:
+        port_file = Path(tmp) / "port"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "webapp.cli", "web", "--port", "0", "--port-file", str(port_file)],
+            env=services.env(**env),
+            cwd=ROOT,
+        )
+        url = ""
 
-    def up() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError("web server exited during start-up")
-        try:
-            return httpx.get(url + "/login", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
+        def up() -> bool:
+            nonlocal url
+            if proc.poll() is not None:
+                raise AssertionError("web server exited during start-up")
+            if not url:
+                if not port_file.exists() or not port_file.read_text().strip():
+                    return False
+                url = f"http://127.0.0.1:{int(port_file.read_text())}"
+            try:
+                return httpx.get(url + "/login", timeout=1).status_code == 200
+            except httpx.TransportError:
+                return False
 
-    wait_for(up, 30, "the web server")
+        wait_for(up, 30, "the web server")
     return Server(url, proc)
 
 
