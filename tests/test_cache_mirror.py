@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from core.cache_generations import BUMP_SCRIPT, announced, announced_name, bump_from_worker, bump_keys, now_us
+from core.cache_generations import BUMP_SCRIPT, CHANNEL, announced, announced_name, bump_from_worker, bump_keys, now_us
 from tests.fixtures import Account, Services, csrf_from, seed_clients
 from webapp.cache import LISTS, HotCache
 from webapp.cache.mirror import FLOOR_COOKIE, GenerationMirror, write_floor
@@ -179,6 +179,22 @@ def test_a_dropped_subscription_forgets_everything_until_it_is_back(services: Se
         assert gen.scoped == value
         assert before.scoped is not None
         assert value > before.scoped
+
+    _run(services, body)
+
+
+def test_a_bump_announced_without_its_value_is_read_again(services: Services) -> None:
+    async def body(started: Started, sid: int) -> None:
+        b, b_redis = await started()
+        await b.generation(sid)
+        value, _ = await _unheard_bump(b.redis, sid)
+        await b.redis.publish(CHANNEL, str(sid))  # what a worker of the previous release announces
+
+        async def fresh() -> bool:
+            return (await b.generation(sid)).shared == value
+
+        await _until(fresh, "the bare announcement to be heard", timeout_s=3)  # well inside TRUST_S
+        assert b_redis.mgets == 2
 
     _run(services, body)
 

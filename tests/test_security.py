@@ -303,6 +303,10 @@ def test_no_hsts_without_secure_cookies() -> None:
         names = {name for name, _ in message["headers"]}  # type: ignore[attr-defined]
         assert (b"strict-transport-security" in names) is hsts
         assert b"content-security-policy" in names
+    # A response that set one of them itself keeps its own, once.
+    own = {"type": "http.response.start", "status": 200, "headers": [(b"x-frame-options", b"SAMEORIGIN")]}
+    asyncio.run(security_headers_hook(hsts=False)(own, {}))  # type: ignore[arg-type]
+    assert [v for n, v in own["headers"] if n == b"x-frame-options"] == [b"SAMEORIGIN"]  # type: ignore[attr-defined]
 
 
 def test_an_account_made_when_passwords_were_stripped_still_signs_in(

@@ -10,7 +10,6 @@ import re
 from typing import Any
 
 from litestar import Request
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions import ClientException
 from litestar.middleware import ASGIMiddleware
@@ -39,14 +38,17 @@ def security_headers_hook(*, hsts: bool) -> BeforeMessageSendHookHandler:
     before routing, so 404, 405, 413 and other errors raised before or outside a route handler (where route
     middleware never runs), static files and the SSE streams all get them. HSTS only when cookies are Secure,
     i.e. when the site is served over HTTPS."""
-    headers_to_add = {**SECURITY_HEADERS, **({"strict-transport-security": HSTS} if hsts else {})}
+    wanted = {**SECURITY_HEADERS, **({"strict-transport-security": HSTS} if hsts else {})}
+    # As ASGI carries them: lower-case names, bytes. A route may set its own value (a page's own CSP), which is kept.
+    raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in wanted.items()]
 
     async def add_headers(message: Message, scope: Scope) -> None:
         if message["type"] == "http.response.start":
-            headers = MutableScopeHeaders.from_message(message)
-            for name, value in headers_to_add.items():
-                if name not in headers:
-                    headers[name] = value
+            headers = message.get("headers") or []
+            present = {name.lower() for name, _ in headers}
+            # One pass over the response's headers: Litestar's MutableScopeHeaders looked each name up anew (12% of
+            # a cached page's CPU).
+            message["headers"] = [*headers, *(pair for pair in raw if pair[0] not in present)]
 
     return add_headers
 

@@ -230,7 +230,9 @@ class HotCache:
             return
         if news.scope is None:  # supplier-wide: this process's entries for the supplier go at once
             self.invalidate_local(news.supplier_id)
-        if news.value is not None:
+        if news.value is None:
+            self.mirror.forget(news.supplier_id, news.scope)
+        else:
             self.mirror.learn(self.mirror.epoch, news.supplier_id, news.scope, news.value, news.seq)
 
     # -- generations -----------------------------------------------------------------------------------------

@@ -86,6 +86,10 @@ class GenerationMirror:
         if seq is not None:
             self._seq[supplier_id] = max(seq, self._seq.get(supplier_id, 0))
 
+    def forget(self, supplier_id: int, scope: str | None) -> None:
+        """A bump announced without its value (a worker of the previous release, while a deploy rolls)."""
+        self._values.pop((supplier_id, scope), None)
+
 
 def floor_cookie(supplier_id: int, seq: int, *, secure: bool) -> bytes:
     """The ``Set-Cookie`` value a write's response carries (see the module's docstring)."""
