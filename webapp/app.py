@@ -105,6 +105,9 @@ async def _load_studio(request: Request[Any, Any, Any]) -> None:
 
 
 def _template_engine(engine: JinjaTemplateEngine, assets: Any) -> None:
+    # Templates change only with a deploy (a restart): Jinja need not stat every template file on every render. The
+    # ETags and kept renderings already assume it (their build digest is taken once at start-up).
+    engine.engine.auto_reload = False
     engine.engine.globals.update(asset=assets)
     engine.engine.filters.update(TEMPLATE_FILTERS)
 
