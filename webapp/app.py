@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -154,6 +155,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             yield
         finally:
             loop_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop_watch
             await cache.stop()
             await hub.stop()
             await sessions.stop()
