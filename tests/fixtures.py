@@ -4,7 +4,9 @@ their own supplier (unique email), which RLS turns into a private slice of the d
 
 from __future__ import annotations
 
+import asyncio
 import html
+import inspect
 import os
 import re
 import secrets
@@ -13,9 +15,10 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -68,6 +71,22 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):  # type
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(delay)
         delay = min(delay * 2, 0.2)
+
+
+async def wait_until(condition: Callable[[], Any], seconds: float = 30.0, what: str = "condition") -> Any:
+    """``wait_for`` inside an event loop, where the condition is brought about by another task of the same loop (or
+    another process): ``condition`` may be a plain function or a coroutine function."""
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                result = condition()
+                if inspect.isawaitable(result):
+                    result = await result
+                if result:
+                    return result
+                await asyncio.sleep(0.01)  # gives the loop to the task that brings the condition about
+    except TimeoutError:
+        raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}") from None
 
 
 @pytest.fixture(scope="session")

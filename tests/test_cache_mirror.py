@@ -12,7 +12,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 
 from core.cache_generations import BUMP_SCRIPT, CHANNEL, announced, announced_name, bump_from_worker, bump_keys, now_us
-from tests.fixtures import Account, Services, csrf_from, seed_clients
+from tests.fixtures import Account, Services, csrf_from, seed_clients, wait_until
 from webapp.cache import LISTS, HotCache
 from webapp.cache.mirror import FLOOR_COOKIE, GenerationMirror, write_floor
 
@@ -29,13 +29,6 @@ class CountedRedis(Redis):
         return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
 
 
-async def _until(condition: Callable[[], Any], what: str, timeout_s: float = 10) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)  # polling a condition another task or process brings about
-
-
 async def _started(url: str, mirror: GenerationMirror | None = None) -> tuple[HotCache, CountedRedis]:
     name = f"mirror-test-{secrets.token_hex(4)}"
     redis = cast(CountedRedis, CountedRedis.from_url(url, client_name=name))
@@ -45,10 +38,7 @@ async def _started(url: str, mirror: GenerationMirror | None = None) -> tuple[Ho
         cache.mirror = mirror
     await cache.start()
 
-    async def live() -> bool:
-        return cache.mirror.live
-
-    await _until(live, "the cache channel's subscription")
+    await wait_until(lambda: cache.mirror.live, 10, "the cache channel's subscription")
     return cache, redis
 
 
@@ -101,7 +91,7 @@ def test_generations_heard_announced_are_answered_without_redis(services: Servic
             gen = await b.generation(sid, LISTS)
             return gen.scoped is not None and first.scoped is not None and gen.scoped > first.scoped
 
-        await _until(heard_lists, "B to hear A's bump")
+        await wait_until(heard_lists, 10, "B to hear A's bump")
         # A worker's import batch (the sync bumper, another connection): supplier-wide, B's entries dropped too.
         local = b.local_version(sid)
         await asyncio.to_thread(bump_from_worker, sid)
@@ -110,7 +100,7 @@ def test_generations_heard_announced_are_answered_without_redis(services: Servic
             gen = await b.generation(sid, LISTS)
             return gen.shared is not None and first.shared is not None and gen.shared > first.shared
 
-        await _until(heard_import, "B to hear the worker's bump")
+        await wait_until(heard_import, 10, "B to hear the worker's bump")
         assert b.local_version(sid) > local
         assert b_redis.mgets == 1
         # What B answers from memory is exactly what Redis holds (16-digit values survive the Lua formatting).
@@ -154,7 +144,7 @@ def test_a_lost_announcement_costs_at_most_the_trust_period(services: Services) 
         async def fresh() -> bool:
             return (await b.generation(sid)).shared == value
 
-        await _until(fresh, "the unheard value to be forgotten", timeout_s=5)
+        await wait_until(fresh, 5, "the unheard value to be forgotten")
         assert time.monotonic() - lost_at < 2
 
     _run(services, body)
@@ -172,7 +162,7 @@ def test_a_dropped_subscription_forgets_everything_until_it_is_back(services: Se
         async def back() -> bool:
             return b.mirror.live and b.mirror.epoch >= epoch + 2  # down, then subscribed again
 
-        await _until(back, "the subscription to come back")
+        await wait_until(back, 10, "the subscription to come back")
         reads = b_redis.mgets
         gen = await b.generation(sid, LISTS)
         assert b_redis.mgets == reads + 1  # nothing kept across the gap: read again
@@ -193,7 +183,7 @@ def test_a_bump_announced_without_its_value_is_read_again(services: Services) ->
         async def fresh() -> bool:
             return (await b.generation(sid)).shared == value
 
-        await _until(fresh, "the bare announcement to be heard", timeout_s=3)  # well inside TRUST_S
+        await wait_until(fresh, 3, "the bare announcement to be heard")  # well inside TRUST_S
         assert b_redis.mgets == 2
 
     _run(services, body)
