@@ -298,6 +298,24 @@ def import_csv(account: Account, name: str, content: bytes) -> int:
     return start_import(account, *upload_for_preview(account, name, content))
 
 
+_JOB_ENDS = ("succeeded", "partially succeeded", "failed", "cancelled")
+
+
+def job_ended(account: Account, job_url: str) -> str | None:
+    """The job page's HTML once the job has ended, else None (for ``wait_for``)."""
+    page = account.client.get(job_url).text
+    status = re.search(r'data-testid="job-status">([^<]+)<', page)
+    assert status
+    return page if status.group(1) in _JOB_ENDS else None
+
+
+def import_and_wait(account: Account, text: str, name: str = "book.csv") -> str:
+    """Import a CSV as ``import_csv`` does and wait for the job to end; the job page's path."""
+    job_url = f"/jobs/{import_csv(account, name, text.encode())}"
+    wait_for(lambda: job_ended(account, job_url), 60, "the import to finish")
+    return job_url
+
+
 def signup(base_url: str, database_url: str, name: str = "Test Studio") -> Account:
     client = browser_client(base_url)
     email = f"t-{secrets.token_hex(6)}@example.com"

@@ -9,8 +9,7 @@ from typing import Any
 
 import psycopg
 
-from tests.fixtures import Account, Server, Services, browser_client, seed_clients, signup, wait_for
-from tests.test_import_pages import _job_finished, _start, _upload
+from tests.fixtures import Account, Server, Services, browser_client, import_and_wait, seed_clients, signup
 from tests.test_merge_clients import _merge_form
 from webapp.queries.book import Cursor
 
@@ -155,24 +154,20 @@ def test_a_cursor_older_than_the_kept_tombstones_gets_the_whole_book(account: Ac
 def test_an_import_sends_only_what_it_changed_and_its_undo_sends_the_rest(
     account: Account, services: Services, worker: subprocess.Popen[bytes], server: Server
 ) -> None:
-    def import_text(text: str) -> str:
-        location = _upload(account, text.encode(), "book.csv")
-        job_url = _start(account, account.client.get(location).text, location.removesuffix("/preview"))
-        wait_for(lambda: _job_finished(account, job_url), 60, "the import to finish")
-        return job_url
-
     def ids() -> dict[str, int]:
         with psycopg.connect(services.database_url) as conn:
             rows = conn.execute("SELECT external_id, id FROM clients WHERE supplier_id = %s", [account.supplier_id])
             return {r[0]: r[1] for r in rows}
 
     header = "Client ID,First Name,Last Name,Email,Venue\r\n"
-    import_text(header + "U1,Emma,Davis,emma@example.com,Old Barn\r\nU2,Noah,Hart,noah@example.com,Mill\r\n")
+    first = "U1,Emma,Davis,emma@example.com,Old Barn\r\nU2,Noah,Hart,noah@example.com,Mill\r\n"
+    import_and_wait(account, header + first)
     _, _, cursor, _ = _sweep(account)
     # The re-import's upsert changes U1 and adds U3; U2 is the same and is not sent again.
-    second = import_text(
+    second = import_and_wait(
+        account,
         header + "U1,Emma,Davis,emma@example.com,New Barn\r\nU2,Noah,Hart,noah@example.com,Mill\r\n"
-        "U3,Ava,Miller,ava@example.com,Chapel\r\n"
+        "U3,Ava,Miller,ava@example.com,Chapel\r\n",
     )
     known = ids()
     rows, deleted, cursor, _ = _sweep(account, cursor)

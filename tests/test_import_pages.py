@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 
 from jobs.sandbox import SandboxConfig, running_sandbox
-from tests.fixtures import Account, Server, Services, signup, wait_for
+from tests.fixtures import Account, Server, Services, import_and_wait, job_ended, signup, wait_for
 
 CSV_TEXT = (
     "Client ID;First Name;Last Name;E-mail;Mobile;Wedding Date;Venue\r\n"
@@ -49,13 +49,6 @@ def _start(account: Account, preview_html: str, job_path: str) -> str:
     return resp.headers["location"]
 
 
-def _job_finished(account: Account, job_url: str) -> str | None:
-    html = account.client.get(job_url).text
-    status = re.search(r'data-testid="job-status">([^<]+)<', html)
-    assert status
-    return html if status.group(1) in ("succeeded", "partially succeeded", "failed", "cancelled") else None
-
-
 def test_upload_preview_import_and_fix_rows(
     account: Account, services: Services, worker: subprocess.Popen[bytes]
 ) -> None:
@@ -76,7 +69,7 @@ def test_upload_preview_import_and_fix_rows(
         ).fetchone() == (0,)
 
     job_url = _start(account, text, job_path)
-    final = wait_for(lambda: _job_finished(account, job_url), 60, "the import to finish")
+    final = wait_for(lambda: job_ended(account, job_url), 60, "the import to finish")
     assert 'data-testid="job-created">3<' in final
     assert 'data-testid="job-failed">0<' in final
     assert "1 imported with something left out" in final
@@ -109,7 +102,7 @@ def test_formula_cells_are_neutralised_in_the_errors_csv(
     body = b"Name,Email\r\n=cmd|' /C calc'!A0" + b"x" * 200 + b",not-an-email\r\n"  # a name no one has: not imported
     location = _upload(account, body, "evil.csv")
     job_url = _start(account, account.client.get(location).text, location.removesuffix("/preview"))
-    wait_for(lambda: _job_finished(account, job_url), 60, "the import to finish")
+    wait_for(lambda: job_ended(account, job_url), 60, "the import to finish")
     parsed = list(csv.reader(io.StringIO(account.client.get(f"{job_url}/errors.csv").text.lstrip("\ufeff"))))
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in parsed for cell in row)
     assert any(cell.startswith("'=cmd") for row in parsed for cell in row)
@@ -190,7 +183,7 @@ def test_connect_tave_and_import_everything(
         )
         assert started.status_code == 303
         job_url = started.headers["location"]
-        final = wait_for(lambda: _job_finished(account, job_url), 90, "the Tave import to finish")
+        final = wait_for(lambda: job_ended(account, job_url), 90, "the Tave import to finish")
         assert "succeeded" in final
         with psycopg.connect(services.database_url) as conn:
             count = conn.execute(
@@ -221,7 +214,7 @@ def test_american_numbers_in_a_uk_studio_are_read_as_american(
     ).text  # fmt: skip
     assert 'data-testid="preview-warned">2<' in chosen
     job_url = _start(account, preview, location.removesuffix("/preview"))
-    wait_for(lambda: _job_finished(account, job_url), 60, "the import to finish")
+    wait_for(lambda: job_ended(account, job_url), 60, "the import to finish")
     with psycopg.connect(services.database_url) as conn:
         rows = conn.execute(
             "SELECT partner1_first, partner1_phone, wedding_date::text FROM clients WHERE supplier_id = %s "
@@ -269,14 +262,10 @@ def test_a_tave_export_upload_is_not_a_tave_connection(account: Account) -> None
 def test_a_reimport_keeps_what_was_changed_in_the_app_and_asks_about_real_conflicts(
     account: Account, services: Services, worker: subprocess.Popen[bytes]
 ) -> None:
-    def import_text(text: str) -> str:
-        location = _upload(account, text.encode(), "book.csv")
-        job_url = _start(account, account.client.get(location).text, location.removesuffix("/preview"))
-        return wait_for(lambda: _job_finished(account, job_url), 60, "the import to finish") and job_url
-
     header = "Client ID,First Name,Last Name,Email,Status,Venue\r\n"
-    import_text(
-        header + "K1,Emma,Davis,emma@example.com,Enquiry,Old Barn\r\nK2,Noah,Hart,noah@example.com,Enquiry,Mill\r\n"
+    import_and_wait(
+        account,
+        header + "K1,Emma,Davis,emma@example.com,Enquiry,Old Barn\r\nK2,Noah,Hart,noah@example.com,Enquiry,Mill\r\n",
     )
     with psycopg.connect(services.database_url) as conn:
         ids = dict(conn.execute("SELECT external_id, id FROM clients WHERE supplier_id = %s", [account.supplier_id]))
@@ -285,8 +274,9 @@ def test_a_reimport_keeps_what_was_changed_in_the_app_and_asks_about_real_confli
         assert resp.status_code == 200
 
     # The file moves Emma's venue (the app never touched it) and marks Noah lost (the app booked him).
-    job_url = import_text(
-        header + "K1,Emma,Davis,emma@example.com,Enquiry,New Barn\r\nK2,Noah,Hart,noah@example.com,Lost,Mill\r\n"
+    job_url = import_and_wait(
+        account,
+        header + "K1,Emma,Davis,emma@example.com,Enquiry,New Barn\r\nK2,Noah,Hart,noah@example.com,Lost,Mill\r\n",
     )
     with psycopg.connect(services.database_url) as conn:
         rows = dict(
@@ -311,12 +301,6 @@ def test_a_reimport_keeps_what_was_changed_in_the_app_and_asks_about_real_confli
 def test_undo_an_import_removes_what_it_added_and_puts_back_what_it_changed(
     account: Account, services: Services, worker: subprocess.Popen[bytes], server: Server
 ) -> None:
-    def import_text(text: str) -> str:
-        location = _upload(account, text.encode(), "book.csv")
-        job_url = _start(account, account.client.get(location).text, location.removesuffix("/preview"))
-        wait_for(lambda: _job_finished(account, job_url), 60, "the import to finish")
-        return job_url
-
     def book() -> dict[str, tuple[Any, ...]]:
         with psycopg.connect(services.database_url) as conn:
             rows = conn.execute(
@@ -325,11 +309,13 @@ def test_undo_an_import_removes_what_it_added_and_puts_back_what_it_changed(
             return {r[0]: r[1:] for r in rows}
 
     header = "Client ID,First Name,Last Name,Email,Venue\r\n"
-    import_text(header + "U1,Emma,Davis,emma@example.com,Old Barn\r\nU2,Noah,Hart,noah@example.com,Mill\r\n")
+    first = "U1,Emma,Davis,emma@example.com,Old Barn\r\nU2,Noah,Hart,noah@example.com,Mill\r\n"
+    import_and_wait(account, header + first)
     before = book()
-    second = import_text(
+    second = import_and_wait(
+        account,
         header + "U1,Emma,Davis,emma@example.com,New Barn\r\nU2,Noah,Hart,noah@example.com,New Mill\r\n"
-        "U3,Ava,Miller,ava@example.com,Chapel\r\n"
+        "U3,Ava,Miller,ava@example.com,Chapel\r\n",
     )
     with psycopg.connect(services.database_url) as conn:
         u1 = conn.execute("SELECT id, version FROM clients WHERE external_id = 'U1' AND supplier_id = %s",
