@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import psycopg
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect
 
-from e2e.conftest import device_context_options
+from e2e.conftest import device_context_options, sign_up
 from e2e.test_offline_book import REFRESH_JS
 from tests.fixtures import Server, Services, seed_clients
 
@@ -51,12 +50,7 @@ def test_phone_screens_have_no_serious_axe_violations(
     try:
         page.goto("/login")
         found["sign-in"] = _serious(page)
-        email = f"a11y-{secrets.token_hex(5)}@example.com"
-        page.goto("/signup")
-        page.get_by_label("Business name").fill("Axe Studio")
-        page.get_by_label("Email").fill(email)
-        page.get_by_label("Password").fill("a long enough password")
-        page.get_by_role("button", name="Create account").click()
+        email = sign_up(page, "Axe Studio")
         expect(page.get_by_role("heading", name="Bring in your clients")).to_be_visible()
         found["new studio's dashboard"] = _serious(page)
         if scheme == "light":

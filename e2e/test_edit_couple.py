@@ -11,8 +11,8 @@ import psycopg
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
 
-from e2e.conftest import device_context_options
-from e2e.test_outbox import EMAILS, PASSWORD, _sign_up
+from e2e.conftest import PASSWORD, device_context_options
+from e2e.test_outbox import EMAILS, _sign_up
 from tests.fixtures import Server, Services, seed_clients
 
 

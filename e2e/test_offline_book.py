@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import secrets
 from typing import Any
 
 import psycopg
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect
 
-from e2e.conftest import DEVICES, device_context_options
+from e2e.conftest import DEVICES, PASSWORD, device_context_options, sign_up, supplier_id_of
 from tests.fixtures import Server, Services, seed_clients, wait_for
 from webapp.studio import Studio, show_when
 
-PASSWORD = "a long enough password"
 BOOK_NOTE = re.compile(r"Searching the copy saved at \d{1,2}:\d{2}( [AP]M)? — you're offline")
 # What the book holds, read from the page (same origin as the worker): (meta, number of buckets).
 BOOK_JS = """async () => {
@@ -66,20 +64,12 @@ def test_the_whole_book_offline(
     context = browser.new_context(**device_context_options(playwright, device), base_url=server.url)
     page = context.new_page()
     try:
-        email = f"book-{secrets.token_hex(5)}@example.com"
-        page.goto("/signup")
-        page.get_by_label("Business name").fill("Book Studio")
-        page.get_by_label("Email").fill(email)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Create account").click()
-        expect(page.get_by_role("heading", name="Book Studio")).to_be_visible()
-        with psycopg.connect(services.database_url) as conn:
-            row = conn.execute("SELECT id FROM suppliers WHERE email = %s", [email]).fetchone()
-        assert row is not None
+        email = sign_up(page, "Book Studio")
+        supplier_id = supplier_id_of(services, email)
         wedding = dt.date.today() + dt.timedelta(days=40)
         zoe, bea, cy, ada, ada_too, *_ = seed_clients(
             services.database_url,
-            row[0],
+            supplier_id,
             [
                 {"partner1_first": "Zoë", "partner1_last": "Brontë", "partner2_first": "Sam", "partner2_last": "O'Neil",
                  "partner1_phone": "+447700900123", "partner1_email": "zoe@example.com", "venue": "Château Lumière",
@@ -104,7 +94,7 @@ def test_the_whole_book_offline(
         wait_for(lambda: (_book(page)[0] or {}).get("count") == 65, 15, "the book synced on the first page")
         meta, buckets = _book(page)
         assert meta is not None
-        assert meta["account"] == row[0]
+        assert meta["account"] == supplier_id
         assert buckets > 1
 
         page.goto("/clients/")
@@ -144,7 +134,7 @@ def test_the_whole_book_offline(
         expect(page.locator(".facts")).to_contain_text("Château Lumière")
         # The wedding date as the server's pages write it, in the studio's date style (this browser's sign-up chose it).
         with psycopg.connect(services.database_url) as conn:
-            style = conn.execute("SELECT date_style FROM suppliers WHERE id = %s", [row[0]]).fetchone()
+            style = conn.execute("SELECT date_style FROM suppliers WHERE id = %s", [supplier_id]).fetchone()
         assert style is not None
         expect(page.locator(".facts")).to_contain_text(show_when(wedding, Studio(date_style=style[0]), "long"))
         assert page.evaluate("[...document.styleSheets].some((s) => s.cssRules.length > 10)")
@@ -185,13 +175,12 @@ def test_the_whole_book_offline(
         wait_for(lambda: _book(page) == (None, 0), 15, "the book wiped")
 
         # Another studio on this phone gets its own book, and none of the first one's clients.
-        page.goto("/signup")
-        page.get_by_label("Business name").fill("Other Studio")
-        page.get_by_label("Email").fill(f"book-other-{secrets.token_hex(5)}@example.com")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Create account").click()
-        expect(page.get_by_role("heading", name="Other Studio")).to_be_visible()
-        wait_for(lambda: (_book(page)[0] or {}).get("account") not in (None, row[0]), 15, "the other studio's book")
+        sign_up(page, "Other Studio")
+
+        def other_studios_book() -> bool:
+            return (_book(page)[0] or {}).get("account") not in (None, supplier_id)
+
+        wait_for(other_studios_book, 15, "the other studio's book")
         assert _book(page)[0]["count"] == 0  # type: ignore[index]
         context.set_offline(True)
         page.goto("/clients/?q=bronte")

@@ -5,7 +5,6 @@ session, an interrupted replay and two open tabs. Every "exactly once" is checke
 from __future__ import annotations
 
 import re
-import secrets
 import time
 from collections.abc import Iterator
 
@@ -13,7 +12,7 @@ import psycopg
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, expect
 
-from e2e.conftest import DEVICES, device_context_options
+from e2e.conftest import DEVICES, PASSWORD, device_context_options, sign_up, supplier_id_of
 from tests.fixtures import Server, Services, seed_clients, wait_for
 
 PENDING = "Saved on this phone — will send when you're back online"
@@ -30,28 +29,11 @@ def context(
     ctx.close()
 
 
-PASSWORD = "a long enough password"
-
-
 def _sign_up(page: Page, services: Services) -> int:
-    email = f"outbox-{secrets.token_hex(5)}@example.com"
-    page.goto("/signup")
-    page.get_by_label("Business name").fill("Venue Signal Studio")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("heading", name="Venue Signal Studio")).to_be_visible()
-    # The worker's first install: once it is active, a page loaded before it took over (its claim can land while
-    # the sign-up redirect is still loading, leaving that page uncontrolled) is reloaded, which it then controls.
-    page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
-    if not page.evaluate("() => navigator.serviceWorker.controller !== null"):
-        page.reload()
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
-    with psycopg.connect(services.database_url) as conn:
-        row = conn.execute("SELECT id FROM suppliers WHERE email = %s", [email]).fetchone()
-    assert row is not None
-    EMAILS[int(row[0])] = email
-    return int(row[0])
+    email = sign_up(page, "Venue Signal Studio", controlled=True)
+    supplier_id = supplier_id_of(services, email)
+    EMAILS[supplier_id] = email
+    return supplier_id
 
 
 EMAILS: dict[int, str] = {}

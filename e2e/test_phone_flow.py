@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 
 import psycopg
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect
 
-from e2e.conftest import DEVICES, device_context_options
+from e2e.conftest import DEVICES, device_context_options, sign_up, supplier_id_of
 from tests.fixtures import Server, Services, seed_clients
 
 
@@ -21,21 +20,12 @@ def test_sign_up_find_client_add_note_change_status(
     context = browser.new_context(**device_context_options(playwright, device), base_url=server.url)
     page = context.new_page()
     try:
-        email = f"e2e-{secrets.token_hex(5)}@example.com"
-        page.goto("/signup")
-        page.get_by_label("Business name").fill("Golden Hour Studio")
-        page.get_by_label("Email").fill(email)
-        page.get_by_label("Password").fill("a long enough password")
-        page.get_by_role("button", name="Create account").click()
-        expect(page.get_by_role("heading", name="Golden Hour Studio")).to_be_visible()
+        email = sign_up(page, "Golden Hour Studio")
         # A new studio is asked to bring its clients in, not shown a dashboard of zeros.
         expect(page.get_by_role("heading", name="Bring in your clients")).to_be_visible()
         expect(page.get_by_test_id("client-count")).to_have_count(0)
 
-        with psycopg.connect(services.database_url) as conn:
-            row = conn.execute("SELECT id FROM suppliers WHERE email = %s", [email]).fetchone()
-        assert row is not None
-        supplier_id = row[0]
+        supplier_id = supplier_id_of(services, email)
         filler = [{"partner1_first": f"Guest{i:02d}", "partner1_last": "Filler"} for i in range(60)]
         [target, *_] = seed_clients(
             services.database_url,
@@ -98,17 +88,8 @@ def test_focus_and_announcements_follow_each_change(
     context = browser.new_context(**device_context_options(playwright, device), base_url=server.url)
     page = context.new_page()
     try:
-        email = f"e2e-{secrets.token_hex(5)}@example.com"
-        page.goto("/signup")
-        page.get_by_label("Business name").fill("Quiet Focus Studio")
-        page.get_by_label("Email").fill(email)
-        page.get_by_label("Password").fill("a long enough password")
-        page.get_by_role("button", name="Create account").click()
-        expect(page.get_by_role("heading", name="Quiet Focus Studio")).to_be_visible()
-        with psycopg.connect(services.database_url) as conn:
-            row = conn.execute("SELECT id FROM suppliers WHERE email = %s", [email]).fetchone()
-        assert row is not None
-        [cid] = seed_clients(services.database_url, row[0], [{"partner1_first": "Maud", "status": "lead"}])
+        supplier_id = supplier_id_of(services, sign_up(page, "Quiet Focus Studio"))
+        [cid] = seed_clients(services.database_url, supplier_id, [{"partner1_first": "Maud", "status": "lead"}])
         page.goto(f"/clients/{cid}")
         live = page.get_by_test_id("announce")
         expect(live).to_have_attribute("aria-live", "polite")
@@ -184,19 +165,9 @@ LOW_CONTRAST_JS = """() => {
 
 
 def _signed_up_phone(page: Page, services: Services, name: str) -> int:
-    email = f"e2e-{secrets.token_hex(5)}@example.com"
-    page.goto("/signup")
-    page.get_by_label("Business name").fill(name)
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("a long enough password")
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("heading", name=name)).to_be_visible()
-    with psycopg.connect(services.database_url) as conn:
-        row = conn.execute("SELECT id FROM suppliers WHERE email = %s", [email]).fetchone()
-    assert row is not None
     [cid] = seed_clients(
         services.database_url,
-        row[0],
+        supplier_id_of(services, sign_up(page, name)),
         [
             {
                 "partner1_first": "Harriet",

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
 
-from e2e.conftest import DEVICES, device_context_options
+from e2e.conftest import DEVICES, device_context_options, sign_up
 from tests.fixtures import Server, Services, wait_for
 
 
@@ -29,24 +29,15 @@ def context(
     ctx.close()
 
 
-def sign_up(page: Page) -> None:
-    page.goto("/signup")
-    page.get_by_label("Business name").fill("Night Owl Photography")
-    page.get_by_label("Email").fill(f"push-{secrets.token_hex(5)}@example.com")
-    page.get_by_label("Password").fill("a long enough password")
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("heading", name="Night Owl Photography")).to_be_visible()
-    page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
-    if not page.evaluate("() => navigator.serviceWorker.controller !== null"):
-        page.reload()
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+def _sign_up(page: Page) -> None:
+    sign_up(page, "Night Owl Photography", controlled=True)
 
 
 @pytest.mark.e2e
 def test_turning_notifications_on_says_plainly_when_the_browser_cannot(context: BrowserContext) -> None:
     context.grant_permissions(["notifications"])
     page = context.new_page()
-    sign_up(page)
+    _sign_up(page)
     page.goto("/settings")
     section = page.locator("#notifications")
     expect(section.get_by_role("heading", name="Notifications on this phone")).to_be_visible()
@@ -81,7 +72,7 @@ def test_an_iphone_outside_the_home_screen_is_told_to_add_the_app(
     ctx.add_init_script("delete window.PushManager")
     try:
         page = ctx.new_page()
-        sign_up(page)
+        _sign_up(page)
         page.goto("/settings")
         expect(page.get_by_test_id("push-state")).to_have_text(
             "Add WedSync to your Home Screen to get notifications: tap Share, then “Add to Home Screen”, "
@@ -110,7 +101,7 @@ def _registration_id(page: Page, cdp: Any, origin: str) -> str:
 def test_a_push_shows_a_notification_and_a_banner_in_the_open_page(context: BrowserContext, server: Server) -> None:
     context.grant_permissions(["notifications"])
     page = context.new_page()
-    sign_up(page)
+    _sign_up(page)
     page.goto("/clients/")
     cdp = context.new_cdp_session(page)
     registration = _registration_id(page, cdp, server.url)
@@ -191,7 +182,7 @@ def test_a_phone_turns_notifications_on_and_off_and_the_server_knows(
     context.add_init_script(FAKE_PUSH_SERVICE % json.dumps(phone.to_json()))
     context.grant_permissions(["notifications"])
     page = context.new_page()
-    sign_up(page)
+    _sign_up(page)
     page.goto("/settings")
     state = page.get_by_test_id("push-state")
     expect(state).to_have_text("Off on this phone.")
@@ -230,7 +221,7 @@ SW_FAKE_SUBSCRIPTION = """
 def test_signing_out_turns_this_phones_notifications_off(context: BrowserContext) -> None:
     """The next person to use the phone must not be told about this studio's imports."""
     page = context.new_page()
-    sign_up(page)
+    _sign_up(page)
     worker = wait_for(lambda: next(iter(context.service_workers), None), 10, "the service worker")
     assert worker.evaluate(SW_FAKE_SUBSCRIPTION) is True
     page.get_by_role("button", name="Sign out").first.click()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -14,11 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
 
-from e2e.conftest import CHROMIUM_ARGS, DEVICES, device_context_options
+from e2e.conftest import CHROMIUM_ARGS, DEVICES, device_context_options, sign_up, supplier_id_of
 from tests.fixtures import (
     ROOT,
     Server,
@@ -50,17 +48,7 @@ ASSET_URLS_JS = """() => [
 
 
 def _sign_up(page: Page, services: Services) -> int:
-    email = f"pwa-{secrets.token_hex(5)}@example.com"
-    page.goto("/signup")
-    page.get_by_label("Business name").fill("Offline Studio")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("a long enough password")
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("heading", name="Offline Studio")).to_be_visible()
-    with psycopg.connect(services.database_url) as conn:
-        row = conn.execute("SELECT id FROM suppliers WHERE email = %s", [email]).fetchone()
-    assert row is not None
-    return int(row[0])
+    return supplier_id_of(services, sign_up(page, "Offline Studio"))
 
 
 def _wait_controlled(page: Page) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import secrets
 import zoneinfo
 from collections.abc import Iterator
 
@@ -13,7 +12,7 @@ import psycopg
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Playwright, expect
 
-from e2e.conftest import device_context_options
+from e2e.conftest import device_context_options, sign_up
 from tests.fixtures import Server, Services, seed_clients
 
 TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
@@ -39,13 +38,7 @@ def _studio(services: Services, email: str) -> tuple[int, str, str, str]:
 @pytest.mark.e2e
 def test_sign_up_settings_and_outbox_times_are_the_studios(context: BrowserContext, services: Services) -> None:
     page = context.new_page()
-    email = f"times-{secrets.token_hex(5)}@example.com"
-    page.goto("/signup")
-    page.get_by_label("Business name").fill("Golden Hour Studio")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("a long enough password")
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("heading", name="Golden Hour Studio")).to_be_visible()
+    email = sign_up(page, "Golden Hour Studio")
     supplier_id, region, zone, style = _studio(services, email)
     assert (region, zone, style) == ("US", "America/Los_Angeles", "mm/dd/yyyy")  # from the phone, not the server
 

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect
 
-from e2e.conftest import DEVICES, device_context_options
+from e2e.conftest import DEVICES, device_context_options, sign_up, supplier_id_of
 from e2e.test_live_progress import _cookies, _start_csv_import
 from tests.fixtures import Account, Server, Services, seed_clients, wait_for
 
@@ -30,16 +30,7 @@ MORE_LINKS = {
 
 
 def _sign_up(page: Page, services: Services, name: str) -> int:
-    page.goto("/signup")
-    page.get_by_label("Business name").fill(name)
-    page.get_by_label("Email").fill(f"e2e-{secrets.token_hex(5)}@example.com")
-    page.get_by_label("Password").fill("a long enough password")
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("heading", name=name)).to_be_visible()
-    with psycopg.connect(services.database_url) as conn:
-        row = conn.execute("SELECT id FROM suppliers WHERE business_name = %s ORDER BY id DESC", [name]).fetchone()
-    assert row is not None
-    return int(row[0])
+    return supplier_id_of(services, sign_up(page, name))
 
 
 @pytest.mark.e2e
