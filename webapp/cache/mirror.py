@@ -29,11 +29,13 @@ of "a version heard on pub/sub, trusted while the subscription is up". The bound
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from cachetools import TTLCache
+from litestar._parsers import parse_cookie_string
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 TRUST_S = 10.0  # the longest a value is answered without being heard of or read again
 ENTRIES = 100_000  # (supplier, scope) pairs: a few MB at most
@@ -98,11 +100,8 @@ def floor_cookie(supplier_id: int, seq: int, *, secure: bool) -> bytes:
 
 
 def _floor_in(cookie: bytes) -> tuple[int, int] | None:
-    start = cookie.find(_FLOOR_MARK)
-    if start < 0 or (start > 0 and cookie[start - 1 : start] not in b"; "):
-        return None
-    raw = cookie[start + len(_FLOOR_MARK) :].split(b";", 1)[0].strip()
-    sid, _, seq = raw.partition(b".")
+    raw = parse_cookie_string(cookie.decode("latin-1")).get(FLOOR_COOKIE, "")
+    sid, _, seq = raw.partition(".")
     return (int(sid), int(seq)) if sid.isdigit() and seq.isdigit() else None
 
 
@@ -116,15 +115,12 @@ def write_floor(floor: tuple[int, int] | None) -> Iterator[None]:
         _floor.reset(token)
 
 
-ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
-
-
 def write_floor_front(app: ASGIApp) -> ASGIApp:
     """ASGI wrapper, outermost: a request carrying ``FLOOR_COOKIE`` is answered under its floor. Looks at the raw
     cookie header only (no parsing for the requests without one, nearly all of them)."""
 
-    async def front(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
+    async def front(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP:
             for name, value in scope["headers"]:
                 if name == b"cookie" and _FLOOR_MARK in value:
                     with write_floor(_floor_in(value)):
